@@ -1,0 +1,52 @@
+# GenEmail entry points. `make demo` and `make test` each do all set-up first.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+ARTIFACTS ?= artifacts
+HUB_ROOT ?= .hub
+HUB_PORT ?= 8765
+HUB_TOKEN ?= demo:hf_demo_token_local_only
+export HF_HUB_DISABLE_TELEMETRY := 1
+export HF_HUB_DISABLE_UPDATE_CHECK := 1
+export TOKENIZERS_PARALLELISM := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup test test-fast demo train hub app bench clean help
+
+help:
+	@echo "make setup | test | test-fast | demo | train | hub | app | bench | clean"
+
+# Idempotent: re-installs only when a requirements file or pyproject.toml changed.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not integration and not browser"
+
+train: setup
+	$(BIN)/python -m training.pipeline --out $(ARTIFACTS)
+
+demo: setup
+	$(BIN)/python -m training.demo --artifacts $(ARTIFACTS)
+
+hub: setup
+	$(BIN)/genemail hub serve --root $(HUB_ROOT) --host 127.0.0.1 --port $(HUB_PORT) --token $(HUB_TOKEN)
+
+app: setup
+	$(BIN)/python app.py
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(ARTIFACTS) $(HUB_ROOT) .pytest_cache

@@ -1,0 +1,57 @@
+"""The ``genemail`` command line: one typer sub-app per pipeline stage.
+
+Each stage's commands live in their own module (``data_cmd``, ``segment_cmd``, ...). Heavy
+libraries are imported inside the commands, so ``genemail --help`` is instant.
+User errors (:class:`genemail.errors.GenEmailError`) print one readable message and exit 2;
+they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from genemail.cli import data_cmd, generate_cmd, hub_cmd, release_cmd, segment_cmd
+from genemail.errors import GenEmailError
+
+app = typer.Typer(
+    name="genemail",
+    help="GenEmail: segment customers first, then personalize their emails.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(segment_cmd.app, name="segment")
+app.add_typer(hub_cmd.app, name="hub")
+app.add_typer(release_cmd.app, name="release")
+release_cmd.register_top_level(app)
+generate_cmd.register_top_level(app)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
+    try:
+        app(args=argv, prog_name="genemail", standalone_mode=False)
+    except GenEmailError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # typer raises this for --help and usage errors
+        return int(exc.code or 0)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click usage errors in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

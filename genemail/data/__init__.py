@@ -1,0 +1,1 @@
+"""Customer data: load (CSV/Parquet, PRD or Kaggle schema), clean visibly, synthesize."""

@@ -1,0 +1,1 @@
+"""GenEmail ratings stage."""

@@ -1,0 +1,1 @@
+"""GenEmail segmentation stage."""
