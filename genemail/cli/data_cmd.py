@@ -1,7 +1,68 @@
-"""`genemail data ...` commands."""
+"""`genemail data ...` commands: check a customer file, write synthetic customers, compare two files.
+
+pandas and the loader are imported inside the commands so that ``genemail --help`` stays instant.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="data commands.", no_args_is_help=True)
+app = typer.Typer(help="Customer data: check a file, synthesize customers, compare two files.",
+                  no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    path: Path = typer.Argument(..., help="Customer file: CSV (comma, semicolon or tab) or Parquet; "
+                                          "PRD or raw Kaggle schema."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the cleaning report as JSON here."),
+    reference_date: Optional[str] = typer.Option(
+        None, "--reference-date", help="Date for age and tenure (default: latest Dt_Customer in the file)."),
+    chunksize: int = typer.Option(100_000, "--chunksize", min=1, help="Rows per chunk (the file is streamed)."),
+) -> None:
+    """Validate and clean a customer file, streaming it, and print what was dropped, imputed or folded.
+
+    Exits 0 when the file is usable; otherwise prints the file, row and column at fault and exits 2.
+    """
+    from genemail.data.loader import iter_customer_chunks
+    from genemail.errors import DataError
+
+    report = None
+    for result in iter_customer_chunks(path, chunksize=chunksize, reference_date=reference_date):
+        report = result.report if report is None else report.merge(result.report)
+    assert report is not None  # the loader raises DataError for files without rows
+    typer.echo(report.summary())
+    if json_out is not None:
+        report.to_json(json_out)
+        typer.echo(f"report written to {json_out}")
+    if report.rows_out == 0:
+        raise DataError("no usable customer rows remain after cleaning", where=str(path),
+                        fix="see the report above for what was dropped")
+    typer.echo(f"OK: {report.rows_out} customers usable ({report.source_schema} schema)")
+
+
+@app.command("synth")
+def synth(
+    n: int = typer.Option(2240, "--n", min=1, help="Number of customers."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same n and seed -> same file)."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv, .tsv, .parquet or .pq."),
+) -> None:
+    """Write N seeded synthetic customers in the raw Kaggle schema (with the real file's kinds of dirt)."""
+    from genemail.data.synth import write_synthetic
+
+    path = write_synthetic(n, seed, out)
+    typer.echo(f"wrote {n} synthetic customers (seed {seed}) to {path}")
+
+
+@app.command("compare")
+def compare(
+    real: Path = typer.Argument(..., help="First customer file (e.g. the real Kaggle file)."),
+    synth_file: Path = typer.Argument(..., metavar="SYNTH", help="Second customer file (e.g. synthetic)."),
+) -> None:
+    """Print a per-column summary of two files side by side (after cleaning, internal schema)."""
+    from genemail.data.compare import compare_files, format_comparison
+
+    typer.echo(format_comparison(compare_files(real, synth_file)))
