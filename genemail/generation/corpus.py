@@ -1,0 +1,318 @@
+"""The synthetic email corpus (the PRD's ``generate_pseudo_email``, generalized).
+
+Each reference email is greeting + body + call to action, three parts picked from the segment's
+variants in the strategies file and filled with the customer's own facts in fixed, checkable forms.
+Variant choice is seeded per customer, and a segment never repeats a text: when a draw collides
+with an email already written in that segment, the next combination in the customer's seeded
+order is taken. So no two customers of a segment get the same email, by construction.
+
+The corpus is a ``datasets.DatasetDict`` split train / validation / test *by customer* (stratified
+by segment, seeded), saved as one JSONL file per split plus ``corpus_info.json``. Every record
+keeps the customer's profile, so evaluation can rebuild test customers without the segmenter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import string
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genemail.errors import ArtifactError, DataError, config_error
+from genemail.generation.prompts import CustomerProfile, build_baseline_prompt, build_prompt, fact_phrases, profile_from_row
+from genemail.generation.strategies import LANGS, EmailVariants, Strategy, StrategyBook
+from genemail.taxonomy import COLD_START, L2_SEGMENTS
+
+if TYPE_CHECKING:  # heavy imports stay out of module import time
+    import datasets
+    import pandas as pd
+    from huggingface_hub import DatasetCard
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+INFO_FILE = "corpus_info.json"
+CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "hub_cards" / "corpus_card.md"
+_SEPARATOR = {"zh": "", "en": " "}
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How to build the corpus; validated on construction."""
+
+    lang: str = "zh"
+    seed: int = 0
+    emails_per_customer: int = 1
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGS:
+            raise config_error("lang", self.lang, f"one of {list(LANGS)}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise config_error("seed", self.seed, "a non-negative integer")
+        if not isinstance(self.emails_per_customer, int) or not 1 <= self.emails_per_customer <= 64:
+            raise config_error("emails_per_customer", self.emails_per_customer, "an integer from 1 to 64")
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 0.5:
+                raise config_error(name, value, "a fraction between 0 and 0.5 (exclusive)")
+
+
+def _features() -> "datasets.Features":
+    """Explicit column types, so splits with all-missing profile fields still load alike."""
+    from datasets import Features, Value
+
+    profile = {
+        "customer_id": Value("string"), "age": Value("int64"), "children": Value("int64"),
+        "kid_age": Value("string"), "marital_status": Value("string"), "family_size": Value("int64"),
+        "income": Value("float64"), "recency": Value("int64"), "favourite_category": Value("string"),
+        "tenure_days": Value("int64"),
+    }
+    text = ("input", "baseline_input", "output", "segment", "customer_id", "lang", "variant")
+    return Features({**{name: Value("string") for name in text}, "profile": profile})
+
+
+def _to_dataset(rows: list[dict[str, Any]]) -> "datasets.Dataset":
+    """Rows -> Dataset with the corpus features (an empty split, e.g. a tiny corpus's test, too)."""
+    from datasets import Dataset
+
+    features = _features()
+    if not rows:
+        return Dataset.from_dict({name: [] for name in features}, features=features)
+    return Dataset.from_list(rows, features=features)
+
+
+def _needed_facts(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def _combinations(variants: EmailVariants, facts: dict[str, str]) -> list[tuple[int, int, int]]:
+    """Every (greeting, body, CTA) index triple whose body the profile can fill."""
+    bodies = [i for i, body in enumerate(variants.body) if _needed_facts(body) <= facts.keys()]
+    return list(itertools.product(range(len(variants.greeting)), bodies, range(len(variants.call_to_action))))
+
+
+def write_email(profile: CustomerProfile, strategy: Strategy, lang: str, choice: tuple[int, int, int]) -> str:
+    """The reference email for one (greeting, body, CTA) variant choice."""
+    variants = _variants(strategy, lang)
+    greeting, body, cta = choice
+    filled = variants.body[body].format(**fact_phrases(profile, lang))
+    return _SEPARATOR[lang].join((variants.greeting[greeting], filled, variants.call_to_action[cta]))
+
+
+def _variants(strategy: Strategy, lang: str) -> EmailVariants:
+    variants = strategy.text(lang).variants
+    if variants is None:
+        raise DataError(
+            f"strategy {strategy.segment!r} has no email variants", where=f"strategies.{strategy.segment}.{lang}",
+            fix="only L2 segments have reference emails; add 'variants:' to the record",
+        )
+    return variants
+
+
+def customer_rng_seed(seed: int, customer_id: str) -> list[int]:
+    """A stable per-customer seed (Python's ``hash`` is salted per process, crc32 is not)."""
+    return [seed, zlib.crc32(customer_id.encode("utf-8"))]
+
+
+def draw_emails(
+    profile: CustomerProfile, strategy: Strategy, lang: str, k: int, seed: int, used: set[str]
+) -> list[tuple[str, tuple[int, int, int]]]:
+    """``k`` emails for one customer, none already in ``used`` (which is updated)."""
+    import numpy as np
+
+    combos = _combinations(_variants(strategy, lang), fact_phrases(profile, lang))
+    order = np.random.default_rng(customer_rng_seed(seed, profile.customer_id)).permutation(len(combos))
+    emails: list[tuple[str, tuple[int, int, int]]] = []
+    for index in order:
+        text = write_email(profile, strategy, lang, combos[index])
+        if text not in used:
+            used.add(text)
+            emails.append((text, combos[index]))
+            if len(emails) == k:
+                return emails
+    raise DataError(
+        f"only {len(emails)} distinct emails left for this customer, {k} requested",
+        where=f"customer {profile.customer_id!r} (segment {strategy.segment})",
+        fix="lower --emails-per-customer or add variants to the strategies file",
+    )
+
+
+def build_records(
+    frame: "pd.DataFrame", book: StrategyBook, config: CorpusConfig, segment_column: str = "segment"
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """One record per (customer, email); returns the records and the skipped-row counts by reason."""
+    if segment_column not in frame.columns:
+        raise DataError(f"no {segment_column!r} column", where="customers table", fix="segment the customers first")
+    used: dict[str, set[str]] = {segment: set() for segment in L2_SEGMENTS}
+    records: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    for row_number, row in enumerate(frame.to_dict(orient="records"), start=1):
+        segment = row[segment_column]
+        if segment == COLD_START:  # cold-start customers use the baseline: no segment emails
+            skipped[COLD_START] += 1
+            continue
+        if not isinstance(segment, str):  # NaN / <NA>: the segmenter left the row unsegmented
+            skipped["unsegmented"] += 1
+            continue
+        if segment not in L2_SEGMENTS:
+            raise DataError(
+                f"unknown segment {segment!r}", where=f"row {row_number}, column {segment_column}",
+                fix=f"use one of {list(L2_SEGMENTS)} or {COLD_START}",
+            )
+        profile = profile_from_row(row)
+        strategy = book.for_segment(segment)
+        prompt = build_prompt(profile, strategy, config.lang)
+        baseline = build_baseline_prompt(profile, config.lang)
+        drawn = draw_emails(profile, strategy, config.lang, config.emails_per_customer, config.seed, used[segment])
+        for email, (g, b, c) in drawn:
+            records.append({
+                "input": prompt, "baseline_input": baseline, "output": email, "segment": segment,
+                "customer_id": profile.customer_id, "lang": config.lang, "variant": f"g{g}-b{b}-c{c}",
+                "profile": profile.to_record(),
+            })
+    return records, skipped
+
+
+def split_customers(customer_segments: dict[str, str], config: CorpusConfig) -> dict[str, str]:
+    """customer_id -> split, stratified by segment and seeded (each segment reaches every split if it can)."""
+    import numpy as np
+
+    rng = np.random.default_rng(config.seed)
+    assignment: dict[str, str] = {}
+    for segment in sorted(set(customer_segments.values())):
+        ids = sorted(c for c, s in customer_segments.items() if s == segment)
+        ids = [ids[i] for i in rng.permutation(len(ids))]
+        # At least one validation and one test customer per segment once a segment has 3, so the
+        # style judge (trained on validation) and the test metrics see every segment.
+        n_val = max(1, round(len(ids) * config.validation_fraction)) if len(ids) >= 3 else 0
+        n_test = max(1, round(len(ids) * config.test_fraction)) if len(ids) >= 3 else 0
+        for index, customer in enumerate(ids):
+            assignment[customer] = "validation" if index < n_val else "test" if index < n_val + n_test else "train"
+    return assignment
+
+
+def build_corpus(
+    frame: "pd.DataFrame", book: StrategyBook, config: CorpusConfig | None = None, segment_column: str = "segment"
+) -> tuple["datasets.DatasetDict", dict[str, Any]]:
+    """Write every segmented customer's reference emails and split them by customer.
+
+    ``frame`` is the internal customer schema plus a ``segment_column`` of L2 names (or Cold_Start,
+    which is skipped and counted). Returns the DatasetDict and the ``corpus_info`` dict.
+    """
+    from datasets import DatasetDict
+
+    config = config or CorpusConfig()
+    records, skipped = build_records(frame, book, config, segment_column)
+    if not records:
+        raise DataError("no customer with an L2 segment", where="customers table", fix="segment the customers first")
+    split_of = split_customers({r["customer_id"]: r["segment"] for r in records}, config)
+    corpus = DatasetDict({
+        split: _to_dataset([r for r in records if split_of[r["customer_id"]] == split]) for split in SPLITS
+    })
+    return corpus, corpus_info(corpus, book, config, skipped)
+
+
+def corpus_info(
+    corpus: "datasets.DatasetDict", book: StrategyBook, config: CorpusConfig, skipped: Counter[str]
+) -> dict[str, Any]:
+    """Counts per split and segment plus everything needed to rebuild the corpus."""
+    from genemail import __version__
+
+    splits = {
+        split: {
+            "records": corpus[split].num_rows,
+            "customers": len(set(corpus[split]["customer_id"])),
+            "segments": dict(sorted(Counter(corpus[split]["segment"]).items())),
+        }
+        for split in SPLITS
+    }
+    return {
+        "lang": config.lang, "seed": config.seed, "emails_per_customer": config.emails_per_customer,
+        "validation_fraction": config.validation_fraction, "test_fraction": config.test_fraction,
+        "strategies_version": book.version, "splits": splits, "skipped": dict(skipped),
+        "segments": list(L2_SEGMENTS), "genemail_version": __version__,
+    }
+
+
+def save_corpus(corpus: "datasets.DatasetDict", info: dict[str, Any], out_dir: Path | str) -> Path:
+    """Write ``<split>.jsonl`` for each split and ``corpus_info.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        with (out / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
+            for record in corpus[split]:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (out / INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    return out
+
+
+def load_corpus(corpus_dir: Path | str) -> "datasets.DatasetDict":
+    """Read a saved corpus back as a DatasetDict with the explicit corpus features."""
+    from datasets import DatasetDict
+
+    folder = Path(corpus_dir)
+    splits = {}
+    for split in SPLITS:
+        path = folder / f"{split}.jsonl"
+        if not path.is_file():
+            raise ArtifactError(
+                f"corpus split {split!r} is missing", where=str(path),
+                fix="build the corpus with `python -m training.build_corpus` (or `make train`)",
+            )
+        splits[split] = _to_dataset(list(_read_jsonl(path)))
+    return DatasetDict(splits)
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ArtifactError(f"invalid JSON ({exc.msg})", where=f"{path}, line {line_number}",
+                                    fix="rebuild the corpus") from None
+
+
+def load_corpus_info(corpus_dir: Path | str) -> dict[str, Any]:
+    """The ``corpus_info.json`` of a saved corpus."""
+    path = Path(corpus_dir) / INFO_FILE
+    if not path.is_file():
+        raise ArtifactError("corpus_info.json is missing", where=str(path), fix="rebuild the corpus")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def held_out_customers(corpus: "datasets.DatasetDict") -> list[tuple[CustomerProfile, str, str]]:
+    """(profile, segment, first reference email) of each test-split customer, in file order."""
+    seen: dict[str, tuple[CustomerProfile, str, str]] = {}
+    for record in corpus["test"]:
+        if record["customer_id"] not in seen:
+            seen[record["customer_id"]] = (CustomerProfile(**record["profile"]), record["segment"], record["output"])
+    return list(seen.values())
+
+
+def render_corpus_card(info: dict[str, Any], template_path: Path | None = None, repo_id: str | None = None) -> "DatasetCard":
+    """The corpus dataset card, rendered from ``hub_cards/corpus_card.md``."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    template = Path(template_path or CARD_TEMPLATE)
+    if not template.is_file():
+        raise ArtifactError("card template missing", where=str(template), fix="restore hub_cards/corpus_card.md")
+    total = sum(split["records"] for split in info["splits"].values())
+    data = DatasetCardData(
+        language=[info["lang"]], license="cc0-1.0", pretty_name="GenEmail synthetic email corpus",
+        task_categories=["text-generation"], tags=["genemail", "synthetic", "marketing-email"],
+        size_categories=[_size_category(total)],
+    )
+    return DatasetCard.from_template(data, template_path=str(template), info=info, repo_id=repo_id, total=total)
+
+
+def _size_category(n: int) -> str:
+    bounds: Sequence[tuple[int, str]] = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"))
+    return next((label for bound, label in bounds if n < bound), "100K<n<1M")

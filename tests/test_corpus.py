@@ -1,0 +1,196 @@
+"""The reference-email corpus: split by customer, unique texts per segment, facts, save and load."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genemail.errors import ArtifactError, ConfigError, DataError
+from genemail.evaluation.metrics import fact_consistency
+from genemail.generation.corpus import (
+    SPLITS,
+    CorpusConfig,
+    build_corpus,
+    held_out_customers,
+    load_corpus,
+    load_corpus_info,
+    render_corpus_card,
+    save_corpus,
+)
+from genemail.generation.prompts import CustomerProfile
+from genemail.generation.strategies import load_strategies
+from genemail.taxonomy import COLD_START, L2_SEGMENTS
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def make_customers(n: int = 150, seed: int = 0, cold_start: int = 5) -> pd.DataFrame:
+    """A small hand-made internal-schema table with a ``segment`` column (no segmenter involved)."""
+    rng = np.random.default_rng(seed)
+    kids, teens = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    band = np.where((kids > 0) & (teens > 0), "young_and_teen", np.where(kids > 0, "young", np.where(teens > 0, "teen", "none")))
+    marital = rng.choice(["Single", "Married", "Together", "Divorced"], n)
+    income = rng.uniform(15_000, 110_000, n)
+    income[::17] = np.nan  # some unknown incomes
+    category = pd.array(rng.choice(["wines", "meat", "fish", "gold", "sweets", "fruits"], n), dtype="string")
+    category[::13] = pd.NA  # and unknown favourite categories (PRD schema has no spending)
+    segments = [L2_SEGMENTS[i % len(L2_SEGMENTS)] for i in range(n)]
+    segments[:cold_start] = [COLD_START] * cold_start
+    return pd.DataFrame({
+        "customer_id": [f"C{i:04d}" for i in range(n)],
+        "age": rng.integers(20, 80, n).astype(float),
+        "marital_status": marital,
+        "income": income,
+        "kids": pd.array(kids, dtype="Int64"), "teens": pd.array(teens, dtype="Int64"),
+        "children": pd.array(kids + teens, dtype="Int64"), "kid_age": band,
+        "family_size": pd.array(1 + np.isin(marital, ["Married", "Together"]) + kids + teens, dtype="Int64"),
+        "recency": rng.integers(0, 100, n).astype(float),
+        "tenure_days": rng.integers(30, 1200, n).astype(float),
+        "favourite_category": category,
+        "segment": segments,
+    })
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_strategies()
+
+
+@pytest.fixture(scope="module")
+def built(book):
+    return build_corpus(make_customers(), book, CorpusConfig(seed=3, emails_per_customer=2))
+
+
+def test_splits_are_disjoint_by_customer_and_cover_every_segment(built) -> None:
+    corpus, info = built
+    ids = {split: set(corpus[split]["customer_id"]) for split in SPLITS}
+    assert not ids["train"] & ids["validation"] and not ids["train"] & ids["test"] and not ids["validation"] & ids["test"]
+    assert len(set().union(*ids.values())) == 150 - 5  # every non-cold-start customer, once
+    for split in ("validation", "test"):
+        assert set(corpus[split]["segment"]) == set(L2_SEGMENTS)
+    assert info["skipped"] == {COLD_START: 5}
+    for split in SPLITS:
+        assert info["splits"][split]["records"] == corpus[split].num_rows == 2 * info["splits"][split]["customers"]
+        assert info["splits"][split]["segments"] == dict(Counter(corpus[split]["segment"]))
+    assert info["strategies_version"] == "1.0" and info["lang"] == "zh" and info["seed"] == 3
+
+
+def test_no_two_emails_in_a_segment_are_the_same(built) -> None:
+    corpus, _ = built
+    emails = [(r["segment"], r["output"]) for split in SPLITS for r in corpus[split]]
+    assert len(set(emails)) == len(emails)
+
+
+def test_identical_profiles_still_get_distinct_emails(book) -> None:
+    # 40 customers with exactly the same facts in one segment: uniqueness must come from construction.
+    frame = make_customers(1, cold_start=0).loc[[0] * 40].reset_index(drop=True)
+    frame["customer_id"] = [f"T{i}" for i in range(40)]
+    frame["segment"] = "Dormant"
+    corpus, _ = build_corpus(frame, book, CorpusConfig(emails_per_customer=3))
+    outputs = [r["output"] for split in SPLITS for r in corpus[split]]
+    assert len(outputs) == 120 and len(set(outputs)) == 120
+
+
+def test_emails_state_the_customers_own_facts(built) -> None:
+    corpus, _ = built
+    records = [r for split in SPLITS for r in corpus[split]]
+    checks = [fact_consistency(r["output"], CustomerProfile(**r["profile"]), "zh") for r in records]
+    assert all(c.consistent for c in checks)
+    assert sum(bool(c.claims) for c in checks) / len(checks) > 0.8
+    recency_stated = [r for r, c in zip(records, checks) if any(cl.kind == "recency" for cl in c.claims)]
+    assert recency_stated and all(f"已有{r['profile']['recency']}天" in r["output"] for r in recency_stated)
+
+
+def test_chinese_emails_are_short(built) -> None:
+    lengths = [len(r["output"]) for r in built[0]["train"]]
+    assert min(lengths) >= 35 and max(lengths) <= 150
+    assert 45 <= float(np.mean(lengths)) <= 110
+
+
+def test_records_carry_prompts_and_profile(built) -> None:
+    record = built[0]["test"][0]
+    assert record["input"].startswith(f"<{record['segment']}>")
+    assert record["segment"] not in record["baseline_input"]
+    assert record["profile"]["customer_id"] == record["customer_id"] and record["lang"] == "zh"
+    assert re.fullmatch(r"g\d-b\d-c\d", record["variant"])
+
+
+def test_english_corpus(book) -> None:
+    corpus, info = build_corpus(make_customers(60), book, CorpusConfig(lang="en"))
+    outputs = [r["output"] for r in corpus["train"]]
+    assert info["lang"] == "en" and not any(CJK.search(text) for text in outputs)
+    assert all(r["input"].endswith("Email:") for r in corpus["train"])
+
+
+def test_seed_controls_split_and_variants(book) -> None:
+    frame = make_customers(80)
+    a, _ = build_corpus(frame, book, CorpusConfig(seed=1))
+    b, _ = build_corpus(frame, book, CorpusConfig(seed=1))
+    c, _ = build_corpus(frame, book, CorpusConfig(seed=2))
+    assert a["train"]["output"] == b["train"]["output"]
+    assert a["test"]["customer_id"] != c["test"]["customer_id"] or a["train"]["output"] != c["train"]["output"]
+
+
+def test_save_load_round_trip_and_card(built, tmp_path: Path) -> None:
+    corpus, info = built
+    save_corpus(corpus, info, tmp_path)
+    loaded = load_corpus(tmp_path)
+    for split in SPLITS:
+        assert loaded[split].to_list() == corpus[split].to_list()
+    assert load_corpus_info(tmp_path) == json.loads(json.dumps(info))
+    assert "距离您上次光临" in (tmp_path / "train.jsonl").read_text(encoding="utf-8")  # not \u-escaped
+    customers = held_out_customers(loaded)
+    assert len(customers) == info["splits"]["test"]["customers"]
+    card = render_corpus_card(info, repo_id="demo/genemail-corpus")
+    assert card.data.language == ["zh"] and "demo/genemail-corpus" in card.content
+    test_counts = info["splits"]["test"]
+    assert f"| test | {test_counts['customers']} | {test_counts['records']} |" in card.content
+    assert f"{COLD_START}: 5" in card.content
+
+
+def test_bad_inputs_raise_user_errors(book, tmp_path: Path) -> None:
+    frame = make_customers(10)
+    frame.loc[7, "segment"] = "VIP"
+    with pytest.raises(DataError, match="row 8, column segment"):
+        build_corpus(frame, book)
+    with pytest.raises(DataError, match="no 'segment' column"):
+        build_corpus(frame.drop(columns="segment"), book)
+    unsegmented = make_customers(10, cold_start=0)
+    unsegmented.loc[[2, 3], "segment"] = None
+    assert build_corpus(unsegmented, book)[1]["skipped"] == {"unsegmented": 2}
+    with pytest.raises(DataError, match="no customer with an L2 segment"):
+        build_corpus(make_customers(5, cold_start=5), book)
+    with pytest.raises(ArtifactError, match="corpus split 'train' is missing"):
+        load_corpus(tmp_path)
+    # Customers with no known facts have one usable body: 8 greetings x 1 x 8 CTAs = 64 emails in all.
+    factless = pd.DataFrame({"customer_id": ["A", "B"], "segment": ["Dormant", "Dormant"]})
+    with pytest.raises(DataError, match="customer 'B'.*lower --emails-per-customer"):
+        build_corpus(factless, book, CorpusConfig(emails_per_customer=64))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"lang": "fr"}, {"seed": -1}, {"emails_per_customer": 0}, {"test_fraction": 0.6}, {"validation_fraction": 0.0}]
+)
+def test_corpus_config_validation(kwargs: dict) -> None:
+    name = next(iter(kwargs))
+    with pytest.raises(ConfigError, match=name):
+        CorpusConfig(**kwargs)
+
+
+@pytest.mark.integration
+def test_build_script_writes_corpus_card_and_strategies(tmp_path: Path) -> None:
+    from training.build_corpus import build, run
+
+    info = build(make_customers(40), tmp_path / "corpus", lang="zh", seed=0, emails_per_customer=1)
+    files = {p.name for p in (tmp_path / "corpus").iterdir()}
+    assert {"train.jsonl", "validation.jsonl", "test.jsonl", "corpus_info.json", "README.md", "strategies.yaml"} <= files
+    assert sum(s["customers"] for s in info["splits"].values()) == 35
+    assert run(["--help"]) == 0
+    missing = tmp_path / "missing.csv"
+    assert run(["--customers", str(missing), "--segmenter", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
