@@ -1,7 +1,127 @@
-"""`genemail segment ...` commands."""
+"""`genemail segment ...` commands: score a customer file with a trained segmenter, or train one.
+
+The file is streamed in chunks (``genemail.data.iter_customer_chunks``) and each chunk's segments
+are appended to the output, so memory stays flat however large the file is.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="segment commands.", no_args_is_help=True)
+app = typer.Typer(help="Segment customers: score a file with a trained segmenter, or train one.",
+                  no_args_is_help=True)
+
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+
+
+def _count_rows(path: Path) -> int | None:
+    """Data rows in the file, for the progress bar (None when unknown)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        with path.open("rb") as handle:
+            return max(sum(1 for _ in handle) - 1, 0)
+    except OSError:
+        return None
+
+
+class _Writer:
+    """Appends scored chunks to a CSV or Parquet file (Parquet keeps the first chunk's schema)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._parquet, self._first = path, None, True
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame) -> None:  # noqa: ANN001 - pandas DataFrame
+        if self.path.suffix.lower() == ".csv":
+            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._parquet is None:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            else:
+                table = pa.Table.from_pandas(frame, schema=self._parquet.schema, preserve_index=False)
+            self._parquet.write_table(table)
+        self._first = False
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_000, top_k: int = 3,
+               reasons: bool = True, reference_date: Optional[str] = None, progress: bool = True) -> dict[str, int]:
+    """Segment every customer of ``data`` into ``out`` (CSV/Parquet); return counts per L2 segment."""
+    from tqdm.auto import tqdm
+
+    from genemail.data import iter_customer_chunks
+    from genemail.errors import ConfigError
+    from genemail.segmentation import load_segmenter
+
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"output {out} has an unsupported extension", where="--out",
+                          fix=f"end the output name with one of {OUTPUT_SUFFIXES}")
+    model = load_segmenter(model_dir)  # ArtifactError names the missing dir and how to train one
+    counts: dict[str, int] = {}
+    writer = _Writer(out)
+    bar = tqdm(total=_count_rows(data), unit="customers", disable=not progress, desc="segmenting")
+    try:
+        for result in iter_customer_chunks(data, chunksize=chunksize, reference_date=reference_date):
+            frame = result.frame
+            if reasons:
+                scored = model.segment_and_explain(frame, top_k=top_k, probabilities=True)
+            else:
+                scored = model.segment(frame, probabilities=True)
+            writer.write(scored)
+            for name, n in scored["l2"].value_counts().items():
+                counts[str(name)] = counts.get(str(name), 0) + int(n)
+            # Progress in input rows (dropped duplicates included) so the bar ends at the file's size.
+            bar.update(int(getattr(result.report, "rows_in", 0) or len(frame)))
+    finally:
+        bar.close()
+        writer.close()
+    return counts
+
+
+@app.command("predict")
+def predict(
+    model: Path = typer.Option(..., "--model", help="Directory with segmenter.skops (from `segment train`)."),
+    data: Path = typer.Option(..., "--data", help="Customer file to score: CSV or Parquet, PRD or Kaggle schema."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
+    chunksize: int = typer.Option(100_000, "--chunksize", min=1, help="Rows per chunk (memory stays flat)."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="Reasons per customer."),
+    no_reasons: bool = typer.Option(False, "--no-reasons", help="Skip the reasons column (faster)."),
+    reference_date: Optional[str] = typer.Option(None, "--reference-date", help="Date for age and tenure."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Segment every customer of a file: customer_id, l1, l2, probabilities, cold_start_reason, reasons."""
+    counts = score_file(model, data, out, chunksize=chunksize, top_k=top_k, reasons=not no_reasons,
+                        reference_date=reference_date, progress=not quiet)
+    total = sum(counts.values())
+    typer.echo(f"segmented {total} customers -> {out}")
+    for name, n in sorted(counts.items(), key=lambda item: -item[1]):
+        typer.echo(f"  {name:<20} {n:>9}  {n / max(total, 1):6.1%}")
+
+
+@app.command("train")
+def train(
+    out: Path = typer.Option(..., "--out", help="Output directory for segmenter.skops, metrics.json, plots/."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Customer file (default: synthetic customers)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of split, KMeans, augmentation and models."),
+    half_life: float = typer.Option(90.0, "--half-life", help="Time-decay half-life in days."),
+) -> None:
+    """Train and evaluate the segmenter (same as `python -m training.train_segmenter`)."""
+    from training.train_segmenter import TrainConfig, summary
+    from training.train_segmenter import train as run_training
+
+    metrics = run_training(TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life))
+    typer.echo(summary(metrics))
+    typer.echo(f"wrote {out}")
