@@ -1,0 +1,148 @@
+"""Campaign: segment a whole customer table and write every customer's email, in mixed batches.
+
+One JSONL row per customer: who (customer_id), why (l1, l2, cold-start reason, strategy), what
+(email, baseline email) and from which artifacts (adapter repo + sha, release revision). The file
+is written to ``<out>.partial`` and renamed when complete, so a crashed run never leaves a file
+that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from genemail.errors import DataError, config_error
+from genemail.taxonomy import COLD_START
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from genemail.generation.generator import EmailGenerator, GenerationConfig
+    from genemail.generation.strategies import StrategyBook
+
+SEGMENT_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2")
+
+
+class Segmenter(Protocol):
+    """Anything with ``segment(customers_df) -> DataFrame[customer_id, l1, l2, ...]``."""
+
+    def segment(self, X: "pd.DataFrame") -> "pd.DataFrame": ...
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What a campaign run produced."""
+
+    out_path: Path
+    n_customers: int
+    by_segment: dict[str, int]
+    cold_start: int
+    seconds: float
+    emails_per_s: float
+    release: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (for logs and the app)."""
+        d = asdict(self)
+        d["out_path"] = str(self.out_path)
+        return d
+
+
+def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies: "StrategyBook",
+                 generator: "EmailGenerator", out_path: Path, config: "GenerationConfig | None" = None,
+                 batch_size: int = 16, progress: bool = True, release_info: Mapping[str, Any] | None = None,
+                 on_progress: Callable[[int, int], None] | None = None) -> CampaignSummary:
+    """Segment ``customers_df`` and write one email row per customer to ``out_path`` (JSONL).
+
+    ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
+    ``on_progress(done, total)`` is called after each batch (the app's progress bar).
+    """
+    from tqdm.auto import tqdm
+
+    from genemail.generation.prompts import profile_from_row
+
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise config_error("batch_size", batch_size, "a positive integer")
+    segments = _segment(customers_df, segmenter)
+    profiles = [profile_from_row(row) for row in customers_df.to_dict("records")]
+    release = dict(release_info) if release_info else None
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".partial")
+    total, t0 = len(profiles), time.perf_counter()
+    with partial.open("w", encoding="utf-8") as fh, tqdm(total=total, desc="campaign", unit="email",
+                                                         disable=not progress) as bar:
+        for start in range(0, total, batch_size):
+            seg = segments[start:start + batch_size]
+            emails = generator.generate(profiles[start:start + batch_size], list(seg["l2"]), config,
+                                        batch_size=batch_size, strategies=strategies)
+            for email, info in zip(emails, seg.to_dict("records")):
+                fh.write(json.dumps(_row(email, info, release), ensure_ascii=False) + "\n")
+            fh.flush()
+            bar.update(len(emails))
+            if on_progress is not None:
+                on_progress(min(start + batch_size, total), total)
+    partial.replace(out_path)
+    seconds = time.perf_counter() - t0
+    counts = Counter(segments["l2"])
+    return CampaignSummary(out_path=out_path, n_customers=total, by_segment=dict(sorted(counts.items())),
+                           cold_start=counts.get(COLD_START, 0), seconds=round(seconds, 2),
+                           emails_per_s=round(total / seconds, 2) if seconds > 0 else 0.0, release=release)
+
+
+def _segment(customers_df: "pd.DataFrame", segmenter: Segmenter) -> "pd.DataFrame":
+    """The segmenter's table aligned row by row with ``customers_df``; missing L2 -> cold start."""
+    if "customer_id" not in customers_df.columns:
+        raise DataError("the customer table has no customer_id column", where="customer_id",
+                        fix="load customers with genemail.data.load_customers")
+    if len(customers_df) == 0:
+        raise DataError("the customer table is empty", fix="pass a table with at least one customer")
+    seg = segmenter.segment(customers_df)
+    missing = [c for c in SEGMENT_COLUMNS if c not in seg.columns]
+    if missing or len(seg) != len(customers_df):
+        raise DataError(f"the segmenter returned {len(seg)} rows with columns {list(seg.columns)}",
+                        where="segmenter.segment", fix=f"return one row per customer with {list(SEGMENT_COLUMNS)}")
+    seg = seg.reset_index(drop=True).astype({"customer_id": "string"})
+    ids = customers_df["customer_id"].astype("string").reset_index(drop=True)
+    if not (seg["customer_id"] == ids).all():
+        raise DataError("segmenter rows are not in the customer table's order", where="segmenter.segment",
+                        fix="return rows in the input order")
+    seg["l2"] = seg["l2"].astype(object).where(seg["l2"].notna(), COLD_START)
+    return seg
+
+
+def _row(email: Any, info: Mapping[str, Any], release: Mapping[str, Any] | None) -> dict[str, Any]:
+    release = release or {}
+    reason = info.get("cold_start_reason")
+    return {
+        "customer_id": email.customer_id,
+        "l1": _plain(info.get("l1")),
+        "l2": email.segment,
+        "l2_proba": _plain(info.get("l2_proba")),
+        "cold_start_reason": _plain(reason),
+        "strategy": email.strategy,
+        "email": email.email,
+        "baseline_email": email.baseline_email,
+        "adapter": email.adapter,
+        "adapter_repo": email.adapter_repo,
+        "adapter_sha": email.adapter_revision,
+        "release_repo": release.get("repo_id"),
+        "release_revision": release.get("revision"),
+        "release_sha": release.get("sha"),
+        "latency_s": email.latency_s,
+        "new_tokens": email.new_tokens,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """pandas NA/NaN -> None, numpy scalars -> Python (JSON-safe)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

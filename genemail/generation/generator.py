@@ -1,0 +1,287 @@
+"""EmailGenerator: one base model, every segment's LoRA adapter, mixed-batch generation.
+
+The base model is loaded once; each adapter is loaded into one ``PeftModel`` under its name (a
+segment name or ``baseline``). A batch mixes customers of different segments *and* their
+baseline rows: PEFT's ``adapter_names=[...]`` routes each row through its own adapter inside one
+forward pass, so a campaign runs in batches rather than one customer (or one segment) at a time.
+
+Adapters can be added, replaced or removed while the generator lives (a new release swaps
+adapters, no restart); a lock keeps that from racing a running batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genemail.errors import ArtifactError, ConfigError, config_error
+from genemail.taxonomy import BASELINE
+
+if TYPE_CHECKING:
+    from genemail.generation.prompts import CustomerProfile
+    from genemail.generation.strategies import StrategyBook
+
+BASE_ROW = "__base__"  # PEFT's name for "no adapter" in adapter_names
+LANGS: tuple[str, ...] = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """Where an adapter lives locally, and (when pulled from a Hub) which repo and commit it came from."""
+
+    name: str
+    path: Path
+    repo_id: str | None = None
+    revision: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip() or self.name == BASE_ROW:
+            raise config_error("name", self.name, f"a non-empty adapter name other than {BASE_ROW!r}")
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings. Greedy by default; ``do_sample`` uses ``temperature``/``top_p`` seeded by ``seed``."""
+
+    max_new_tokens: int = 160
+    do_sample: bool = False
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seed: int = 0
+    min_new_tokens: int = 0  # > 0 only for benchmarks: forces equal token counts across methods
+    lang: str = "zh"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= 4096:
+            raise config_error("max_new_tokens", self.max_new_tokens, "an integer in [1, 4096]")
+        if not isinstance(self.min_new_tokens, int) or not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise config_error("min_new_tokens", self.min_new_tokens, f"an integer in [0, {self.max_new_tokens}]")
+        if not isinstance(self.temperature, (int, float)) or not 0 < self.temperature <= 5:
+            raise config_error("temperature", self.temperature, "a number in (0, 5]")
+        if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            raise config_error("top_p", self.top_p, "a number in (0, 1]")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise config_error("seed", self.seed, "a non-negative integer")
+        if self.lang not in LANGS:
+            raise config_error("lang", self.lang, f"one of {LANGS}")
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``model.generate`` (sampling knobs only when sampling)."""
+        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}
+        if self.min_new_tokens:
+            kwargs["min_new_tokens"] = self.min_new_tokens
+        if self.do_sample:
+            kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p))
+        else:  # silence "temperature is set but do_sample=False" from models whose config sets them
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated row of a batch: the text after the prompt (cut at EOS) and its token count."""
+
+    text: str
+    new_tokens: int
+
+
+@dataclass(frozen=True)
+class GeneratedEmail:
+    """A customer's segmented email, its baseline email from the same batch, and where it came from.
+
+    ``latency_s`` is the wall time of the batch that produced the email (shared by its rows).
+    """
+
+    customer_id: str
+    segment: str
+    strategy: str
+    email: str
+    baseline_email: str | None
+    adapter: str
+    adapter_repo: str | None
+    adapter_revision: str | None
+    latency_s: float
+    new_tokens: int
+
+
+@dataclass
+class EmailGenerator:
+    """Base model + named LoRA adapters in one ``PeftModel``; build with :meth:`load`."""
+
+    model: Any  # PreTrainedModel, or PeftModel once an adapter is loaded
+    tokenizer: Any
+    strategies: "StrategyBook"
+    base_model_id: str
+    _refs: dict[str, AdapterRef] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @classmethod
+    def load(cls, base_model: str | Path, adapters: Mapping[str, AdapterRef] | Sequence[AdapterRef],
+             strategies: "StrategyBook") -> "EmailGenerator":
+        """Load the base model once (fp32, eval) and every adapter under its name."""
+        from genemail.generation.modeling import load_base_model, load_tokenizer
+
+        tokenizer = load_tokenizer(base_model)
+        gen = cls(load_base_model(base_model, tokenizer), tokenizer, strategies, str(base_model))
+        refs = adapters.values() if isinstance(adapters, Mapping) else adapters
+        for ref in refs:
+            gen.add_adapter(ref)
+        return gen
+
+    # ------------------------------------------------------------------ adapters at run time
+
+    @property
+    def adapter_names(self) -> tuple[str, ...]:
+        """Names of the loaded adapters, sorted."""
+        return tuple(sorted(self._refs))
+
+    def adapter_ref(self, name: str) -> AdapterRef:
+        """The :class:`AdapterRef` loaded under ``name``."""
+        try:
+            return self._refs[name]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def add_adapter(self, ref: AdapterRef) -> None:
+        """Load ``ref`` under ``ref.name``; an adapter already loaded under that name is replaced."""
+        from peft import PeftModel
+
+        if not (ref.path / "adapter_config.json").is_file():
+            raise ArtifactError("no adapter_config.json: not a PEFT adapter folder", where=str(ref.path),
+                                fix="pass the folder written by training.train_adapters (or pulled from the Hub)")
+        with self._lock:
+            if ref.name in self._refs:
+                self.remove_adapter(ref.name)
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(str(ref.path), adapter_name=ref.name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, str(ref.path), adapter_name=ref.name)
+            except (RuntimeError, ValueError, KeyError, OSError) as exc:
+                raise ArtifactError(
+                    f"adapter {ref.name!r} does not fit base model {self.base_model_id!r}: {exc}",
+                    where=str(ref.path), fix="use adapters trained on this --base-model",
+                ) from exc
+            self.model.eval()
+            self._refs[ref.name] = ref
+
+    def remove_adapter(self, name: str) -> None:
+        """Unload adapter ``name``; the last one removed leaves the plain base model."""
+        with self._lock:
+            if name not in self._refs:
+                raise self._missing(name)
+            if len(self._refs) == 1:
+                self.model = self.model.unload().eval()  # drop LoRA layers entirely
+            else:
+                with warnings.catch_warnings():  # "active adapter deleted": we never rely on the active one
+                    warnings.simplefilter("ignore", UserWarning)
+                    self.model.delete_adapter(name)
+            del self._refs[name]
+
+    def _missing(self, name: str) -> ArtifactError:
+        return ArtifactError(f"no adapter named {name!r} is loaded (loaded: {list(self.adapter_names)})",
+                             fix=f"load artifacts/adapters/{name} (or the release's adapter) first")
+
+    # ------------------------------------------------------------------ generation
+
+    def complete(self, prompts: Sequence[str], adapters: Sequence[str],
+                 config: GenerationConfig) -> list[Completion]:
+        """One mixed batch: row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]``.
+
+        ``__base__`` as an adapter name means the base model without any adapter.
+        """
+        import torch
+
+        if len(prompts) != len(adapters):
+            raise ConfigError(f"{len(prompts)} prompts but {len(adapters)} adapter names",
+                              fix="pass one adapter name per prompt")
+        if not prompts:
+            return []
+        for name in set(adapters) - {BASE_ROW}:
+            self.adapter_ref(name)  # readable error for an unknown name
+        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True)  # left padding
+        kwargs = config.generate_kwargs()
+        with self._lock, torch.inference_mode():
+            if self._refs:
+                kwargs["adapter_names"] = list(adapters)
+            elif set(adapters) != {BASE_ROW}:
+                raise self._missing(next(a for a in adapters if a != BASE_ROW))
+            if config.do_sample:
+                torch.manual_seed(config.seed)
+            out = self.model.generate(**enc, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        return [self._decode(row) for row in out[:, enc["input_ids"].shape[1]:].tolist()]
+
+    def _decode(self, ids: list[int]) -> Completion:
+        stops = self._eos_ids()
+        cut = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+        text = self.tokenizer.decode(ids[:cut], skip_special_tokens=True).strip()
+        return Completion(text=text, new_tokens=cut)
+
+    def _eos_ids(self) -> set[int]:
+        # A real model's generation config may list several EOS ids (Qwen3: <|im_end|>, <|endoftext|>).
+        eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+        ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def generate(self, customers: Sequence["CustomerProfile"], segments: Sequence[str],
+                 config: GenerationConfig | None = None, batch_size: int = 16, with_baseline: bool = True,
+                 progress: bool = False, strategies: "StrategyBook | None" = None) -> list[GeneratedEmail]:
+        """Write each customer's email with their segment's adapter (and the baseline email beside it).
+
+        Customers of different segments share batches: each batch is one ``generate`` call whose
+        rows are the segmented prompts followed by the same customers' baseline prompts.
+        ``strategies`` overrides the generator's book for this call (a switched strategies file).
+        """
+        from tqdm.auto import tqdm
+
+        config = config or GenerationConfig()
+        if len(customers) != len(segments):
+            raise ConfigError(f"{len(customers)} customers but {len(segments)} segments",
+                              fix="pass one segment per customer")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise config_error("batch_size", batch_size, "a positive integer")
+        book = strategies or self.strategies
+        chosen = [book.for_segment(s) for s in segments]
+        needed = {s.adapter for s in chosen} | ({BASELINE} if with_baseline else set())
+        for name in sorted(needed):
+            self.adapter_ref(name)  # fail before any work, not halfway through a campaign
+        results: list[GeneratedEmail] = []
+        with tqdm(total=len(customers), desc="emails", unit="email", disable=not progress) as bar:
+            for start in range(0, len(customers), batch_size):
+                stop = start + batch_size
+                results += self._generate_batch(customers[start:stop], segments[start:stop],
+                                                chosen[start:stop], config, with_baseline)
+                bar.update(len(customers[start:stop]))
+        return results
+
+    def _generate_batch(self, customers: Sequence["CustomerProfile"], segments: Sequence[str],
+                        strategies: Sequence[Any], config: GenerationConfig,
+                        with_baseline: bool) -> list[GeneratedEmail]:
+        from genemail.generation.prompts import build_baseline_prompt, build_prompt
+
+        prompts = [build_prompt(c, s, lang=config.lang) for c, s in zip(customers, strategies)]
+        names = [s.adapter for s in strategies]
+        if with_baseline:
+            prompts += [build_baseline_prompt(c, lang=config.lang) for c in customers]
+            names += [BASELINE] * len(customers)
+        t0 = time.perf_counter()
+        rows = self.complete(prompts, names, config)
+        latency = round(time.perf_counter() - t0, 4)
+        n = len(customers)
+        return [
+            GeneratedEmail(
+                customer_id=str(c.customer_id), segment=seg, strategy=st.display_name,
+                email=rows[i].text, baseline_email=rows[n + i].text if with_baseline else None,
+                adapter=st.adapter, adapter_repo=self._refs[st.adapter].repo_id,
+                adapter_revision=self._refs[st.adapter].revision, latency_s=latency,
+                new_tokens=rows[i].new_tokens,
+            )
+            for i, (c, seg, st) in enumerate(zip(customers, segments, strategies))
+        ]

@@ -1,0 +1,103 @@
+"""training.train_adapters: one LoRA adapter per segment + baseline, standard PEFT layout, cards, metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genemail.errors import ConfigError, DataError
+from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS, PARENT_ACTIVE
+from training.train_adapters import (
+    ALL_LINEAR_MODULES,
+    AdapterTrainConfig,
+    _plan,
+    lora_config,
+    parse_args,
+    resolve_target_modules,
+    train_adapters,
+)
+
+
+def _cfg(tmp_path: Path, **kwargs) -> AdapterTrainConfig:
+    return AdapterTrainConfig(base_model=str(tmp_path), corpus=tmp_path, out=tmp_path / "o", **kwargs)
+
+
+def test_defaults_are_the_prd_recipe(tmp_path: Path) -> None:
+    cfg = parse_args(["--base-model", "b", "--corpus", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (8, 16, 0.1, None)
+    # default targets: the PRD's q_proj+v_proj on a real model, every projection on the tiny one
+    assert resolve_target_modules(cfg, 600_000_000) == ("q_proj", "v_proj")
+    assert resolve_target_modules(cfg, 1_000_000) == ALL_LINEAR_MODULES
+    custom = parse_args(["--base-model", "b", "--corpus", "c", "--out", "o", "--r", "4",
+                         "--target-modules", "q_proj, o_proj ,down_proj", "--segments", DORMANT, BASELINE])
+    assert custom.target_modules == ("q_proj", "o_proj", "down_proj") and custom.segments == (DORMANT, BASELINE)
+    assert resolve_target_modules(custom, 1_000_000) == ("q_proj", "o_proj", "down_proj")
+
+
+def test_config_is_validated(tmp_path: Path) -> None:
+    for kwargs, name in [({"r": 0}, "r"), ({"alpha": 0}, "alpha"), ({"dropout": 1.0}, "dropout"),
+                         ({"target_modules": ()}, "target_modules"), ({"segments": ("Nope",)}, "segments"),
+                         ({"epochs": 0}, "epochs"), ({"learning_rate": -1}, "learning_rate")]:
+        with pytest.raises(ConfigError, match=name):
+            _cfg(tmp_path, **kwargs)
+
+
+def test_plan_trains_baseline_first_and_refuses_empty_segments(tmp_path: Path) -> None:
+    assert _plan(_cfg(tmp_path), set(L2_SEGMENTS)) == [BASELINE, *L2_SEGMENTS]
+    assert _plan(_cfg(tmp_path, segments=(DORMANT, BASELINE)), {DORMANT}) == [BASELINE, DORMANT]
+    with pytest.raises(DataError, match=PARENT_ACTIVE):
+        _plan(_cfg(tmp_path, segments=(PARENT_ACTIVE,)), {DORMANT})
+
+
+@pytest.mark.integration
+def test_unknown_target_module_is_a_config_error(tmp_path: Path, tiny_base_model_dir: Path,
+                                                 tiny_corpus_dir: Path) -> None:
+    cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=tmp_path,
+                             target_modules=("c_attn",))
+    with pytest.raises(ConfigError, match="c_attn"):
+        train_adapters(cfg)
+
+
+@pytest.mark.integration
+def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir: Path,
+                                             tiny_corpus_dir: Path) -> None:
+    from huggingface_hub import ModelCard
+    from peft import PeftConfig
+
+    from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
+    from genemail.generation.strategies import load_strategies
+
+    out = tmp_path / "adapters"
+    cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=out,
+                             segments=(DORMANT, BASELINE), max_steps=25, progress=False, r=4,
+                             target_modules=("q_proj", "v_proj"))
+    lora = lora_config(cfg, cfg.target_modules)
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules)) == (4, 16, 0.1, {"q_proj", "v_proj"})
+    results = train_adapters(cfg)
+    assert list(results) == [BASELINE, DORMANT]
+    for name in (DORMANT, BASELINE):
+        folder = out / name
+        assert {"adapter_config.json", "adapter_model.safetensors", "README.md", "training_metrics.json"} <= {
+            p.name for p in folder.iterdir()}  # flat PEFT layout, no sub-folder
+        assert PeftConfig.from_pretrained(folder).r == 4
+        m = json.loads((folder / "training_metrics.json").read_text())
+        assert m["steps"] == 25 and m["seconds"] > 0 and m["lora"]["r"] == 4
+        # trained on its data: better than the (random) base model on the same validation customers
+        assert m["validation_loss"] < m["base_validation_loss"]
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.library_name == "peft" and card.data.base_model == str(tiny_base_model_dir)
+        assert name in card.data.tags and str(m["validation_loss"]) in card.text
+    dormant = results[DORMANT]
+    assert dormant["train_records"] == 16 and dormant["validation_records"] == 4
+    assert dormant["prompt_field"] == "input" and results[BASELINE]["prompt_field"] == "baseline_input"
+    assert results[BASELINE]["train_records"] == 80
+    assert dormant["baseline_validation_loss"] == results[BASELINE]["validation_loss_by_segment"][DORMANT]
+    assert dormant["strategy"] == load_strategies().for_segment(DORMANT).display_name
+    assert dormant["strategy"] in (out / DORMANT / "README.md").read_text("utf-8")
+
+    # the saved adapters load into the generator under their names
+    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(n, out / n) for n in (DORMANT, BASELINE)],
+                              load_strategies())
+    assert len(gen.complete(["年龄:40\n邮件:"] * 2, [DORMANT, BASELINE], GenerationConfig(max_new_tokens=4))) == 2

@@ -1,0 +1,79 @@
+"""training.train_base: tokenizer + tiny Qwen3 from scratch, saved in the standard layout with a card."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from genemail.errors import ConfigError, DataError
+from training.train_base import BaseTrainConfig, load_corpus_splits, main, parse_args
+
+
+def test_config_is_validated(tmp_path: Path) -> None:
+    for kwargs, name in [({"preset": "huge"}, "preset"), ({"epochs": 0}, "epochs"), ({"max_steps": -1}, "max_steps"),
+                         ({"batch_size": 0}, "batch_size"), ({"warmup_ratio": 1.0}, "warmup_ratio"),
+                         ({"max_length": 8}, "max_length"), ({"vocab_size": 10}, "vocab_size")]:
+        with pytest.raises(ConfigError, match=name):
+            BaseTrainConfig(corpus=tmp_path, out=tmp_path, **kwargs)
+
+
+def test_cli_defaults_are_the_tiny_preset(tmp_path: Path) -> None:
+    cfg = parse_args(["--corpus", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert cfg.preset == "tiny" and cfg.max_steps is None and cfg.seed == 0
+
+
+def test_corpus_errors_name_the_file(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+    with pytest.raises(DataError, match="train.jsonl"):
+        load_corpus_splits(tmp_path)
+    (tmp_path / "train.jsonl").write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
+    (tmp_path / "validation.jsonl").write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
+    with pytest.raises(DataError, match="baseline_input"):
+        load_corpus_splits(tmp_path)
+    splits = load_corpus_splits(tiny_corpus_dir)
+    assert set(splits) == {"train", "validation", "test"}
+
+
+@pytest.mark.integration
+def test_train_micro_base_model(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+    import torch
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "base"
+    main(["--corpus", str(tiny_corpus_dir), "--out", str(out), "--preset", "micro", "--max-steps", "30",
+          "--no-progress"])
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "training_metrics.json"):
+        assert (out / name).is_file(), name
+    info = json.loads((out / "training_metrics.json").read_text())
+    m = info["metrics"]
+    assert m["steps"] == 30 and m["train_records"] == 80
+    # better than uniform guessing over the vocabulary: it learned something from the corpus
+    assert m["validation_loss"] < math.log(m["vocab_size"]) - 1
+
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert tok.padding_side == "left" and tok.pad_token_id is not None
+    assert model.config.model_type == "qwen3" and sum(p.numel() for p in model.parameters()) == m["parameters"]
+    card = ModelCard.load(out / "README.md")
+    assert card.data.library_name == "transformers" and "genemail" in card.data.tags
+    assert str(m["validation_loss"]) in card.text and "micro" in card.text
+
+    # the base model never saw segment tags: its training prompts are the baseline prompts
+    enc = tok(["年龄:40 最近购买:12天前 偏好:gold\n邮件:"], return_tensors="pt")
+    with torch.inference_mode():
+        assert model.generate(**enc, max_new_tokens=4, do_sample=False).shape[1] > enc["input_ids"].shape[1]
+
+
+@pytest.mark.integration
+def test_training_is_seeded(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+    from training.train_base import train_base
+
+    def run(seed: int, name: str) -> float:
+        cfg = BaseTrainConfig(corpus=tiny_corpus_dir, out=tmp_path / name, preset="micro", max_steps=5, seed=seed,
+                              progress=False)
+        return train_base(cfg)["metrics"]["validation_loss"]
+
+    assert run(1, "a") == run(1, "b")
