@@ -38,6 +38,7 @@ pytest_plugins = [
     "tests.fixtures.data",
     "tests.fixtures.hub",
     "tests.fixtures.models",
+    "tests.fixtures.app",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

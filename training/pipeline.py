@@ -62,7 +62,7 @@ def stages(cfg: PipelineConfig) -> list[tuple[str, list[str]]]:
                                    "--lang", cfg.lang, "--seed", cfg.seed,
                                    # several reference emails per customer: small segments still get
                                    # enough adapter training records (the split stays by customer)
-                                   "--emails-per-customer", 3)))
+                                   "--emails-per-customer", 2)))
     if cfg.base_model is None:
         plan.append(("base", _python("training.train_base", "--corpus", out / "corpus",
                                      "--out", out / "base", "--seed", cfg.seed)))

@@ -1,0 +1,123 @@
+"""GenEmail app: compose and compare, rate, explore segments, run campaigns, switch releases.
+
+``build_demo(service)`` builds the Gradio Blocks; ``main()`` parses flags, loads the release and
+launches. Nothing runs at import time, so a Space (or a test) can import this file freely.
+
+Configuration (flags override the environment; read once by ``genemail.settings``):
+``GENEMAIL_RELEASE_REPO``, ``GENEMAIL_RELEASE_REVISION``, ``GENEMAIL_RATINGS_DB``,
+``GENEMAIL_RATINGS_REPO``; ``HF_ENDPOINT`` and ``HF_TOKEN`` are read by huggingface_hub.
+If the release cannot be loaded, the app still starts and says what failed and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from genemail.service import GenEmailService
+
+TITLE = "GenEmail"
+QUEUE_MAX_SIZE = 64  # requests waiting beyond this get "queue full" at once instead of a long wait
+MAX_UPLOAD = "50mb"
+CSS = """
+#segmented-email textarea, #baseline-email textarea, #email-a textarea, #email-b textarea { font-size: 15px; }
+#release-banner { padding: 4px 0; }
+"""
+
+
+def build_demo(service: "GenEmailService") -> "gr.Blocks":
+    """The whole app for ``service`` (already started): a status banner and five tabs."""
+    import gradio as gr
+
+    from genemail.app_ui import campaign, compose, models, rate, segments
+    from genemail.app_ui.common import banner_markdown, guard
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}\nSegment customers first, then write each segment's email with its own adapter.")
+        banner = gr.Markdown(banner_markdown(service), elem_id="release-banner")
+        with gr.Tabs():
+            with gr.Tab("Compose", id="compose"):
+                compose.build(service)
+            with gr.Tab("Rate", id="rate"):
+                rate.build(service)
+            with gr.Tab("Segments", id="segments"):
+                segments.build(service)
+            with gr.Tab("Campaign", id="campaign"):
+                campaign.build(service)
+            with gr.Tab("Models", id="models"):
+                models.build(service, banner)
+
+        @guard
+        def on_load() -> str:
+            return banner_markdown(service)
+
+        demo.load(on_load, None, banner, api_name="status")
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=4)
+    return demo
+
+
+def launch_kwargs(service: "GenEmailService") -> dict[str, Any]:
+    """Keyword arguments of ``demo.launch`` that belong to the app (theme, CSS, errors, paths)."""
+    import gradio as gr
+
+    return {
+        "theme": gr.themes.Soft(),
+        "css": CSS,
+        "show_error": True,  # shows only the gr.Error message (the guard never lets a traceback through)
+        "max_file_size": MAX_UPLOAD,
+        "allowed_paths": [str(service.work_dir)],  # campaign files and plot copies live there
+        "footer_links": ["api"],
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Flags; defaults come from the environment through ``genemail.settings``."""
+    from genemail.settings import Settings
+
+    settings = Settings.from_env()
+    p = argparse.ArgumentParser(prog="python app.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--release-repo", default=settings.release_repo, help="release repo id (GENEMAIL_RELEASE_REPO)")
+    p.add_argument("--revision", default=settings.release_revision,
+                   help="release tag, branch, sha or \"latest\" (GENEMAIL_RELEASE_REVISION)")
+    p.add_argument("--customers", type=Path, default=None, help="demo customer file (default: 500 synthetic)")
+    p.add_argument("--ratings-db", type=Path, default=settings.ratings_db, help="SQLite file (GENEMAIL_RATINGS_DB)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and strategy language")
+    p.add_argument("--host", default=None, help="interface to bind (default: gradio's, 0.0.0.0 on a Space)")
+    p.add_argument("--port", type=int, default=None, help="port (default: gradio's, 7860)")
+    p.add_argument("--share", action=argparse.BooleanOptionalAction, default=False,
+                   help="gradio share link (off: it needs the internet)")
+    return p.parse_args(argv)
+
+
+def make_service(args: argparse.Namespace) -> "GenEmailService":
+    """The started service for the parsed flags (a release that fails to load is reported, not raised)."""
+    from genemail.service import GenEmailService, ServiceConfig
+    from genemail.settings import Settings
+
+    config = ServiceConfig.from_settings(Settings.from_env(), release_repo=args.release_repo, revision=args.revision,
+                                         customers_path=args.customers, ratings_db=args.ratings_db, lang=args.lang)
+    return GenEmailService(config).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, load the release and serve the app until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    service = make_service(args)
+    if not service.ready:
+        logging.getLogger("genemail.app").warning("starting without a release: %s", service.load_error)
+    try:
+        build_demo(service).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                   **launch_kwargs(service))
+    finally:
+        service.close()
+
+
+if __name__ == "__main__":
+    main()
