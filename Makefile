@@ -43,7 +43,7 @@ hub: setup
 	$(BIN)/genemail hub serve --root $(HUB_ROOT) --host 127.0.0.1 --port $(HUB_PORT) --token $(HUB_TOKEN)
 
 app: setup
-	$(BIN)/python app.py
+	HF_ENDPOINT=http://127.0.0.1:$(HUB_PORT) GENEMAIL_RELEASE_REPO=demo/genemail-release $(BIN)/python app.py --revision latest
 
 bench: setup
 	$(BIN)/python -m bench

@@ -33,6 +33,7 @@ class Settings:
     real_data_path: Path | None = None
     ratings_db: Path = Path("ratings.sqlite")
     ratings_repo: str | None = None
+    customers_path: Path | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -49,6 +50,7 @@ class Settings:
             real_data_path=Path(real) if real else None,
             ratings_db=Path(_env("GENEMAIL_RATINGS_DB", "ratings.sqlite")),
             ratings_repo=_env("GENEMAIL_RATINGS_REPO"),
+            customers_path=Path(c) if (c := _env("GENEMAIL_CUSTOMERS")) else None,
         )
 
 
