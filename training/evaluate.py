@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genemail.errors import ArtifactError, ConfigError, GenEmailError
+from genemail.errors import ArtifactError, ConfigError
 from genemail.generation.prompts import CustomerProfile
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
@@ -250,21 +250,9 @@ def main(
 
 def run(argv: list[str] | None = None) -> int:
     """Run the command; user errors print one line and return 2 (no traceback)."""
-    try:
-        app(args=argv, prog_name="python -m training.evaluate", standalone_mode=False)
-    except GenEmailError as err:
-        typer.echo(f"error: {err}", err=True)
-        return 2
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:
-        import click
+    from genemail.cli.runner import run_typer
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    return run_typer(app, argv, "python -m training.evaluate")
 
 
 if __name__ == "__main__":

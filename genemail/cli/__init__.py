@@ -13,7 +13,7 @@ import sys
 import typer
 
 from genemail.cli import data_cmd, generate_cmd, hub_cmd, release_cmd, segment_cmd
-from genemail.errors import GenEmailError
+from genemail.cli.runner import run_typer
 
 app = typer.Typer(
     name="genemail",
@@ -32,24 +32,7 @@ generate_cmd.register_top_level(app)
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
-    try:
-        app(args=argv, prog_name="genemail", standalone_mode=False)
-    except GenEmailError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # typer raises this for --help and usage errors
-        return int(exc.code or 0)
-    except (typer.Abort, KeyboardInterrupt):
-        print("aborted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # click usage errors in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    return run_typer(app, argv, "genemail")
 
 
 def main() -> None:
