@@ -23,6 +23,7 @@ class LoadedSystem:
     generator: Any
     release_info: dict[str, str] | None = None  # repo_id, revision, sha (None for a local folder)
     warnings: list[str] = field(default_factory=list)
+    pulled: Any = None  # the genemail.hub.release.PulledRelease it came from (None for a local folder)
 
 
 def load_release_system(repo_id: str, revision: str, *, token: str | None = None) -> LoadedSystem:
@@ -40,7 +41,7 @@ def load_release_system(repo_id: str, revision: str, *, token: str | None = None
     refs = {n: AdapterRef(n, a.path, a.repo_id, a.revision) for n, a in pulled.adapters.items()}
     generator = EmailGenerator.load(base, refs, strategies)
     info = {"repo_id": repo_id, "revision": revision, "sha": pulled.release_sha}
-    return LoadedSystem(pulled.segmenter, strategies, generator, info, list(pulled.warnings))
+    return LoadedSystem(pulled.segmenter, strategies, generator, info, list(pulled.warnings), pulled)
 
 
 def load_local_system(artifacts: Path) -> LoadedSystem:

@@ -653,30 +653,21 @@ class GenEmailService:
 
 def load_snapshot(config: ServiceConfig, revision: str) -> ReleaseSnapshot:
     """Pull ``revision`` of the release (verified against its pins) and load every model it pins."""
-    from genemail.errors import ReleaseError
-    from genemail.generation.generator import AdapterRef, EmailGenerator
-    from genemail.generation.strategies import load_strategies
-    from genemail.hub.release import pull_release
+    from genemail.loading import load_release_system
 
     t0 = time.perf_counter()
-    pulled = pull_release(config.release_repo, revision, token=config.token)
-    strategies = load_strategies(pulled.strategies)  # None: the packaged strategies
-    base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
-    if base is None:
-        raise ReleaseError("the release pins no base model", where=f"{config.release_repo}@{revision}",
-                           fix="re-publish the release with a base model (artifacts/base or base_model.json)")
-    adapters = {name: AdapterRef(name, a.path, a.repo_id, a.revision) for name, a in pulled.adapters.items()}
-    generator = EmailGenerator.load(base, adapters, strategies)
-    warnings = list(pulled.warnings)
+    system = load_release_system(config.release_repo, revision, token=config.token)
+    pulled, strategies = system.pulled, system.strategies
+    warnings = list(system.warnings)
     needed = {strategies.for_segment(s).adapter for s in strategies.segments}
-    missing = sorted(needed - set(adapters))
+    missing = sorted(needed - set(system.generator.adapter_names))
     if missing:  # the app still runs; composing for those segments raises a readable ArtifactError
         warnings.append(f"the release has no adapter for {missing}: emails for those segments cannot be written; "
                         "publish a release with every adapter")
     return ReleaseSnapshot(
         repo_id=config.release_repo, revision=revision, release_sha=pulled.release_sha,
-        is_mutable=pulled.is_mutable, manifest=pulled.manifest, segmenter=pulled.segmenter, strategies=strategies,
-        generator=generator, segmenter_dir=pulled.segmenter_path.parent, loaded_at=_utc_now(),
+        is_mutable=pulled.is_mutable, manifest=pulled.manifest, segmenter=system.segmenter, strategies=strategies,
+        generator=system.generator, segmenter_dir=pulled.segmenter_path.parent, loaded_at=_utc_now(),
         load_seconds=round(time.perf_counter() - t0, 2), warnings=tuple(warnings),
     )
 

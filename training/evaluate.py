@@ -64,7 +64,8 @@ def reference_emails(customers: Sequence[Customer], seed: int = 0) -> tuple[list
 
 
 def model_emails(artifacts: Path, book: Any, customers: Sequence[Customer], batch_size: int,
-                 lang: str = "zh") -> tuple[list[str], list[str], dict[str, Any]]:
+                 lang: str = "zh", temperature: float = 0.0,
+                 seed: int = 0) -> tuple[list[str], list[str], dict[str, Any]]:
     """Segmented and baseline emails from the base model and adapters in ``artifacts``."""
     from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
 
@@ -78,13 +79,25 @@ def model_emails(artifacts: Path, book: Any, customers: Sequence[Customer], batc
     refs = [AdapterRef(name=p.name, path=p) for p in sorted(adapter_root.iterdir()) if (p / "adapter_config.json").is_file()]
     generator = EmailGenerator.load(base, {ref.name: ref for ref in refs}, book)
     emails = generator.generate(
-        [c[0] for c in customers], [c[1] for c in customers], GenerationConfig(do_sample=False, lang=lang),
+        [c[0] for c in customers], [c[1] for c in customers], decoding(temperature, seed, lang),
         batch_size=batch_size, with_baseline=True, progress=True,
     )
     latencies = [e.latency_s for e in emails]
-    stats = {"adapters": [r.name for r in refs], "mean_latency_s": sum(latencies) / len(latencies),
+    stats = {"adapters": [r.name for r in refs], "temperature": temperature, "seed": seed,
+             "decoding": "greedy" if temperature == 0 else "sampling", "mean_latency_s": sum(latencies) / len(latencies),
              "mean_new_tokens": sum(e.new_tokens for e in emails) / len(emails)}
     return [e.email for e in emails], [e.baseline_email or "" for e in emails], stats
+
+
+def decoding(temperature: float, seed: int, lang: str) -> Any:
+    """Greedy decoding at temperature 0, else seeded sampling (both variants decode the same way)."""
+    from genemail.generation.generator import GenerationConfig
+
+    if temperature < 0:
+        raise ConfigError(f"temperature={temperature!r} is invalid", fix="pass --temperature 0 (greedy) or above")
+    if temperature == 0:
+        return GenerationConfig(do_sample=False, lang=lang, seed=seed)
+    return GenerationConfig(do_sample=True, temperature=temperature, lang=lang, seed=seed)
 
 
 def score(emails: Sequence[str], customers: Sequence[Customer], judge: Any, lang: str) -> dict[str, Any]:
@@ -127,7 +140,7 @@ def build_report(
 
 
 def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: int = 16, source: str = "model",
-                   seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   seed: int = 0, temperature: float = 0.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Evaluate and return (report, per-email rows); writes nothing."""
     from genemail.evaluation.judge import judge_report, train_style_judge
     from genemail.generation.corpus import held_out_customers, load_corpus, load_corpus_info
@@ -146,7 +159,8 @@ def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: 
         generation: dict[str, Any] = {}
     else:
         book = load_strategies(_strategies_file(artifacts))
-        segmented, baseline, generation = model_emails(artifacts, book, customers, batch_size, info["lang"])
+        segmented, baseline, generation = model_emails(artifacts, book, customers, batch_size, info["lang"],
+                                                           temperature, seed)
     report = build_report(segmented, baseline, customers, judge, judge_report(judge, corpus), info["lang"], source)
     report["strategies_version"] = info["strategies_version"]
     report["generation"] = generation
@@ -239,10 +253,11 @@ def main(
     n_customers: Annotated[int | None, typer.Option(help="Test customers to evaluate (default: all).")] = None,
     batch_size: Annotated[int, typer.Option(help="Generation batch size.")] = 16,
     source: Annotated[str, typer.Option(help="model (generate) or references (check the metrics).")] = "model",
-    seed: Annotated[int, typer.Option(help="Seed for customer sampling and the reference shuffle.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for customer sampling, the reference shuffle and decoding.")] = 0,
+    temperature: Annotated[float, typer.Option(help="0 = greedy decoding; above 0 = seeded sampling.")] = 0.0,
 ) -> None:
     """Score segmented vs baseline emails of held-out customers; write artifacts/eval/."""
-    report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed)
+    report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed, temperature)
     written = write_outputs(report, rows, artifacts / "eval")
     typer.echo(format_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")

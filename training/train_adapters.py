@@ -56,7 +56,7 @@ class AdapterTrainConfig:
     alpha: int = 16
     dropout: float = 0.1
     target_modules: tuple[str, ...] | None = None  # None: see resolve_target_modules
-    epochs: float = 2.0
+    epochs: float = 4.0
     max_steps: int | None = None
     batch_size: int = 16
     learning_rate: float = 2e-3
@@ -235,7 +235,7 @@ def parse_args(argv: list[str] | None = None) -> AdapterTrainConfig:
     p.add_argument("--target-modules", default=None,
                    help="comma-separated module names (default: q_proj,v_proj for real models; every linear "
                         "projection for base models under 50M parameters, see docs/MODELS.md)")
-    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--epochs", type=float, default=AdapterTrainConfig.epochs)
     p.add_argument("--max-steps", type=int, default=None, help="optimizer steps per adapter (overrides --epochs)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=2e-3)
