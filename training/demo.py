@@ -91,6 +91,12 @@ def publish(artifacts: Path, endpoint: str) -> str:
 
 def print_summaries(artifacts: Path) -> None:
     metrics = json.loads((artifacts / "segmenter" / "metrics.json").read_text())
+    clusters = json.loads((artifacts / "segmenter" / "clusters.json").read_text())
+    total = sum(clusters["segment_sizes"].values())
+    print(f"\n== Segments of {total} synthetic customers (L1 tiers: {clusters['tier_sizes']}) ==")
+    for segment, size in clusters["segment_sizes"].items():
+        print(f"  {segment:24s} {size:6d}  {size / total:6.1%}")
+    print(f"  plots: {artifacts / 'segmenter' / 'plots'}")
     print("\n== Segmenter (held-out synthetic customers) ==")
     for key in ("n_train", "n_test", "l1_accuracy", "l2_accuracy", "l2_macro_f1", "l2_accuracy_perturbed",
                 "silhouette"):
