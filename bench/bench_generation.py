@@ -31,7 +31,7 @@ class BenchConfig:
 
     n: int = 32
     k: int = 4
-    max_new_tokens: int = 16
+    max_new_tokens: int = 64  # email-like length; at 16 the prompt prefill dominates (BENCHMARKS.md)
     shape: str = "qwen3-0.6b"
     prompt_len: int = 48
     batch_size: int | None = None  # (b)-(d) batch size; default: all N at once
