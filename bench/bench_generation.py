@@ -1,6 +1,6 @@
 """Benchmark: N customers across K LoRA adapters, four ways, side by side in one run.
 
-    python -m bench.bench_generation [--n 32] [--k 4] [--max-new-tokens 16] [--shape tiny|qwen3-0.6b]
+    python -m bench.bench_generation [--n 32] [--k 4] [--max-new-tokens 64] [--shape tiny|qwen3-0.6b]
 
 (a) per customer: ``set_adapter`` then ``generate`` one customer at a time (the naive service);
 (b) grouped by segment: ``set_adapter`` per group, the group batched;
@@ -177,7 +177,7 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=32, help="customers")
     p.add_argument("--k", type=int, default=4, help="adapters (segments)")
-    p.add_argument("--max-new-tokens", type=int, default=16, help="tokens per email (min = max)")
+    p.add_argument("--max-new-tokens", type=int, default=BenchConfig.max_new_tokens, help="tokens per email (min = max)")
     p.add_argument("--shape", default="qwen3-0.6b", choices=SHAPES)
     p.add_argument("--prompt-len", type=int, default=48, help="mean prompt length in tokens (+-8)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size for (b)-(d) (default: N)")
