@@ -1,0 +1,57 @@
+"""`genemail campaign` on a small file: from a pinned release on the local Hub, and from a local folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genemail.cli import run
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.integration
+def test_campaign_from_a_release_writes_one_pinned_row_per_customer(app_release, synthetic_raw_csv, customers,
+                                                                    tmp_path) -> None:
+    out = tmp_path / "emails.jsonl"
+    code = run(["campaign", "--release", app_release.repo_id, "--revision", "v1", "--data", str(synthetic_raw_csv),
+                "--out", str(out), "--max-new-tokens", "6", "--batch-size", "32"])
+    assert code == 0
+    rows = _rows(out)
+    assert sorted(r["customer_id"] for r in rows) == sorted(customers["customer_id"])
+    pinned = app_release.adapter_shas["v1"]
+    for row in rows:
+        assert row["release_revision"] == "v1"
+        assert row["release_sha"] == app_release.release_shas["v1"]
+        assert row["adapter_sha"] == pinned[row["adapter"]]  # the pinned commit, not a branch head
+        assert row["l2"] and row["strategy"]
+    assert {r["l2"] for r in rows} <= {"HighValue_Active", "Parent_Active", "Regular_Active", "Need_Reengagement",
+                                       "Dormant", "Cold_Start"}
+
+
+@pytest.mark.integration
+def test_campaign_from_a_local_artifacts_folder(app_release, synthetic_raw_csv, tmp_path) -> None:
+    out = tmp_path / "local.jsonl"
+    code = run(["campaign", "--artifacts", str(app_release.artifacts), "--data", str(synthetic_raw_csv),
+                "--out", str(out), "--max-new-tokens", "4", "--batch-size", "64"])
+    assert code == 0
+    rows = _rows(out)
+    assert rows and all(r["release_revision"] is None and r["adapter"] for r in rows)
+
+
+def test_campaign_needs_exactly_one_source(synthetic_raw_csv, tmp_path, capsys) -> None:
+    assert run(["campaign", "--data", str(synthetic_raw_csv), "--out", str(tmp_path / "x.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "--artifacts or --release" in err and "Traceback" not in err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_campaign_reports_a_missing_artifacts_folder(synthetic_raw_csv, tmp_path, capsys) -> None:
+    code = run(["campaign", "--artifacts", str(tmp_path / "nowhere"), "--data", str(synthetic_raw_csv),
+                "--out", str(tmp_path / "x.jsonl")])
+    assert code == 2
+    assert "make train" in capsys.readouterr().err
