@@ -45,12 +45,12 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 compose.build(service)
             with gr.Tab("Rate", id="rate"):
                 rate.build(service)
-            with gr.Tab("Segments", id="segments"):
-                segments.build(service)
+            with gr.Tab("Segments", id="segments") as segments_tab:
+                segments.build(service, segments_tab)
             with gr.Tab("Campaign", id="campaign"):
                 campaign.build(service)
-            with gr.Tab("Models", id="models"):
-                models.build(service, banner)
+            with gr.Tab("Models", id="models") as models_tab:
+                models.build(service, banner, models_tab)
 
         @guard
         def on_load() -> str:

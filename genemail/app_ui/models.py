@@ -47,8 +47,11 @@ def release_markdown(service: GenEmailService) -> str:
     return "  \n".join(lines)
 
 
-def build(service: GenEmailService, banner: gr.Markdown) -> gr.Button:
-    """Lay out the tab (call inside a ``gr.Tab``), wire its events; return the button that loads it."""
+def build(service: GenEmailService, banner: gr.Markdown, tab: gr.Tab | None = None) -> gr.Button:
+    """Lay out the tab (call inside ``tab``), wire its events; return the button that reloads it.
+
+    Selecting ``tab`` shows the loaded release and lists the tags, so the tab never opens empty.
+    """
     current = gr.Markdown(elem_id="release-info")
     table = gr.Dataframe(label="Pinned artifacts", interactive=False, wrap=True,
                          datatype=["str", "str", "str", "str", "markdown"])
@@ -82,6 +85,9 @@ def build(service: GenEmailService, banner: gr.Markdown) -> gr.Button:
 
     show.click(on_show, None, [current, table], api_name="release_info")
     refresh.click(on_tags, None, tags, api_name="tags")
+    if tab is not None:
+        tab.select(on_show, None, [current, table], api_name="models_tab").then(
+            on_tags, None, tags, api_name="models_tab_tags")
     switch.click(on_switch, tags, [current, table, banner], api_name="release", concurrency_id=RELEASE_QUEUE,
                  concurrency_limit=1)
     return show

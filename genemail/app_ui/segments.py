@@ -54,8 +54,11 @@ def method_plot(plots: dict[str, Any], method: str) -> str | None:
     return str(path) if path else None
 
 
-def build(service: GenEmailService) -> gr.Button:
-    """Lay out the tab (call inside a ``gr.Tab``), wire its events; return the button that loads it."""
+def build(service: GenEmailService, tab: gr.Tab | None = None) -> gr.Button:
+    """Lay out the tab (call inside ``tab``), wire its events; return the button that reloads it.
+
+    Selecting ``tab`` fills it, so nobody meets a page of empty plots.
+    """
     gr.Markdown("How the loaded release's segmenter divides the demo customers, and how well separated the "
                 "segments are in the feature space.")
     show = gr.Button("Show segments", variant="primary", elem_id="show-segments")
@@ -86,7 +89,10 @@ def build(service: GenEmailService) -> gr.Button:
         clusters, plots = overview["clusters"], overview["plots"]
         return summary_markdown(clusters, view), method_table(clusters, view), method_plot(plots, view)
 
-    show.click(on_show, method, [sizes, projection, size_plot, summary, table, plot, profiles], api_name="segments")
+    outputs = [sizes, projection, size_plot, summary, table, plot, profiles]
+    show.click(on_show, method, outputs, api_name="segments")
+    if tab is not None:
+        tab.select(on_show, method, outputs, api_name="segments_tab")
     method.change(on_method, method, [summary, table, plot], api_name="segments_method")
     return show
 
