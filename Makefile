@@ -21,8 +21,8 @@ help:
 # Idempotent: re-installs only when a requirements file or pyproject.toml changed.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements-dev.txt
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -qq -r requirements-dev.txt
+	$(BIN)/pip install -qq --no-deps -e .
 	@touch $(STAMP)
 
 setup: $(STAMP)
