@@ -108,6 +108,8 @@ def make_service(args: argparse.Namespace) -> "GenEmailService":
 def main(argv: list[str] | None = None) -> None:
     """Parse flags, load the release and serve the app until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "huggingface_hub"):  # one line per Hub request drowns the app's own log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = parse_args(argv)
     service = make_service(args)
     if not service.ready:

@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     endpoint = ensure_local_hub(a.hub_root, a.hub_port)
     tag = publish(a.artifacts, endpoint)
     repo = f"{DEMO_NAMESPACE}/genemail-release"
-    print(f"\n[demo] release {repo}@{tag} published to the local Hub in {time.perf_counter() - t0:.0f} s. Fetch it with:")
+    print(f"\n[demo] built and published {repo}@{tag} to the local Hub ({time.perf_counter() - t0:.0f} s in all). "
+          "Fetch it with:")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {repo} --revision {tag} --local-dir /tmp/genemail-{tag}")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {DEMO_NAMESPACE}/genemail-adapter-dormant --revision {tag}")
     if not a.no_app:
