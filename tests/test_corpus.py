@@ -26,35 +26,9 @@ from genemail.generation.corpus import (
 from genemail.generation.prompts import CustomerProfile
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
+from tests.fixtures.data import make_customers
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def make_customers(n: int = 150, seed: int = 0, cold_start: int = 5) -> pd.DataFrame:
-    """A small hand-made internal-schema table with a ``segment`` column (no segmenter involved)."""
-    rng = np.random.default_rng(seed)
-    kids, teens = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    band = np.where((kids > 0) & (teens > 0), "young_and_teen", np.where(kids > 0, "young", np.where(teens > 0, "teen", "none")))
-    marital = rng.choice(["Single", "Married", "Together", "Divorced"], n)
-    income = rng.uniform(15_000, 110_000, n)
-    income[::17] = np.nan  # some unknown incomes
-    category = pd.array(rng.choice(["wines", "meat", "fish", "gold", "sweets", "fruits"], n), dtype="string")
-    category[::13] = pd.NA  # and unknown favourite categories (PRD schema has no spending)
-    segments = [L2_SEGMENTS[i % len(L2_SEGMENTS)] for i in range(n)]
-    segments[:cold_start] = [COLD_START] * cold_start
-    return pd.DataFrame({
-        "customer_id": [f"C{i:04d}" for i in range(n)],
-        "age": rng.integers(20, 80, n).astype(float),
-        "marital_status": marital,
-        "income": income,
-        "kids": pd.array(kids, dtype="Int64"), "teens": pd.array(teens, dtype="Int64"),
-        "children": pd.array(kids + teens, dtype="Int64"), "kid_age": band,
-        "family_size": pd.array(1 + np.isin(marital, ["Married", "Together"]) + kids + teens, dtype="Int64"),
-        "recency": rng.integers(0, 100, n).astype(float),
-        "tenure_days": rng.integers(30, 1200, n).astype(float),
-        "favourite_category": category,
-        "segment": segments,
-    })
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from genemail.generation.corpus import CorpusConfig, _combinations, build_corpus
 from genemail.generation.prompts import CustomerProfile, fact_phrases
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import L2_SEGMENTS
-from tests.test_corpus import make_customers
+from tests.fixtures.data import make_customers
 
 PROFILE = CustomerProfile(
     customer_id="7", age=45, children=2, kid_age="teen", marital_status="Married", family_size=4,

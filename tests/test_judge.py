@@ -12,7 +12,7 @@ from genemail.evaluation.metrics import style_match
 from genemail.generation.corpus import CorpusConfig, build_corpus
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import L2_SEGMENTS
-from tests.test_corpus import make_customers
+from tests.fixtures.data import make_customers
 
 
 @pytest.fixture(scope="module")
