@@ -93,27 +93,22 @@ def _groups(arms: dict[str, dict[str, "np.ndarray"]], min_n: int, alpha: float, 
 
     seg, ctl, hold = arms[SEGMENTED], arms[CONTROL], arms[HOLDOUT]
     rate_ci = {arm: stats.wilson_ci(a["events"], a["n"], alpha) for arm, a in arms.items()}
-    lift_ci = stats.diff_ci(seg["events"], seg["n"], ctl["events"], ctl["n"], alpha)
+    result = stats.compare(seg["events"], seg["n"], ctl["events"], ctl["n"], min_n=min_n, alpha=alpha, adjust=adjust)
     hold_ci = stats.diff_ci(seg["events"], seg["n"], hold["events"], hold["n"], alpha)
-    p_raw = stats.diff_pvalue(seg["events"], seg["n"], ctl["events"], ctl["n"])
-    eligible = (seg["n"] >= min_n) & (ctl["n"] >= min_n)
-    tested = np.where(eligible, p_raw, np.nan)
-    p_adj = stats.holm(tested, alpha) if adjust else tested
     rates = {arm: np.divide(a["events"], a["n"], out=np.full(a["n"].shape, np.nan), where=a["n"] > 0)
              for arm, a in arms.items()}
-    lift = rates[SEGMENTED] - rates[CONTROL]
-    decisions = stats.decide(seg["n"], ctl["n"], lift, p_adj, min_n, alpha)
     out = []
     for i in range(len(seg["n"])):
         out.append({
             "arms": {arm: {"n": int(a["n"][i]), "events": int(a["events"][i]), "rate": _num(rates[arm][i]),
                            "ci": _pair(rate_ci[arm], i), "revenue": round(float(a["revenue"][i]), 2)}
                      for arm, a in arms.items()},
-            "lift": {"estimate": _num(lift[i]), "ci": _pair(lift_ci, i)},
+            "lift": {"estimate": _num(result["lift"][i]), "ci": _pair((result["ci_low"], result["ci_high"]), i)},
             "lift_vs_holdout": {"estimate": _num(rates[SEGMENTED][i] - rates[HOLDOUT][i]), "ci": _pair(hold_ci, i)},
             "p_win": _num(stats.p_win(int(seg["events"][i]), int(seg["n"][i]), int(ctl["events"][i]),
                                       int(ctl["n"][i]))),
-            "p_value": _num(p_raw[i]), "p_value_adj": _num(p_adj[i]), "decision": str(decisions[i]),
+            "p_value": _num(result["p_value"][i]), "p_value_adj": _num(result["p_value_adj"][i]),
+            "decision": str(result["decision"][i]),
         })
     return out
 
