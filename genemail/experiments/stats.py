@@ -54,6 +54,9 @@ def wilson_ci(events: object, n: object, alpha: float = DEFAULT_ALPHA) -> tuple[
     low, high = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
     if ok.any():
         low[ok], high[ok] = proportion_confint(x[ok], n[ok], alpha=alpha, method="wilson")
+    # At 0/n and n/n the Wilson bound is exactly 0 (or 1); the formula leaves a rounding residue
+    # such as 3e-17, which would put the interval beside its own estimate.
+    low[ok & (x == 0)], high[ok & (x == n)] = 0.0, 1.0
     return low, high
 
 
