@@ -1,9 +1,11 @@
 """Campaign: segment a whole customer table and write every customer's email, in mixed batches.
 
-One JSONL row per customer: who (customer_id), why (l1, l2, cold-start reason, strategy), what
-(email, baseline email) and from which artifacts (adapter repo + sha, release revision). The file
-is written to ``<out>.partial`` and renamed when complete, so a crashed run never leaves a file
-that looks finished.
+Input: :func:`campaign_customers` turns an uploaded file or "the first N customers" into a table
+within a size limit. Run: :func:`run_campaign` writes one JSONL row per customer: who (customer_id),
+why (l1, l2, cold-start reason, strategy), what (email, baseline email) and from which artifacts
+(adapter repo + sha, release revision). The file is written to ``<out>.partial`` and renamed when
+complete, so a crashed run never leaves a file that looks finished. Output: :func:`campaign_tables`
+adds a spreadsheet-friendly CSV, a preview and the counts per segment.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from genemail.generation.strategies import StrategyBook
 
 SEGMENT_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2")
+PREVIEW_ROWS = 20
+PREVIEW_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2", "strategy", "email", "baseline_email")
 
 
 class Segmenter(Protocol):
@@ -69,6 +73,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise config_error("batch_size", batch_size, "a positive integer")
     segments = _segment(customers_df, segmenter)
+    chosen = [strategies.for_segment(name) for name in segments["l2"]]  # one lookup per customer
     profiles = [profile_from_row(row) for row in customers_df.to_dict("records")]
     release = dict(release_info) if release_info else None
     out_path = Path(out_path)
@@ -79,8 +84,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                                                          disable=not progress) as bar:
         for start in range(0, total, batch_size):
             seg = segments[start:start + batch_size]
-            emails = generator.generate(profiles[start:start + batch_size], list(seg["l2"]), config,
-                                        batch_size=batch_size, strategies=strategies)
+            emails = generator.generate(profiles[start:start + batch_size], chosen[start:start + batch_size], config,
+                                        batch_size=batch_size)
             for email, info in zip(emails, seg.to_dict("records")):
                 fh.write(json.dumps(_row(email, info, release), ensure_ascii=False) + "\n")
             fh.flush()
@@ -93,6 +98,55 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     return CampaignSummary(out_path=out_path, n_customers=total, by_segment=dict(sorted(counts.items())),
                            cold_start=counts.get(COLD_START, 0), seconds=round(seconds, 2),
                            emails_per_s=round(total / seconds, 2) if seconds > 0 else 0.0, release=release)
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """A finished campaign's files and summaries (what the app's Campaign tab shows)."""
+
+    jsonl_path: Path
+    csv_path: Path
+    n_customers: int
+    preview: "pd.DataFrame"
+    counts: "pd.DataFrame"
+    seconds: float
+    report: str = ""
+
+
+def campaign_customers(source: str | Path | int, demo: "pd.DataFrame", limit: int,
+                       where: str = "Campaign tab") -> tuple["pd.DataFrame", str]:
+    """The customers of a campaign: the first ``source`` rows of ``demo``, or the file ``source``.
+
+    Returns the table (internal schema) and the loader's cleaning report (empty for demo rows).
+    """
+    from genemail.data.loader import load_customers
+
+    if isinstance(source, (int, float)) and not isinstance(source, bool):
+        top = min(limit, len(demo))
+        if int(source) != source or not 1 <= source <= top:
+            raise DataError(f"N={source!r} customers is out of range", where=where,
+                            fix=f"choose N from 1 to {top}, or upload a file")
+        return demo.head(int(source)).reset_index(drop=True), ""
+    if not source:
+        raise DataError("no customer file and no N given", where=where,
+                        fix="upload a CSV/Parquet customer file or choose N demo customers")
+    loaded = load_customers(Path(source))  # DataError names file, row and column
+    if len(loaded.frame) > limit:
+        raise DataError(f"the file has {len(loaded.frame)} customers, more than the app's limit of {limit}",
+                        where=Path(source).name, fix="split the file, or run `genemail campaign` from the CLI")
+    return loaded.frame.reset_index(drop=True), loaded.report.summary()
+
+
+def campaign_tables(summary: CampaignSummary, report: str = "") -> CampaignResult:
+    """Add ``<out>.csv`` (with a BOM, so spreadsheet apps read Chinese text right), a preview, the counts."""
+    import pandas as pd
+
+    rows = pd.read_json(summary.out_path, lines=True, dtype={"customer_id": str})
+    csv_path = summary.out_path.with_suffix(".csv")
+    rows.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    counts = rows.groupby(["l1", "l2"], dropna=False).size().reset_index(name="customers")
+    preview = rows.head(PREVIEW_ROWS)[[c for c in PREVIEW_COLUMNS if c in rows.columns]]
+    return CampaignResult(summary.out_path, csv_path, len(rows), preview, counts, summary.seconds, report)
 
 
 def _segment(customers_df: "pd.DataFrame", segmenter: Segmenter) -> "pd.DataFrame":
@@ -136,6 +190,7 @@ def _row(email: Any, info: Mapping[str, Any], release: Mapping[str, Any] | None)
         "release_sha": release.get("sha"),
         "latency_s": email.latency_s,
         "new_tokens": email.new_tokens,
+        "baseline_new_tokens": email.baseline_new_tokens,
     }
 
 
