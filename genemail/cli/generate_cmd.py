@@ -9,11 +9,13 @@ import typer
 
 
 def campaign(
-    data: Path = typer.Option(..., "--data", help="customer file (CSV/Parquet, PRD or Kaggle schema)"),
+    data: Path = typer.Option(..., "--data", help="customer file (CSV/Parquet, PRD or Kaggle schema)",
+                              exists=True, dir_okay=False, readable=True),
     out: Path = typer.Option(Path("emails.jsonl"), "--out", help="output JSONL, one row per customer"),
     release: str = typer.Option(None, "--release", help="release repo on the Hub, e.g. demo/genemail-release"),
     revision: str = typer.Option("main", "--revision", help="release tag, branch or sha (a tag is reproducible)"),
-    artifacts: Path = typer.Option(None, "--artifacts", help="a local artifacts folder instead of a release"),
+    artifacts: Path = typer.Option(None, "--artifacts", help="a local artifacts folder instead of a release",
+                                   file_okay=False),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="customers per mixed batch"),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
     sample: bool = typer.Option(False, "--sample/--greedy", help="seeded sampling instead of greedy decoding"),
