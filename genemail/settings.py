@@ -34,6 +34,8 @@ class Settings:
     ratings_db: Path = Path("ratings.sqlite")
     ratings_repo: str | None = None
     customers_path: Path | None = None
+    results_db: Path = Path("results.sqlite")
+    results_repo: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -51,6 +53,8 @@ class Settings:
             ratings_db=Path(_env("GENEMAIL_RATINGS_DB", "ratings.sqlite")),
             ratings_repo=_env("GENEMAIL_RATINGS_REPO"),
             customers_path=Path(c) if (c := _env("GENEMAIL_CUSTOMERS")) else None,
+            results_db=Path(_env("GENEMAIL_RESULTS_DB", "results.sqlite")),
+            results_repo=_env("GENEMAIL_RESULTS_REPO"),
         )
 
 

@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures.hub",
     "tests.fixtures.models",
     "tests.fixtures.app",
+    "tests.fixtures.experiments",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

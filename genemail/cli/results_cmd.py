@@ -1,0 +1,153 @@
+"""`genemail results ...`: size an experiment, simulate or ingest its outcomes, report, export.
+
+The library is ``genemail.experiments``; these commands only parse options and print. Heavy
+imports happen inside the commands, so ``genemail --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Experiment results: plan the sample size, simulate or ingest outcomes, report, export.",
+                  no_args_is_help=True)
+
+_DB_HELP = "results SQLite file (default: $GENEMAIL_RESULTS_DB or results.sqlite)"
+
+
+def _db(db: Optional[Path]) -> Path:
+    from genemail.settings import Settings
+
+    return db if db is not None else Settings.from_env().results_db
+
+
+def _write_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+@app.command("plan")
+def plan(
+    rate: float = typer.Option(..., "--rate", help="expected control rate of the metric, e.g. 0.04 for 4% clicks"),
+    lift: float = typer.Option(..., "--lift", help="absolute lift to detect, e.g. 0.01 for 4% -> 5%"),
+    power: float = typer.Option(0.8, "--power", help="probability of detecting that lift"),
+    alpha: float = typer.Option(0.05, "--alpha", help="two-sided significance level"),
+    control: Optional[float] = typer.Option(None, "--control", help="control fraction, to also size the campaign"),
+    holdout: float = typer.Option(0.0, "--holdout", help="holdout fraction (with --control)"),
+) -> None:
+    """How many recipients per arm a lift needs (two-sided test; statsmodels NormalIndPower)."""
+    from genemail.experiments.assignment import ExperimentConfig
+    from genemail.experiments.stats import plan_sample_size
+
+    n = plan_sample_size(rate, lift, power, alpha)
+    typer.echo(f"To detect {rate:.2%} -> {rate + lift:.2%} ({100 * lift:+.2f} pts) with {power:.0%} power at "
+               f"alpha {alpha}: {n:,} recipients per arm (segmented and control), per segment you want a decision for.")
+    if control is not None:
+        fractions = ExperimentConfig(name="plan", control=control, holdout=holdout).fractions
+        smallest = min(fractions["segmented"], fractions["control"])
+        typer.echo(f"With --control {control} --holdout {holdout}: {int(-(-n // smallest)):,} customers "
+                   f"(the smaller arm gets {smallest:.0%}).")
+
+
+@app.command("ingest")
+def ingest(
+    campaign: Path = typer.Option(..., "--campaign", help="the campaign's send log (JSONL, CSV or Parquet)"),
+    events: Path = typer.Option(..., "--events", help="outcome events (CSV, JSONL or Parquet; platform exports ok)"),
+    db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    event_type: Optional[str] = typer.Option(None, "--event-type",
+                                             help="type of every row, for a file without an event-type column"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="also write the counts as JSON here"),
+    export: bool = typer.Option(True, "--export/--no-export", help="export to $GENEMAIL_RESULTS_REPO when set"),
+) -> None:
+    """Record the send log and its outcome events in the results database (idempotent, crash-safe)."""
+    from genemail.experiments.export import export_results_from_settings
+    from genemail.experiments.ingest import IngestProgress, ingest_events
+
+    def progress(p: IngestProgress) -> None:
+        typer.echo(f"committed: {p.read} rows read, {p.added} events added (up to {p.position})", err=True)
+
+    path = _db(db)
+    result = ingest_events(path, campaign, events, default_event_type=event_type, on_progress=progress)
+    typer.echo(result.summary())
+    if json_out is not None:
+        _write_json(result.to_dict(), json_out)
+    if export:
+        exported = export_results_from_settings(path, [result.experiment])
+        if exported is not None:
+            typer.echo(f"exported to dataset {exported.repo_id}: "
+                       + (f"commit {exported.commit} ({len(exported.files)} files)" if exported.commit else "unchanged"))
+
+
+@app.command("report")
+def report(
+    experiment: str = typer.Option(..., "--experiment", help="experiment name (see `genemail results list`)"),
+    db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    metric: str = typer.Option("click", "--metric", help="delivered, open, click, conversion, unsubscribe or bounce"),
+    min_n: int = typer.Option(500, "--min-n", min=1, help="recipients per arm below which no decision is made"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the report as JSON here"),
+) -> None:
+    """Per segment and overall: rates with 95% intervals, lift, P(win), Holm-adjusted p-value, decision."""
+    from genemail.experiments.report import experiment_report, format_report
+
+    result = experiment_report(_db(db), experiment, metric=metric, min_n=min_n)
+    typer.echo(format_report(result))
+    if json_out is not None:
+        _write_json(result, json_out)
+        typer.echo(f"report written to {json_out}")
+
+
+@app.command("simulate")
+def simulate(
+    campaign: Path = typer.Option(..., "--campaign", help="the campaign's send log"),
+    truth: Path = typer.Option(..., "--truth", help="truth YAML: per segment click probability of each arm"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "--out", help="events file to write: .csv, .jsonl or .parquet"),
+) -> None:
+    """Draw outcome events for a send log from a known truth (the response model is in docs/EXPERIMENTS.md)."""
+    from genemail.experiments.sendlog import read_send_log
+    from genemail.experiments.simulate import load_truth, simulate_events, unused_segments, write_events
+
+    sends = read_send_log(campaign)
+    spec = load_truth(truth)
+    for name in unused_segments(spec, sends["segment"]):
+        typer.echo(f"warning: {truth}: segment {name!r} is not in the send log (a typo?)", err=True)
+    frame = simulate_events(sends, spec, seed)
+    write_events(frame, out)
+    counts = frame["event_type"].value_counts().sort_index()
+    typer.echo(f"wrote {len(frame)} events for {len(sends)} customers to {out} ("
+               + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
+
+
+@app.command("list")
+def list_cmd(db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """The experiments in the results database."""
+    from genemail.experiments.report import list_experiments
+
+    names = list_experiments(_db(db))
+    typer.echo("\n".join(names) if names else f"no experiments in {_db(db)}")
+
+
+@app.command("export")
+def export_cmd(
+    db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    repo: Optional[str] = typer.Option(None, "--repo", help="dataset repo (default: $GENEMAIL_RESULTS_REPO)"),
+    experiment: Optional[list[str]] = typer.Option(None, "--experiment", help="only these (repeatable)"),
+) -> None:
+    """Export experiments (send log, events, reports, card) to a Hub dataset repo."""
+    from genemail.errors import ConfigError
+    from genemail.experiments.export import export_results
+    from genemail.settings import Settings
+
+    settings = Settings.from_env()
+    repo_id = repo or settings.results_repo
+    if not repo_id:
+        raise ConfigError("no results repo given", where="genemail results export",
+                          fix="pass --repo NS/genemail-results or set GENEMAIL_RESULTS_REPO")
+    result = export_results(_db(db), repo_id, experiment or None, token=settings.hf_token)
+    typer.echo(f"{result.repo_id}: " + (f"commit {result.commit}, {len(result.files)} files changed"
+                                        if result.commit else "nothing changed, no commit"))

@@ -1,0 +1,52 @@
+"""Campaigns as experiments: arm assignment, the send log, outcome events, the report, a simulator.
+
+================  =========================================================================
+module            job
+================  =========================================================================
+``assignment``    ``ExperimentConfig`` and ``assign_arms``: segmented / control / holdout
+``sendlog``       the send log's schema, ``read_send_log``, ``send_log_row``
+``events``        outcome event types, platform column mappings, row validation
+``store``         ``ResultsStore``: send logs and events in SQLite (WAL), idempotent
+``ingest``        ``ingest_events``: send log + events file -> the store, in committed chunks
+``stats``         intervals, tests, Holm, P(win), sample size (statsmodels / scipy)
+``report``        ``experiment_report``, ``format_report``, ``cumulative_rates``, ``list_experiments``
+``simulate``      ``simulate_events`` from a known truth (a documented response model)
+``export``        ``export_results``: events and reports to a Hub dataset repo
+================  =========================================================================
+
+Names load on first use, so ``import genemail.experiments`` imports neither pandas nor statsmodels.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES: dict[str, str] = {
+    "ARMS": "assignment", "CONTROL": "assignment", "HOLDOUT": "assignment", "SEGMENTED": "assignment",
+    "ExperimentConfig": "assignment", "assign_arms": "assignment", "arm_of": "assignment",
+    "SEND_LOG_FIELDS": "sendlog", "REQUIRED_FIELDS": "sendlog", "read_send_log": "sendlog",
+    "send_log_row": "sendlog",
+    "EVENT_TYPES": "events", "PROFILES": "events",
+    "ResultsStore": "store",
+    "IngestResult": "ingest", "IngestProgress": "ingest", "ingest_events": "ingest",
+    "plan_sample_size": "stats", "DECISIONS": "stats",
+    "experiment_report": "report", "format_report": "report", "cumulative_rates": "report",
+    "list_experiments": "report",
+    "Truth": "simulate", "load_truth": "simulate", "parse_truth": "simulate", "simulate_events": "simulate",
+    "write_events": "simulate",
+    "export_results": "export", "export_results_from_settings": "export",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genemail.experiments' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"genemail.experiments.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,140 @@
+"""The send log: what a campaign run as an experiment sent to whom. Its schema lives here, only here.
+
+A send log row is a campaign row (``genemail.generation.campaign``) plus three fields:
+``experiment``, ``arm`` and ``sent_at`` (UTC ISO 8601 ``...Z``). In an experiment ``email`` holds
+the email actually sent for the arm (the segment's email for ``segmented``, the baseline email for
+``control``, nothing for ``holdout``) and ``adapter`` / ``adapter_repo`` / ``adapter_sha`` name what
+wrote it. The segment is ``l2``. Outcomes are joined to the send log on ``customer_id``.
+
+:func:`read_send_log` reads JSONL, CSV or Parquet and refuses a bad file naming the line and field;
+:func:`send_log_row` builds a row from a campaign row, for the campaign command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genemail.errors import ConfigError, DataError
+from genemail.experiments.assignment import ARMS, CONTROL, HOLDOUT, SEGMENTED
+from genemail.experiments.tables import iter_chunks, table_format
+from genemail.experiments.times import parse_sent_at
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The campaign row's fields, in its order (see ``_row`` in genemail/generation/campaign.py) ...
+CAMPAIGN_FIELDS: tuple[str, ...] = (
+    "customer_id", "l1", "l2", "l2_proba", "cold_start_reason", "strategy", "email", "baseline_email",
+    "adapter", "adapter_repo", "adapter_sha", "release_repo", "release_revision", "release_sha",
+    "latency_s", "new_tokens",
+)
+# ... and what an experiment adds.
+EXPERIMENT_FIELDS: tuple[str, ...] = ("experiment", "arm", "sent_at")
+SEND_LOG_FIELDS: tuple[str, ...] = (*CAMPAIGN_FIELDS, *EXPERIMENT_FIELDS)
+REQUIRED_FIELDS: tuple[str, ...] = ("experiment", "customer_id", "l2", "arm", "sent_at")
+# What the results database keeps of each row (``l2`` is stored as ``segment``).
+STORED_FIELDS: tuple[str, ...] = (
+    "experiment", "customer_id", "segment", "arm", "strategy", "adapter", "adapter_repo", "adapter_sha",
+    "release_repo", "release_revision", "release_sha", "sent_at", "email",
+)
+_TEXT_FIELDS = ("strategy", "adapter", "adapter_repo", "adapter_sha", "release_repo", "release_revision",
+                "release_sha")
+_FIX = ("write the send log with `genemail campaign ... --experiment NAME` (fields: "
+        + ", ".join(REQUIRED_FIELDS) + ", and email for segmented/control rows)")
+
+
+def send_log_row(campaign_row: Mapping[str, Any], *, experiment: str, arm: str, sent_at: str,
+                 baseline_adapter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The send log row of one campaign row for ``arm``: the sent email and what wrote it.
+
+    ``baseline_adapter`` (``adapter``, ``adapter_repo``, ``adapter_sha`` of the baseline) is needed
+    for a ``control`` row, since the campaign row names the segment's adapter.
+    """
+    if arm not in ARMS:
+        raise ConfigError(f"arm={arm!r} is invalid", where="send_log_row", fix=f"pass one of {', '.join(ARMS)}")
+    if parse_sent_at(sent_at) is None:
+        raise ConfigError(f"sent_at={sent_at!r} is invalid", where="send_log_row",
+                          fix="pass a UTC ISO 8601 time ending in Z, e.g. 2025-03-01T10:00:00Z")
+    row = {name: campaign_row.get(name) for name in CAMPAIGN_FIELDS}
+    row.update(experiment=experiment, arm=arm, sent_at=sent_at)
+    if arm == CONTROL:
+        if not baseline_adapter:
+            raise ConfigError("a control row needs the baseline adapter", where="send_log_row",
+                              fix="pass baseline_adapter={'adapter': ..., 'adapter_repo': ..., 'adapter_sha': ...}")
+        row["email"] = campaign_row.get("baseline_email")
+        row.update({k: baseline_adapter.get(k) for k in ("adapter", "adapter_repo", "adapter_sha")})
+    elif arm == HOLDOUT:
+        row.update(email=None, adapter=None, adapter_repo=None, adapter_sha=None)
+    return row
+
+
+def read_send_log(path: Path) -> "pd.DataFrame":
+    """Read and validate a send log; one row per (experiment, customer), columns :data:`STORED_FIELDS`.
+
+    Raises :class:`DataError` naming the file, the line (row for Parquet) and the field at fault:
+    a missing required field, an unknown arm, a ``sent_at`` that is not UTC ISO 8601, a customer
+    twice in one experiment, an email on a holdout row or none on a segmented/control row.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    fmt = table_format(path)
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    has_email: bool | None = None
+    for chunk in iter_chunks(path, fmt):
+        if chunk.errors:
+            position, message = chunk.errors[0]
+            raise DataError(message, where=f"{path}, {fmt.unit} {position}", fix=_FIX)
+        for position, record in zip(chunk.positions, chunk.records):
+            where = f"{path}, {fmt.unit} {position}"
+            if has_email is None:
+                has_email = "email" in record
+            row = _validate(record, where, has_email)
+            key = (row["experiment"], row["customer_id"])
+            if key in seen:
+                raise DataError(f"customer {key[1]!r} is in experiment {key[0]!r} twice (first at {fmt.unit} "
+                                f"{seen[key]})", where=f"{where}, field customer_id",
+                                fix="keep one row per customer and experiment: a customer has one arm")
+            seen[key] = position
+            rows.append(row)
+    if not rows:
+        raise DataError("send log has no rows", where=str(path), fix=_FIX)
+    return pd.DataFrame(rows, columns=list(STORED_FIELDS))
+
+
+def _validate(record: Mapping[str, Any], where: str, has_email: bool) -> dict[str, Any]:
+    for name in REQUIRED_FIELDS:
+        if _text(record.get(name)) is None:
+            state = "missing" if name not in record else "empty"
+            raise DataError(f"required field {name!r} is {state}", where=f"{where}, field {name}", fix=_FIX)
+    arm = _text(record["arm"])
+    if arm not in ARMS:
+        raise DataError(f"arm {arm!r} is unknown", where=f"{where}, field arm", fix=f"use one of {', '.join(ARMS)}")
+    sent_at = parse_sent_at(record["sent_at"])
+    if sent_at is None:
+        raise DataError(f"sent_at {record['sent_at']!r} is not a UTC ISO 8601 time", where=f"{where}, field sent_at",
+                        fix="write it as e.g. 2025-03-01T10:00:00Z (UTC, with Z or +00:00)")
+    email = record.get("email") if _text(record.get("email")) is not None else None  # kept as written
+    if has_email and arm == HOLDOUT and email is not None:
+        raise DataError("a holdout row carries an email", where=f"{where}, field email",
+                        fix="holdout customers are sent nothing: leave email empty (null) on holdout rows")
+    if has_email and arm in (SEGMENTED, CONTROL) and email is None:
+        raise DataError(f"a {arm} row has no email", where=f"{where}, field email",
+                        fix="write the email that was sent to this customer (or drop the email column)")
+    row = {name: _text(record.get(name)) for name in _TEXT_FIELDS}
+    row.update(experiment=_text(record["experiment"]), customer_id=_text(record["customer_id"]),
+               segment=_text(record["l2"]), arm=arm, sent_at=sent_at, email=None if email is None else str(email))
+    return row
+
+
+def _text(value: Any) -> str | None:
+    """Text of a field; ``None`` for null, NaN and empty text (CSV writes nulls as empty fields)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an id column read as floats by a spreadsheet
+    text = str(value).strip()
+    return text or None

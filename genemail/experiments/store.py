@@ -1,0 +1,285 @@
+"""The results database: send logs and outcome events in one SQLite file (WAL), written idempotently.
+
+The same durability rules as the ratings store (``genemail.ratings.store``): every write is one
+``BEGIN IMMEDIATE`` transaction, ``synchronous=FULL``, one connection per call, numbered
+append-only migrations. Idempotency comes from keys, not from bookkeeping:
+
+* ``sends``: primary key ``(experiment, customer_id)``; a send log recorded twice adds nothing, and a
+  customer recorded with another arm is refused (a customer has one arm for life).
+* ``events``: unique ``(experiment, event_key)``; the key is the platform's event id, else a hash of
+  the event's content (``genemail.experiments.events``), so re-ingesting a file adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genemail.errors import ArtifactError, ConfigError, DataError
+from genemail.experiments.assignment import ARMS
+from genemail.experiments.events import EVENT_TYPES
+from genemail.experiments.sendlog import STORED_FIELDS
+from genemail.experiments.times import utc_now
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_ARMS_SQL = ", ".join(f"'{a}'" for a in ARMS)
+_TYPES_SQL = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+EVENT_COLUMNS: tuple[str, ...] = ("experiment", "event_key", "event_id", "customer_id", "event_type", "time",
+                                  "revenue", "source", "line", "ingested_at")
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            f"""CREATE TABLE sends (
+                experiment TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                segment TEXT NOT NULL,
+                arm TEXT NOT NULL CHECK (arm IN ({_ARMS_SQL})),
+                strategy TEXT, adapter TEXT, adapter_repo TEXT, adapter_sha TEXT,
+                release_repo TEXT, release_revision TEXT, release_sha TEXT,
+                sent_at TEXT NOT NULL,
+                email TEXT,
+                recorded_at TEXT NOT NULL,
+                PRIMARY KEY (experiment, customer_id)
+            )""",
+            f"""CREATE TABLE events (
+                event_rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+                experiment TEXT NOT NULL,
+                event_key TEXT NOT NULL,
+                event_id TEXT,
+                customer_id TEXT NOT NULL,
+                event_type TEXT NOT NULL CHECK (event_type IN ({_TYPES_SQL})),
+                time TEXT NOT NULL,
+                revenue REAL CHECK (revenue IS NULL OR revenue >= 0),
+                source TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                ingested_at TEXT NOT NULL,
+                UNIQUE (experiment, event_key)
+            )""",
+            "CREATE INDEX events_by_customer ON events (experiment, event_type, customer_id, time)",
+            """CREATE TABLE ingests (
+                ingest_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                experiment TEXT NOT NULL,
+                send_log TEXT NOT NULL,
+                events_file TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                result TEXT
+            )""",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass
+class ResultsStore:
+    """Experiments' send logs and events in one SQLite file; safe to share across threads."""
+
+    path: Path
+    busy_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if isinstance(self.busy_timeout_s, bool) or not isinstance(self.busy_timeout_s, (int, float)) \
+                or self.busy_timeout_s <= 0:
+            raise ConfigError(f"busy_timeout_s={self.busy_timeout_s!r} is invalid", where="ResultsStore",
+                              fix="pass busy_timeout_s as a positive number of seconds")
+        if self.path.is_dir():
+            raise ConfigError(f"path={str(self.path)!r} is a folder", where="ResultsStore",
+                              fix="pass the path of a .sqlite file (it is created if missing)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # --- connections (the ratings store's pattern) ---------------------------------------------
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: a committed batch survives power loss
+            conn.row_factory = sqlite3.Row
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            with self._connect() as conn:
+                conn.execute("PRAGMA journal_mode = WAL")
+            with self._write() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                             "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                if done and max(done) > SCHEMA_VERSION:
+                    raise ArtifactError(
+                        f"results database has schema version {max(done)}, newer than this GenEmail's "
+                        f"{SCHEMA_VERSION}", where=str(self.path),
+                        fix="upgrade GenEmail, or point --db (GENEMAIL_RESULTS_DB) at another file")
+                for version, statements in MIGRATIONS:
+                    if version not in done:
+                        for sql in statements:
+                            conn.execute(sql)
+                        conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_now()))
+        except sqlite3.DatabaseError as exc:
+            raise ArtifactError(f"cannot open the results database ({exc})", where=str(self.path),
+                                fix="pass a GenEmail results SQLite file (or a new path) with --db") from exc
+
+    # --- writing -------------------------------------------------------------------------------
+    def record_sends(self, sends: "pd.DataFrame") -> tuple[int, int]:
+        """Record send log rows (columns :data:`STORED_FIELDS`); return (added, already recorded).
+
+        Refuses the whole log, writing nothing, when a customer is already recorded in the
+        experiment with another arm: re-assigning a customer would mix two arms' outcomes.
+        """
+        rows = sends[list(STORED_FIELDS)].astype(object).where(sends[list(STORED_FIELDS)].notna(), None)
+        now = utc_now()
+        with self._write() as conn:
+            for experiment in sorted(set(rows["experiment"])):
+                known = dict(conn.execute("SELECT customer_id, arm FROM sends WHERE experiment = ?", (experiment,)))
+                part = rows[rows["experiment"] == experiment]
+                clash = part[part["customer_id"].map(known).notna() & (part["customer_id"].map(known) != part["arm"])]
+                if len(clash):
+                    first = clash.iloc[0]
+                    raise DataError(
+                        f"customer {first['customer_id']!r} is recorded in experiment {experiment!r} with arm "
+                        f"{known[first['customer_id']]!r}, the send log says {first['arm']!r} "
+                        f"({len(clash)} customer(s) differ)", where=str(self.path),
+                        fix="a customer keeps its arm: re-run the campaign with the same experiment name and "
+                            "seed, or give a new experiment a new name")
+            before = conn.total_changes
+            conn.executemany(
+                f"INSERT INTO sends ({', '.join(STORED_FIELDS)}, recorded_at) VALUES "
+                f"({', '.join('?' for _ in STORED_FIELDS)}, ?) ON CONFLICT (experiment, customer_id) DO NOTHING",
+                [(*values, now) for values in rows.itertuples(index=False, name=None)],
+            )
+            added = conn.total_changes - before  # rows skipped by ON CONFLICT are not changes
+        return added, len(rows) - added
+
+    def add_events(self, experiment: str, events: "pd.DataFrame", source: str) -> int:
+        """Store normalized events (one transaction, committed on return); return how many were new."""
+        if events.empty:
+            return 0
+        now = utc_now()
+        values = [
+            (experiment, key, event_id, customer_id, event_type, time,
+             None if revenue is None or revenue != revenue else float(revenue), source, int(line), now)
+            for key, event_id, customer_id, event_type, time, revenue, line in zip(
+                events["event_key"], events["event_id"], events["customer_id"], events["event_type"],
+                events["time"], events["revenue"], events["line"])
+        ]
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}) "
+                "ON CONFLICT (experiment, event_key) DO NOTHING", values)
+            return conn.total_changes - before
+
+    def start_ingest(self, experiment: str, send_log: Path, events_file: Path) -> int:
+        """Note that an ingest began (an unfinished one in the table is a crashed run)."""
+        with self._write() as conn:
+            cur = conn.execute("INSERT INTO ingests (experiment, send_log, events_file, started_at) VALUES (?, ?, ?, ?)",
+                               (experiment, str(send_log), str(events_file), utc_now()))
+            return int(cur.lastrowid)
+
+    def finish_ingest(self, ingest_id: int, result: dict[str, Any]) -> None:
+        """Record the result of a completed ingest."""
+        with self._write() as conn:
+            conn.execute("UPDATE ingests SET finished_at = ?, result = ? WHERE ingest_id = ?",
+                         (utc_now(), json.dumps(result, ensure_ascii=False), ingest_id))
+
+    # --- reading -------------------------------------------------------------------------------
+    @staticmethod
+    def _count(conn: sqlite3.Connection, table: str) -> int:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments with a recorded send log, sorted."""
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT experiment FROM sends ORDER BY experiment")]
+
+    def count_events(self, experiment: str | None = None) -> int:
+        """Stored events (of one experiment, or all)."""
+        with self._connect() as conn:
+            if experiment is None:
+                return self._count(conn, "events")
+            return int(conn.execute("SELECT COUNT(*) FROM events WHERE experiment = ?", (experiment,)).fetchone()[0])
+
+    def arm_counts(self, experiment: str, metric: str) -> "pd.DataFrame":
+        """Per segment and arm: recipients ``n``, customers with a ``metric`` event at or after their
+        send (``events``), and conversion revenue after the send (``revenue``)."""
+        sql = """
+            WITH hit AS (
+                SELECT e.customer_id FROM events e JOIN sends s
+                  ON s.experiment = e.experiment AND s.customer_id = e.customer_id
+                WHERE e.experiment = :x AND e.event_type = :metric AND e.time >= s.sent_at
+                GROUP BY e.customer_id),
+            money AS (
+                SELECT e.customer_id, SUM(e.revenue) AS revenue FROM events e JOIN sends s
+                  ON s.experiment = e.experiment AND s.customer_id = e.customer_id
+                WHERE e.experiment = :x AND e.event_type = 'conversion' AND e.time >= s.sent_at
+                GROUP BY e.customer_id)
+            SELECT s.segment, s.arm, COUNT(*) AS n, COUNT(hit.customer_id) AS events,
+                   COALESCE(SUM(money.revenue), 0.0) AS revenue
+            FROM sends s LEFT JOIN hit ON hit.customer_id = s.customer_id
+                         LEFT JOIN money ON money.customer_id = s.customer_id
+            WHERE s.experiment = :x GROUP BY s.segment, s.arm ORDER BY s.segment, s.arm"""
+        return self._frame(sql, {"x": experiment, "metric": metric}, ["segment", "arm", "n", "events", "revenue"])
+
+    def first_events(self, experiment: str, metric: str) -> "pd.DataFrame":
+        """Each recipient's first ``metric`` event at or after the send: customer_id, segment, arm, time."""
+        sql = """
+            SELECT s.customer_id, s.segment, s.arm, MIN(e.time) AS time
+            FROM sends s JOIN events e ON e.experiment = s.experiment AND e.customer_id = s.customer_id
+            WHERE s.experiment = :x AND e.event_type = :metric AND e.time >= s.sent_at
+            GROUP BY s.customer_id ORDER BY time"""
+        return self._frame(sql, {"x": experiment, "metric": metric}, ["customer_id", "segment", "arm", "time"])
+
+    def sends(self, experiment: str) -> "pd.DataFrame":
+        """The recorded send log of an experiment (columns :data:`STORED_FIELDS`)."""
+        sql = f"SELECT {', '.join(STORED_FIELDS)} FROM sends WHERE experiment = :x ORDER BY customer_id"
+        return self._frame(sql, {"x": experiment}, list(STORED_FIELDS))
+
+    def events(self, experiment: str) -> "pd.DataFrame":
+        """The stored events of an experiment, in storage order (columns :data:`EVENT_COLUMNS`)."""
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE experiment = :x ORDER BY event_rowid"
+        return self._frame(sql, {"x": experiment}, list(EVENT_COLUMNS))
+
+    def releases(self, experiment: str) -> list[dict[str, Any]]:
+        """The release(s) that sent an experiment: repo, revision, sha and how many rows each."""
+        sql = """SELECT release_repo, release_revision, release_sha, COUNT(*) AS rows FROM sends
+                 WHERE experiment = :x GROUP BY 1, 2, 3 ORDER BY rows DESC"""
+        with self._connect() as conn:
+            return [{"repo_id": r[0], "revision": r[1], "sha": r[2], "rows": r[3]}
+                    for r in conn.execute(sql, {"x": experiment})]
+
+    def ingests(self) -> list[dict[str, Any]]:
+        """Every ingest run, oldest first (``finished_at`` is null for a run that did not finish)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM ingests ORDER BY ingest_id").fetchall()
+        return [{**dict(r), "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
+
+    def _frame(self, sql: str, params: dict[str, Any], columns: list[str]) -> "pd.DataFrame":
+        import pandas as pd
+
+        with self._connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return pd.DataFrame([tuple(r) for r in rows], columns=columns)
