@@ -136,3 +136,37 @@ def test_an_english_campaign_records_english_strategy_names(gen, strategies, tmp
     for i, r in enumerate(rows):
         strategy = strategies.for_segment(FakeSegmenter.cycle[i % 4])
         assert r["strategy"] == strategy.text("en").display_name != strategy.text("zh").display_name
+
+
+@pytest.mark.integration
+def test_an_experiment_campaign_writes_a_send_log_with_only_each_arms_email(gen, strategies, tmp_path: Path) -> None:
+    from genemail.experiments import ExperimentConfig, read_send_log
+    from genemail.generation.prompts import profile_from_row
+
+    customers = _customers(12)
+    plan = ExperimentConfig(name="exp-test", control=0.3, holdout=0.3, seed=4)
+    out = tmp_path / "sendlog.jsonl"
+    summary = run_campaign(customers, FakeSegmenter(), strategies, gen, out, CFG, batch_size=5, progress=False,
+                           release_info=RELEASE, experiment=plan)
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    arms = [r["arm"] for r in rows]
+    assert set(arms) == {"segmented", "control", "holdout"} and summary.by_arm == {a: arms.count(a) for a in set(arms)}
+    profiles = [profile_from_row(r) for r in customers.to_dict("records")]
+    direct = gen.generate(profiles, [strategies.for_segment(FakeSegmenter.cycle[i % 4]) for i in range(12)], CFG)
+    for row, alone in zip(rows, direct):
+        assert row["experiment"] == "exp-test" and row["sent_at"].endswith("Z")
+        if row["arm"] == "holdout":
+            assert row["email"] is None and row["adapter"] is None
+        elif row["arm"] == "control":  # the one-size-fits-all email, written by the baseline adapter
+            assert row["email"] == alone.baseline_email and row["adapter"] == BASELINE
+            assert row["adapter_sha"] == gen.adapter_ref(BASELINE).revision
+        else:
+            assert row["email"] == alone.email and row["adapter"] == strategies.for_segment(row["l2"]).adapter
+    log = read_send_log(out)
+    assert len(log) == 12 and set(log["arm"]) == set(arms)
+    # a re-run, in another row order, keeps every customer's arm
+    again = tmp_path / "again.jsonl"
+    run_campaign(customers.iloc[::-1].reset_index(drop=True), FakeSegmenter(), strategies, gen, again, CFG,
+                 progress=False, experiment=plan)
+    rerun = {r["customer_id"]: r["arm"] for r in map(json.loads, again.read_text("utf-8").splitlines())}
+    assert rerun == {r["customer_id"]: r["arm"] for r in rows}
