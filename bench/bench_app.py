@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,16 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.fixtures.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "bench"
 TOKEN = "hf_bench_token_local_only"  # a throwaway credential for the run's own local Hub
 TAG = "v1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tiny_artifacts(out: Path) -> Path:

@@ -1,56 +1,119 @@
-"""Load a whole GenEmail system (segmenter, strategies, generator) from a release or a local folder.
+"""Build a running GenEmail system (segmenter, strategies, generator) from a release or a local folder.
 
-Used by the ``genemail campaign`` command; a release is pulled and verified by
-``genemail.hub.release.pull_release``, a local folder is the layout ``make train`` writes.
+This is the one place that turns artifacts on disk into loaded models:
+
+* :func:`build_system` takes a :class:`~genemail.hub.release.PulledRelease` (downloaded and verified by
+  the Hub layer) and loads what it pins;
+* :func:`load_release` pulls a release revision and builds it;
+* :func:`load_local` builds from the artifacts folder ``make train`` writes, without a Hub.
+
+The app, ``genemail campaign`` and every other caller go through these functions.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genemail.errors import ArtifactError, ConfigError, ReleaseError
 
+if TYPE_CHECKING:
+    from genemail.generation.generator import AdapterRef, EmailGenerator
+    from genemail.generation.strategies import StrategyBook
+    from genemail.hub.manifest import ReleaseManifest
+    from genemail.hub.release import PulledRelease
+    from genemail.segmentation import HierarchicalSegmenter
 
-@dataclass
+
+@dataclass(frozen=True)
 class LoadedSystem:
-    """Everything needed to segment customers and write their emails."""
+    """Everything needed to segment customers and write their emails, and where it came from.
 
-    segmenter: Any
-    strategies: Any
-    generator: Any
-    release_info: dict[str, str] | None = None  # repo_id, revision, sha (None for a local folder)
-    warnings: list[str] = field(default_factory=list)
-    pulled: Any = None  # the genemail.hub.release.PulledRelease it came from (None for a local folder)
+    Immutable: switching releases builds a new one. ``repo_id``/``revision``/``release_sha`` are None
+    (and ``manifest`` is None) for a local artifacts folder.
+    """
+
+    segmenter: HierarchicalSegmenter
+    strategies: StrategyBook
+    generator: EmailGenerator
+    segmenter_dir: Path
+    manifest: ReleaseManifest | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    release_sha: str | None = None
+    is_mutable: bool = False
+    warnings: tuple[str, ...] = ()
+    loaded_at: str = ""
+    load_seconds: float = 0.0
+
+    @property
+    def release_info(self) -> dict[str, str] | None:
+        """``repo_id``, ``revision``, ``sha`` for the rows a campaign writes (None for a local folder)."""
+        if self.repo_id is None:
+            return None
+        return {"repo_id": self.repo_id, "revision": str(self.revision), "sha": str(self.release_sha)}
+
+    def adapter_sha(self, name: str) -> str | None:
+        """The pinned commit of adapter ``name`` (None when it was not pulled from a Hub)."""
+        pin = self.manifest.adapters.get(name) if self.manifest is not None else None
+        return pin.sha if pin is not None else None
+
+    def adapter_repo(self, name: str) -> str | None:
+        """The repo adapter ``name`` was pulled from (None for a local folder)."""
+        pin = self.manifest.adapters.get(name) if self.manifest is not None else None
+        return pin.repo_id if pin is not None else None
 
 
-def load_release_system(repo_id: str, revision: str, *, token: str | None = None) -> LoadedSystem:
-    """Pull ``repo_id@revision`` (every artifact at its pinned sha) and load the models it pins."""
-    from genemail.generation.generator import AdapterRef, EmailGenerator
-    from genemail.generation.strategies import load_strategies
-    from genemail.hub.release import pull_release
-
-    pulled = pull_release(repo_id, revision, token=token)
-    strategies = load_strategies(pulled.strategies)
-    base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
-    if base is None:
-        raise ReleaseError("the release pins no base model", where=f"{repo_id}@{revision}",
-                           fix="re-publish it from an artifacts folder with base/ or base_model.json")
-    refs = {n: AdapterRef(n, a.path, a.repo_id, a.revision) for n, a in pulled.adapters.items()}
-    generator = EmailGenerator.load(base, refs, strategies)
-    info = {"repo_id": repo_id, "revision": revision, "sha": pulled.release_sha}
-    return LoadedSystem(pulled.segmenter, strategies, generator, info, list(pulled.warnings), pulled)
+def utc_timestamp() -> str:
+    """Now, as the app displays it (UTC, to the second)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def load_local_system(artifacts: Path) -> LoadedSystem:
-    """Load from a local artifacts folder (``make train``'s layout), without a Hub."""
-    from genemail.generation.generator import AdapterRef, EmailGenerator
+def build_system(pulled: PulledRelease, *, repo_id: str, load_started: float | None = None) -> LoadedSystem:
+    """Load the segmenter, strategies and generator a pulled (already verified) release pins."""
+    from genemail.generation.generator import AdapterRef
     from genemail.generation.strategies import load_strategies
     from genemail.segmentation import load_segmenter
 
-    if not (artifacts / "segmenter" / "segmenter.skops").is_file():
+    t0 = time.perf_counter() if load_started is None else load_started
+    strategies = load_strategies(pulled.strategies)
+    base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
+    if base is None:
+        raise ReleaseError("the release pins no base model", where=f"{repo_id}@{pulled.revision}",
+                           fix="re-publish it from an artifacts folder with base/ or base_model.json")
+    refs = [AdapterRef(n, a.path, a.repo_id, a.revision) for n, a in pulled.adapters.items()]
+    generator = _generator(base, refs)
+    return LoadedSystem(
+        segmenter=load_segmenter(pulled.segmenter_path), strategies=strategies, generator=generator,
+        segmenter_dir=pulled.segmenter_path.parent, manifest=pulled.manifest, repo_id=repo_id,
+        revision=pulled.revision, release_sha=pulled.release_sha, is_mutable=pulled.is_mutable,
+        warnings=(*pulled.warnings, *_missing_adapters(strategies, generator)), loaded_at=utc_timestamp(),
+        load_seconds=round(time.perf_counter() - t0, 2),
+    )
+
+
+def load_release(repo_id: str, revision: str, *, token: str | None = None) -> LoadedSystem:
+    """Pull ``repo_id@revision`` (every artifact at its pinned sha, verified) and build its system."""
+    from genemail.hub.release import pull_release
+
+    t0 = time.perf_counter()
+    return build_system(pull_release(repo_id, revision, token=token), repo_id=repo_id, load_started=t0)
+
+
+def load_local(artifacts: Path) -> LoadedSystem:
+    """Build from a local artifacts folder (``make train``'s layout), without a Hub."""
+    from genemail.generation.generator import AdapterRef
+    from genemail.generation.strategies import load_strategies
+    from genemail.segmentation import load_segmenter
+
+    t0 = time.perf_counter()
+    artifacts = Path(artifacts)
+    segmenter_file = artifacts / "segmenter" / "segmenter.skops"
+    if not segmenter_file.is_file():
         raise ArtifactError("no segmenter found", where=str(artifacts / "segmenter"),
                             fix="run `make train` (or pass the folder it wrote)")
     named = artifacts / "base_model.json"
@@ -62,8 +125,12 @@ def load_local_system(artifacts: Path) -> LoadedSystem:
         raise ArtifactError("no adapters found", where=str(adapters_dir), fix="run `make train` first")
     strategies_file = artifacts / "strategies.yaml"
     strategies = load_strategies(strategies_file if strategies_file.is_file() else None)
-    generator = EmailGenerator.load(base, refs, strategies)
-    return LoadedSystem(load_segmenter(artifacts / "segmenter" / "segmenter.skops"), strategies, generator)
+    generator = _generator(base, refs)
+    return LoadedSystem(
+        segmenter=load_segmenter(segmenter_file), strategies=strategies, generator=generator,
+        segmenter_dir=segmenter_file.parent, warnings=tuple(_missing_adapters(strategies, generator)),
+        loaded_at=utc_timestamp(), load_seconds=round(time.perf_counter() - t0, 2),
+    )
 
 
 def load_system(*, artifacts: Path | None, release: str | None, revision: str,
@@ -73,5 +140,21 @@ def load_system(*, artifacts: Path | None, release: str | None, revision: str,
         raise ConfigError("pass exactly one of --artifacts or --release",
                           fix="e.g. --release demo/genemail-release --revision v1, or --artifacts artifacts")
     if release is not None:
-        return load_release_system(release, revision, token=token)
-    return load_local_system(artifacts)  # type: ignore[arg-type]
+        return load_release(release, revision, token=token)
+    return load_local(artifacts)  # type: ignore[arg-type]
+
+
+def _generator(base: str | Path, refs: list[AdapterRef]) -> EmailGenerator:
+    from genemail.generation.generator import EmailGenerator
+
+    return EmailGenerator.load(base, refs)
+
+
+def _missing_adapters(strategies: StrategyBook, generator: EmailGenerator) -> list[str]:
+    """A warning when a strategy names an adapter the system lacks (those segments cannot be written)."""
+    needed = {strategies.for_segment(s).adapter for s in strategies.segments}
+    missing = sorted(needed - set(generator.adapter_names))
+    if not missing:
+        return []
+    return [f"the release has no adapter for {missing}: emails for those segments cannot be written; "
+            "publish a release with every adapter"]

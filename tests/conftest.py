@@ -9,21 +9,15 @@ No test talks to anything but loopback.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.fixtures.net import free_port
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="genemail-tests-"))
-HUB_PORT = _free_port()
+HUB_PORT = free_port()
 os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{HUB_PORT}"
 os.environ["HF_HOME"] = str(_SESSION_TMP / "hf_home")
 os.environ.pop("HF_TOKEN", None)

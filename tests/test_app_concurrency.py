@@ -23,7 +23,8 @@ def fresh_app(app_release, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """The app on the test release with an empty ratings database of its own."""
     from app import build_demo, launch_kwargs
     from genemail.service import GenEmailService, ServiceConfig
-    from tests.fixtures.app import TAGS, free_port
+    from tests.fixtures.app import TAGS
+    from tests.fixtures.net import free_port
 
     folder = tmp_path_factory.mktemp("concurrency")
     service = GenEmailService(ServiceConfig(

@@ -66,7 +66,7 @@ def strategies():
 def gen(tiny_base_model_dir: Path, tiny_adapters_dir: Path, strategies) -> EmailGenerator:
     refs = [AdapterRef(n, tiny_adapters_dir / n, repo_id=f"demo/{n}", revision=str(i) * 40)
             for i, n in enumerate(FIXTURE_ADAPTERS)]
-    return EmailGenerator.load(tiny_base_model_dir, refs, strategies)
+    return EmailGenerator.load(tiny_base_model_dir, refs)
 
 
 @pytest.mark.integration
@@ -85,7 +85,7 @@ def test_campaign_writes_one_row_per_customer(gen, strategies, tmp_path: Path) -
     for i, r in enumerate(rows):
         segment = FakeSegmenter.cycle[i % 4]
         strategy = strategies.for_segment(segment)
-        assert r["l2"] == segment and r["strategy"] == strategy.display_name
+        assert r["l2"] == segment and r["strategy"] == strategy.text("zh").display_name
         assert r["adapter"] == strategy.adapter
         assert r["adapter_repo"] == f"demo/{r['adapter']}"
         assert r["adapter_sha"] == gen.adapter_ref(r["adapter"]).revision
@@ -106,7 +106,7 @@ def test_campaign_emails_match_the_generator(gen, strategies, tmp_path: Path) ->
     run_campaign(customers, FakeSegmenter(), strategies, gen, out, CFG, batch_size=4, progress=False)
     rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
     profiles = [profile_from_row(r) for r in customers.to_dict("records")]
-    direct = gen.generate(profiles, list(FakeSegmenter.cycle), CFG)
+    direct = gen.generate(profiles, [strategies.for_segment(s) for s in FakeSegmenter.cycle], CFG)
     assert [r["email"] for r in rows] == [e.email for e in direct]
     assert [r["baseline_email"] for r in rows] == [e.baseline_email for e in direct]
     assert rows[0]["release_revision"] is None
@@ -125,3 +125,48 @@ def test_campaign_validates_inputs(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="customer_id"):
         run_campaign(_customers(2).drop(columns="customer_id"), FakeSegmenter(), None, None,
                      tmp_path / "x.jsonl", CFG)
+
+
+@pytest.mark.integration
+def test_an_english_campaign_records_english_strategy_names(gen, strategies, tmp_path: Path) -> None:
+    out = tmp_path / "en.jsonl"
+    run_campaign(_customers(4), FakeSegmenter(), strategies, gen, out, GenerationConfig(max_new_tokens=4, lang="en"),
+                 progress=False)
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    for i, r in enumerate(rows):
+        strategy = strategies.for_segment(FakeSegmenter.cycle[i % 4])
+        assert r["strategy"] == strategy.text("en").display_name != strategy.text("zh").display_name
+
+
+@pytest.mark.integration
+def test_an_experiment_campaign_writes_a_send_log_with_only_each_arms_email(gen, strategies, tmp_path: Path) -> None:
+    from genemail.experiments import ExperimentConfig, read_send_log
+    from genemail.generation.prompts import profile_from_row
+
+    customers = _customers(12)
+    plan = ExperimentConfig(name="exp-test", control=0.3, holdout=0.3, seed=4)
+    out = tmp_path / "sendlog.jsonl"
+    summary = run_campaign(customers, FakeSegmenter(), strategies, gen, out, CFG, batch_size=5, progress=False,
+                           release_info=RELEASE, experiment=plan)
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    arms = [r["arm"] for r in rows]
+    assert set(arms) == {"segmented", "control", "holdout"} and summary.by_arm == {a: arms.count(a) for a in set(arms)}
+    profiles = [profile_from_row(r) for r in customers.to_dict("records")]
+    direct = gen.generate(profiles, [strategies.for_segment(FakeSegmenter.cycle[i % 4]) for i in range(12)], CFG)
+    for row, alone in zip(rows, direct):
+        assert row["experiment"] == "exp-test" and row["sent_at"].endswith("Z")
+        if row["arm"] == "holdout":
+            assert row["email"] is None and row["adapter"] is None
+        elif row["arm"] == "control":  # the one-size-fits-all email, written by the baseline adapter
+            assert row["email"] == alone.baseline_email and row["adapter"] == BASELINE
+            assert row["adapter_sha"] == gen.adapter_ref(BASELINE).revision
+        else:
+            assert row["email"] == alone.email and row["adapter"] == strategies.for_segment(row["l2"]).adapter
+    log = read_send_log(out)
+    assert len(log) == 12 and set(log["arm"]) == set(arms)
+    # a re-run, in another row order, keeps every customer's arm
+    again = tmp_path / "again.jsonl"
+    run_campaign(customers.iloc[::-1].reset_index(drop=True), FakeSegmenter(), strategies, gen, again, CFG,
+                 progress=False, experiment=plan)
+    rerun = {r["customer_id"]: r["arm"] for r in map(json.loads, again.read_text("utf-8").splitlines())}
+    assert rerun == {r["customer_id"]: r["arm"] for r in rows}

@@ -159,9 +159,10 @@ def test_corpus_config_validation(kwargs: dict) -> None:
 
 @pytest.mark.integration
 def test_build_script_writes_corpus_card_and_strategies(tmp_path: Path) -> None:
-    from training.build_corpus import build, run
+    from genemail.generation.corpus import write_corpus_folder
+    from training.build_corpus import main as run
 
-    info = build(make_customers(40), tmp_path / "corpus", lang="zh", seed=0, emails_per_customer=1)
+    info = write_corpus_folder(make_customers(40), tmp_path / "corpus", CorpusConfig(lang="zh", seed=0))
     files = {p.name for p in (tmp_path / "corpus").iterdir()}
     assert {"train.jsonl", "validation.jsonl", "test.jsonl", "corpus_info.json", "README.md", "strategies.yaml"} <= files
     assert sum(s["customers"] for s in info["splits"].values()) == 35

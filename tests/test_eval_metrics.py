@@ -20,7 +20,7 @@ from genemail.evaluation.metrics import (
     style_match,
     tokenize,
 )
-from genemail.generation.corpus import CorpusConfig, _combinations, build_corpus, save_corpus, write_email
+from genemail.generation.corpus import CorpusConfig, variant_combinations, build_corpus, save_corpus, write_email
 from genemail.generation.prompts import CustomerProfile, fact_phrases
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import L2_SEGMENTS
@@ -117,7 +117,7 @@ def test_every_body_variant_round_trips_through_the_checker(lang: str) -> None:
     facts = fact_phrases(PROFILE, lang)
     for segment in L2_SEGMENTS:
         strategy = book.for_segment(segment)
-        for choice in {(0, b, 0) for _, b, _ in _combinations(strategy.text(lang).variants, facts)}:
+        for choice in {(0, b, 0) for _, b, _ in variant_combinations(strategy.text(lang).variants, facts)}:
             body = strategy.text(lang).variants.body[choice[1]]
             email = write_email(PROFILE, strategy, lang, choice)
             check = fact_consistency(email, PROFILE, lang)
@@ -137,7 +137,7 @@ def test_style_match_overall_and_per_segment() -> None:
 
 @pytest.mark.integration
 def test_evaluate_scores_references_high_and_shuffled_low(tmp_path: Path) -> None:
-    from training.evaluate import run
+    from training.evaluate import main as run
 
     corpus, info = build_corpus(make_customers(200, seed=1), load_strategies(), CorpusConfig(seed=0))
     save_corpus(corpus, info, tmp_path / "corpus")

@@ -30,7 +30,7 @@ def strategies():
 @pytest.fixture(scope="module")
 def gen(tiny_base_model_dir: Path, tiny_adapters_dir: Path, strategies) -> EmailGenerator:
     refs = {n: AdapterRef(n, tiny_adapters_dir / n, repo_id=f"demo/{n}", revision="a" * 40) for n in FIXTURE_ADAPTERS}
-    return EmailGenerator.load(tiny_base_model_dir, refs, strategies)
+    return EmailGenerator.load(tiny_base_model_dir, refs)
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +127,13 @@ def test_generate_routes_each_customer_to_its_strategy_adapter(gen: EmailGenerat
 
     customers = _profiles(5)
     segments = [HIGHVALUE_ACTIVE, DORMANT, COLD_START, PARENT_ACTIVE, DORMANT]
-    emails = gen.generate(customers, segments, GREEDY, batch_size=3)
+    emails = gen.generate(customers, [strategies.for_segment(s) for s in segments], GREEDY, batch_size=3)
     assert [e.customer_id for e in emails] == [c.customer_id for c in customers]
     assert [e.segment for e in emails] == segments
     assert emails[2].adapter == strategies.for_segment(COLD_START).adapter == BASELINE
     for e, c, s in zip(emails, customers, segments):
         strategy = strategies.for_segment(s)
-        assert e.strategy == strategy.display_name
+        assert e.strategy == strategy.text("zh").display_name
         assert e.adapter_repo == f"demo/{e.adapter}" and e.adapter_revision == "a" * 40
         assert e.latency_s > 0
         # the same text as that customer alone through its own adapter (and the baseline adapter)
@@ -142,17 +142,17 @@ def test_generate_routes_each_customer_to_its_strategy_adapter(gen: EmailGenerat
 
 
 @pytest.mark.integration
-def test_generate_without_baseline(gen: EmailGenerator) -> None:
-    emails = gen.generate(_profiles(2), [DORMANT, DORMANT], GREEDY, with_baseline=False)
+def test_generate_without_baseline(gen: EmailGenerator, strategies) -> None:
+    emails = gen.generate(_profiles(2), [strategies.for_segment(DORMANT)] * 2, GREEDY, with_baseline=False)
     assert [e.baseline_email for e in emails] == [None, None]
 
 
 @pytest.mark.integration
-def test_generate_checks_lengths_and_missing_adapters(gen: EmailGenerator) -> None:
-    with pytest.raises(ConfigError, match="segments"):
-        gen.generate(_profiles(2), [DORMANT], GREEDY)
-    with pytest.raises(ArtifactError, match="Regular_Active"):
-        gen.generate(_profiles(1), ["Regular_Active"], GREEDY)  # the fixture has no such adapter
+def test_generate_checks_lengths_and_missing_adapters(gen: EmailGenerator, strategies) -> None:
+    with pytest.raises(ConfigError, match="strategies"):
+        gen.generate(_profiles(2), [strategies.for_segment(DORMANT)], GREEDY)
+    with pytest.raises(ArtifactError, match="Regular_Active"):  # the fixture has no such adapter
+        gen.generate(_profiles(1), [strategies.for_segment("Regular_Active")], GREEDY)
     with pytest.raises(ArtifactError, match="nope"):
         gen.complete(["x"], ["nope"], GREEDY)
 
@@ -160,7 +160,7 @@ def test_generate_checks_lengths_and_missing_adapters(gen: EmailGenerator) -> No
 @pytest.mark.integration
 def test_add_replace_remove_adapters_without_restart(tiny_base_model_dir: Path, tiny_adapters_dir: Path,
                                                     strategies, prompts: list[str]) -> None:
-    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(DORMANT, tiny_adapters_dir / DORMANT)], strategies)
+    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(DORMANT, tiny_adapters_dir / DORMANT)])
     before = gen.complete(prompts[:2], [DORMANT] * 2, GREEDY)
     gen.add_adapter(AdapterRef(HIGHVALUE_ACTIVE, tiny_adapters_dir / HIGHVALUE_ACTIVE))
     hv = gen.complete(prompts[:2], [HIGHVALUE_ACTIVE] * 2, GREEDY)
@@ -218,7 +218,7 @@ def test_real_model_layout_without_pad_token(tmp_path: Path, tiny_base_model_dir
     gc.eos_token_id, gc.pad_token_id = [tok.eos_token_id, tok.eos_token_id], None
     gc.save_pretrained(tmp_path / "m")
     gen = EmailGenerator.load(tmp_path / "m", [AdapterRef(DORMANT, tiny_adapters_dir / DORMANT),
-                                                AdapterRef(BASELINE, tiny_adapters_dir / BASELINE)], strategies)
+                                                AdapterRef(BASELINE, tiny_adapters_dir / BASELINE)])
     assert gen.tokenizer.pad_token_id == gen.tokenizer.eos_token_id
-    emails = gen.generate(_profiles(3), [DORMANT, COLD_START, DORMANT], GREEDY)
+    emails = gen.generate(_profiles(3), [strategies.for_segment(s) for s in (DORMANT, COLD_START, DORMANT)], GREEDY)
     assert len(emails) == 3 and all(e.baseline_email is not None for e in emails)

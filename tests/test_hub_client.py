@@ -206,11 +206,11 @@ def test_conformance_script_passes(tmp_path: Path) -> None:
     if not CONFORMANCE.is_file():
         pytest.skip(f"conformance script absent: {CONFORMANCE} (needs ../shared)")
     from genemail.hub.server.runner import ServeConfig, start_process
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
     from tests.fixtures.hub import new_tokens
 
     tokens = new_tokens()
-    server = start_process(ServeConfig(root=tmp_path / "root", tokens=tokens, port=_free_port()))
+    server = start_process(ServeConfig(root=tmp_path / "root", tokens=tokens, port=free_port()))
     try:
         env = {**os.environ, "HF_ENDPOINT": server.endpoint, "HF_TOKEN": tokens["alice"],
                "HF_TOKEN_OTHER": tokens["bob"]}

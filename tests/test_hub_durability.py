@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
 from genemail.hub.server.runner import ServeConfig, ServerProcess, start_process
-from tests.conftest import _free_port
+from tests.fixtures.net import free_port
 from tests.fixtures.hub import new_tokens
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def _download(api: HfApi, repo: str, filename: str, revision: str, cache: Path) 
 
 
 def test_restart_and_kill9_lose_nothing(tmp_path: Path) -> None:
-    root, tokens, port = tmp_path / "root", new_tokens(), _free_port()
+    root, tokens, port = tmp_path / "root", new_tokens(), free_port()
     server = _start(root, tokens, port)
     api = HfApi(endpoint=server.endpoint, token=tokens["alice"])
     try:
@@ -64,7 +64,7 @@ def test_restart_and_kill9_lose_nothing(tmp_path: Path) -> None:
 
 
 def test_kill9_in_the_middle_of_a_commit_leaves_history_intact(tmp_path: Path) -> None:
-    root, tokens, port = tmp_path / "root", new_tokens(), _free_port()
+    root, tokens, port = tmp_path / "root", new_tokens(), free_port()
     server = _start(root, tokens, port)
     api = HfApi(endpoint=server.endpoint, token=tokens["alice"])
     try:
@@ -107,7 +107,7 @@ def test_kill9_in_the_middle_of_a_commit_leaves_history_intact(tmp_path: Path) -
 
 
 def test_tokens_never_reach_the_log_or_the_command_line(tmp_path: Path) -> None:
-    root, tokens, port = tmp_path / "root", new_tokens(), _free_port()
+    root, tokens, port = tmp_path / "root", new_tokens(), free_port()
     server = _start(root, tokens, port)
     try:
         api = HfApi(endpoint=server.endpoint, token=tokens["alice"])

@@ -316,9 +316,9 @@ def test_start_in_thread_serves_the_real_client(tmp_path: Path) -> None:
     from huggingface_hub import HfApi
 
     from genemail.hub.server.runner import ServeConfig, start_in_thread
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
 
-    server = start_in_thread(ServeConfig(root=tmp_path / "root", tokens=TOKENS, port=_free_port(), access_log=False))
+    server = start_in_thread(ServeConfig(root=tmp_path / "root", tokens=TOKENS, port=free_port(), access_log=False))
     try:
         api = HfApi(endpoint=server.endpoint, token=TOKENS["bob"])
         assert api.whoami()["name"] == "bob"

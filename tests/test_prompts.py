@@ -36,7 +36,8 @@ def test_segmented_prompt_has_tag_strategy_and_profile_in_digits(book) -> None:
     strategy = book.for_segment("Parent_Active")
     prompt = build_prompt(PROFILE, strategy)
     assert prompt.startswith("<Parent_Active>")
-    for text in (strategy.display_name, strategy.tone, strategy.focus):
+    zh = strategy.text("zh")
+    for text in (zh.display_name, zh.tone, zh.focus):
         assert text in prompt
     for fact in ("45岁", "已婚", "2个孩子（青少年）", "4口之家", "收入高", "45天未光临", "偏爱葡萄酒", "会员3年"):
         assert fact in prompt

@@ -10,65 +10,13 @@ import json
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from genemail.errors import ArtifactError, ConfigError, HubError
 from genemail.hub.publish import PublishConfig, RepoPlan, diff, plan_adapter, publish
-
-NS = "alice"
-RELEASE = f"{NS}/genemail-release"
-
-
-def new_tag() -> str:
-    return f"t-{uuid.uuid4().hex[:8]}"
-
-
-def fit_segmenter(out: Path, n: int = 300, seed: int = 0):
-    """A real (small) HierarchicalSegmenter saved with skops, plus the files training writes."""
-    from genemail.data.loader import clean_frame
-    from genemail.data.synth import synthesize
-    from genemail.segmentation import HierarchicalSegmenter, save_segmenter
-
-    customers = clean_frame(synthesize(n, seed, dirty=False)).frame
-    model = HierarchicalSegmenter(max_iter=15, n_augment=0, random_state=seed).fit(customers)
-    save_segmenter(model, out / "segmenter.skops")
-    labels = ["HighValue_Active", "Dormant"]
-    (out / "metrics.json").write_text(json.dumps({"l2_accuracy": 0.91, "n_test": 60,
-                                                  "confusion_matrix": {"labels": labels, "matrix": [[9, 1], [0, 10]]}}))
-    (out / "clusters.json").write_text(json.dumps({"best_k_by_silhouette": 3, "segment_silhouette": 0.2}))
-    (out / "cleaning_report.json").write_text(json.dumps({"dropped": 0}))
-    (out / "plots").mkdir(exist_ok=True)
-    (out / "plots" / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\n confusion")
-    (out / "plots" / "pca_segments.png").write_bytes(b"\x89PNG\r\n\x1a\n pca")
-    return model, customers
-
-
-def build_artifacts(root: Path, base_dir: Path, adapters_dir: Path, corpus_dir: Path) -> tuple[Path, object, object]:
-    """The layout `make train` writes, from the shared tiny fixtures and a small real segmenter."""
-    from huggingface_hub import DatasetCard
-
-    from genemail.generation.strategies import default_strategies_path
-
-    art = root / "artifacts"
-    (art / "segmenter").mkdir(parents=True)
-    model, customers = fit_segmenter(art / "segmenter")
-    shutil.copyfile(default_strategies_path(), art / "strategies.yaml")
-    shutil.copytree(corpus_dir, art / "corpus")
-    (art / "corpus" / "README.md").write_text(str(DatasetCard("---\nlicense: cc0-1.0\ntags:\n- genemail\n---\n# corpus\n")))
-    shutil.copytree(base_dir, art / "base")
-    (art / "base" / "README.md").write_text("---\nlibrary_name: transformers\ntags:\n- genemail\n---\n# tiny base\n")
-    shutil.copytree(adapters_dir, art / "adapters")
-    for d in (art / "adapters").iterdir():
-        (d / "README.md").write_text(f"---\nbase_model: {base_dir}\nlibrary_name: peft\nsegment: {d.name}\n---\n"
-                                     f"# {d.name}\nBase: {base_dir}\n")
-        (d / "training_metrics.json").write_text(json.dumps({"eval_loss": 1.5}))
-    (art / "eval").mkdir()
-    (art / "eval" / "eval.json").write_text(json.dumps({"style_match": {"Dormant": 0.8}}))
-    return art, model, customers
-
+from tests.fixtures.artifacts import NS, RELEASE, build_artifacts, new_tag
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory, tiny_base_model_dir, tiny_adapters_dir, tiny_corpus_dir):
@@ -101,9 +49,9 @@ def test_config_is_validated(tmp_path: Path) -> None:
 
 def test_diff_compares_content_not_names() -> None:
     plan = RepoPlan("x", "a/b", "model", {"same.txt": b"same", "new.txt": b"new", "changed.txt": b"v2"})
-    from genemail.hub.publish import _git_blob_sha1
+    from genemail.hub.publish import git_blob_sha1
 
-    remote = {"same.txt": (_git_blob_sha1(b"same"), None), "changed.txt": (_git_blob_sha1(b"v1"), None),
+    remote = {"same.txt": (git_blob_sha1(b"same"), None), "changed.txt": (git_blob_sha1(b"v1"), None),
               "stale.txt": ("0" * 40, None), ".gitattributes": ("1" * 40, None)}
     assert diff(plan, remote) == (["changed.txt", "new.txt"], ["stale.txt"])
     import hashlib
@@ -225,9 +173,9 @@ def test_a_change_makes_a_new_release_and_old_tags_stay(artifacts, tmp_path, hub
 def test_unreachable_hub_is_a_hub_error(artifacts) -> None:
     from huggingface_hub import HfApi
 
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
 
-    api = HfApi(endpoint=f"http://127.0.0.1:{_free_port()}", token="x")
+    api = HfApi(endpoint=f"http://127.0.0.1:{free_port()}", token="x")
     with pytest.raises(HubError, match="unreachable") as info:
         publish(PublishConfig(artifacts[0], NS, "v1"), api=api)
     assert "genemail hub serve" in str(info.value)

@@ -14,7 +14,8 @@ from genemail.cli import run
 from genemail.errors import HubError, ReleaseError
 from genemail.hub.publish import PublishConfig, publish
 from genemail.hub.release import format_pull_table, list_release_tags, pull_release
-from tests.test_publish import NS, RELEASE, build_artifacts, new_tag
+from genemail.segmentation import load_segmenter
+from tests.fixtures.artifacts import NS, RELEASE, build_artifacts, new_tag
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +36,9 @@ def test_round_trip_loads_what_was_published(published) -> None:
     assert pulled.release_sha == result.release_sha and pulled.revision_kind == "tag"
     assert not pulled.is_mutable and pulled.warnings == []
     assert pulled.manifest == result.manifest
-    assert (pulled.segmenter.predict(customers) == model.predict(customers)).all()
-    assert (pulled.segmenter.predict_proba(customers) == model.predict_proba(customers)).all()
+    segmenter = load_segmenter(pulled.segmenter_path)
+    assert (segmenter.predict(customers) == model.predict(customers)).all()
+    assert (segmenter.predict_proba(customers) == model.predict_proba(customers)).all()
     assert set(pulled.adapters) == set(result.manifest.adapters)
     dormant = pulled.adapters["Dormant"]
     assert dormant.revision == result.manifest.adapters["Dormant"].sha and dormant.path.name == dormant.revision
@@ -53,9 +55,9 @@ def test_round_trip_loads_what_was_published(published) -> None:
 
 def test_pull_by_sha_and_by_branch(published) -> None:
     result = published[0]
-    by_sha = pull_release(RELEASE, result.release_sha, load=False)
+    by_sha = pull_release(RELEASE, result.release_sha)
     assert by_sha.revision_kind == "sha" and not by_sha.is_mutable and by_sha.manifest == result.manifest
-    main = pull_release(RELEASE, "main", load=False)
+    main = pull_release(RELEASE, "main")
     assert main.revision_kind == "branch" and main.is_mutable
     assert main.warnings == ["main is a branch: this pull is not reproducible; pin a tag or sha"]
 
@@ -73,10 +75,10 @@ def test_missing_repo_revision_and_tags(published) -> None:
     result = published[0]
     assert result.tag in list_release_tags(RELEASE)
     with pytest.raises(HubError, match="neither a tag nor a branch") as info:
-        pull_release(RELEASE, "no-such-tag", load=False)
+        pull_release(RELEASE, "no-such-tag")
     assert result.tag in str(info.value)  # says which tags exist
     with pytest.raises(HubError, match="not found"):
-        pull_release("alice/no-such-release-repo", "v1", load=False)
+        pull_release("alice/no-such-release-repo", "v1")
     with pytest.raises(HubError, match="not found"):
         list_release_tags("alice/no-such-release-repo")
 
@@ -96,27 +98,27 @@ def test_invalid_manifest_and_pin_mismatches_are_release_errors(published, hub_a
     branch_pin = json.loads(json.dumps(data))
     branch_pin["artifacts"]["segmenter"]["sha"] = "main"
     with pytest.raises(ReleaseError, match="full 40-hex"):
-        pull_release(_fake_release(hub_api, repo_name, branch_pin), "main", load=False)
+        pull_release(_fake_release(hub_api, repo_name, branch_pin), "main")
 
     missing_file = json.loads(json.dumps(data))
     missing_file["artifacts"]["segmenter"]["files"].append("not-there.bin")
     with pytest.raises(ReleaseError, match="not-there.bin"):
-        pull_release(_fake_release(hub_api, repo_name, missing_file, {"strategies.yaml": b"x"}), "main", load=False)
+        pull_release(_fake_release(hub_api, repo_name, missing_file, {"strategies.yaml": b"x"}), "main")
 
     wrong_strategies = _fake_release(hub_api, repo_name, data, {"strategies.yaml": b"version: 9\n"})
     with pytest.raises(ReleaseError, match="sha256"):
-        pull_release(wrong_strategies, "main", load=False)
+        pull_release(wrong_strategies, "main")
 
     wrong_commit = json.loads(json.dumps(data))
     wrong_commit["artifacts"]["segmenter"]["sha"] = "0" * 40
     with pytest.raises(HubError):  # no such commit in the segmenter repo
-        pull_release(_fake_release(hub_api, repo_name, wrong_commit), "main", load=False)
+        pull_release(_fake_release(hub_api, repo_name, wrong_commit), "main")
 
     with pytest.raises(ReleaseError, match="release.json"):
         repo = repo_name("not-a-release")
         hub_api.create_repo(repo)
         hub_api.upload_file(path_or_fileobj=b"hi", path_in_repo="x.txt", repo_id=repo)
-        pull_release(repo, "main", load=False)
+        pull_release(repo, "main")
 
 
 def test_cli_pull_prints_the_table_and_errors_cleanly(published, capsys) -> None:
@@ -136,10 +138,11 @@ def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_offline_pull_loads_from_the_cache(published, hub_server) -> None:
     result = published[0]
-    pull_release(RELEASE, result.tag, load=False)  # fills this session's HF_HOME cache
+    pull_release(RELEASE, result.tag)  # fills this session's HF_HOME cache
     env = {**hub_server.env(), "HF_HUB_OFFLINE": "1"}  # read at import: only a new process sees it
-    code = ("from genemail.hub.release import pull_release as p; r = p(%r, %r); "
-            "print(r.release_sha, r.revision_kind, type(r.segmenter).__name__, len(r.adapters))")
+    code = ("from genemail.hub.release import pull_release as p; from genemail.segmentation import load_segmenter; "
+            "r = p(%r, %r); "
+            "print(r.release_sha, r.revision_kind, type(load_segmenter(r.segmenter_path)).__name__, len(r.adapters))")
     out = _python(code % (RELEASE, result.tag), env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [result.release_sha, "unknown", "HierarchicalSegmenter", "4"]
@@ -162,7 +165,7 @@ def test_hf_download_by_tag(published, hub_server, tmp_path: Path) -> None:
 def test_nothing_is_lost_when_the_server_restarts(published, tmp_path: Path) -> None:
     """Own `genemail hub serve` subprocess: publish, stop it, start it again on the same root, pull."""
     from genemail.hub.server.runner import ServeConfig, start_process
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
     from tests.fixtures.hub import new_tokens
 
     art, tokens, root = published[1], new_tokens(), tmp_path / "hub-root"
@@ -170,7 +173,7 @@ def test_nothing_is_lost_when_the_server_restarts(published, tmp_path: Path) -> 
     def env(endpoint: str, home: str) -> dict[str, str]:
         return {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": tokens["alice"], "HF_HOME": str(tmp_path / home)}
 
-    server = start_process(ServeConfig(root=root, tokens=tokens, port=_free_port()), via_cli=True)
+    server = start_process(ServeConfig(root=root, tokens=tokens, port=free_port()), via_cli=True)
     try:
         pub = subprocess.run([sys.executable, "-m", "training.publish", "--artifacts", str(art), "--namespace", NS,
                               "--tag", "v1"], capture_output=True, text=True, env=env(server.endpoint, "h1"),
@@ -181,7 +184,7 @@ def test_nothing_is_lost_when_the_server_restarts(published, tmp_path: Path) -> 
     release_line = next(line for line in pub.stdout.splitlines() if line.startswith("release "))
     sha12 = release_line.split()[2]
 
-    server = start_process(ServeConfig(root=root, tokens=tokens, port=_free_port()), via_cli=True)
+    server = start_process(ServeConfig(root=root, tokens=tokens, port=free_port()), via_cli=True)
     try:
         pull = subprocess.run([sys.executable, "-m", "genemail", "release", "pull", RELEASE, "--revision", "v1"],
                               capture_output=True, text=True, env=env(server.endpoint, "h2"), cwd=REPO_ROOT,

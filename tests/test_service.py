@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from genemail.errors import ConfigError, DataError, HubError
-from genemail.service import GenEmailService, GenerationOptions, RatingPair, ServiceConfig
+from genemail.data.table import form_customer
+from genemail.ratings.workflow import RatingPair
+from genemail.service import GenEmailService, GenerationOptions, ServiceConfig
 from genemail.taxonomy import BASELINE, COLD_START, L1_TIERS, L2_SEGMENTS
 
 # ----------------------------------------------------------------------------- unit (no model)
@@ -66,14 +68,14 @@ def test_service_starts_without_a_release_and_says_how_to_fix_it(offline_service
 
 def test_unknown_customer_and_missing_pair_are_user_errors(offline_service: GenEmailService) -> None:
     with pytest.raises(DataError, match="unknown customer ID 'no-such-id'") as err:
-        offline_service.customer_frame("no-such-id")
+        offline_service.table.row("no-such-id")
     assert "Fix:" in str(err.value)
     with pytest.raises(DataError, match="no pair to rate"):
         offline_service.rate(None, rater="ann", choice="A", score_a=4, score_b=2)  # type: ignore[arg-type]
 
 
 def test_new_customer_form_keeps_blanks_missing() -> None:
-    frame = GenEmailService.new_customer_frame({"Age": 41, "Income": "", "Recency": None, "KidAge": "young"})
+    frame = form_customer({"Age": 41, "Income": "", "Recency": None, "KidAge": "young"})
     assert len(frame) == 1
     assert frame.loc[0, "age"] == 41
     assert pd.isna(frame.loc[0, "income"]) and pd.isna(frame.loc[0, "recency"])
@@ -188,3 +190,34 @@ def test_switch_changes_shas_atomically_and_survives_a_bad_tag(app_service: GenE
         assert rows["adapter:Dormant"]["card"].endswith(new.adapter_sha("Dormant"))
     finally:
         app_service.switch("v1")
+
+
+@pytest.mark.integration
+def test_compose_passes_each_stage_once(app_service: GenEmailService, monkeypatch) -> None:
+    """A customer id from the Compose event to the email: table, segmenter, strategy, prompt, generator once each."""
+    import genemail.generation.compose as compose_module
+    from genemail.data.table import CustomerTable
+    from genemail.generation.generator import EmailGenerator
+    from genemail.generation.strategies import StrategyBook
+
+    calls: dict[str, int] = {}
+
+    def counted(name: str, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    snap = app_service.snapshot
+    monkeypatch.setattr(CustomerTable, "row", counted("table.row", CustomerTable.row))
+    monkeypatch.setattr(snap.segmenter, "segment_and_explain", counted("segment", snap.segmenter.segment_and_explain))
+    monkeypatch.setattr(StrategyBook, "for_segment", counted("strategy", StrategyBook.for_segment))
+    monkeypatch.setattr(compose_module, "describe", counted("describe", compose_module.describe))
+    from genemail.generation import prompts
+    monkeypatch.setattr(prompts, "profile_from_row", counted("profile", prompts.profile_from_row))
+    monkeypatch.setattr(EmailGenerator, "generate", counted("generate", EmailGenerator.generate))
+    monkeypatch.setattr(EmailGenerator, "complete", counted("complete", EmailGenerator.complete))
+    result = app_service.compose(app_service.customer_ids(1)[0], GenerationOptions(max_new_tokens=6))
+    assert result.email and result.baseline_email
+    assert calls == {"table.row": 1, "describe": 1, "segment": 1, "strategy": 1, "profile": 1, "generate": 1,
+                     "complete": 1}

@@ -45,11 +45,12 @@ def test_packaged_book_has_every_segment_and_enough_variants() -> None:
     assert book.baseline.adapter == BASELINE
 
 
-def test_display_names_are_distinct_and_text_fields_default_to_chinese() -> None:
+def test_display_names_are_distinct_and_read_in_the_language_asked_for() -> None:
     book = load_strategies()
-    names = [book.for_segment(s).display_name for s in L2_SEGMENTS]
-    assert len(set(names)) == len(names)
-    assert book.for_segment("HighValue_Active").display_name == "高价值-活跃型"
+    for lang in ("zh", "en"):
+        names = [book.for_segment(s).text(lang).display_name for s in L2_SEGMENTS]
+        assert len(set(names)) == len(names)
+    assert book.for_segment("HighValue_Active").text("zh").display_name == "高价值-活跃型"
     assert book.for_segment("HighValue_Active").text("en").display_name != "高价值-活跃型"
 
 
@@ -73,8 +74,8 @@ def test_switching_files_without_restart(tmp_path: Path) -> None:
     data["version"] = "2.0"
     data["strategies"]["Dormant"]["zh"]["display_name"] = "沉睡-唤醒型"
     new = _load(tmp_path, data)
-    assert (new.version, new.for_segment("Dormant").display_name) == ("2.0", "沉睡-唤醒型")
-    assert old.for_segment("Dormant").display_name == "沉睡-挽回型"  # the running book is untouched
+    assert (new.version, new.for_segment("Dormant").text("zh").display_name) == ("2.0", "沉睡-唤醒型")
+    assert old.for_segment("Dormant").text("zh").display_name == "沉睡-挽回型"  # the running book is untouched
 
 
 @pytest.mark.parametrize(

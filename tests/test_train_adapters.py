@@ -1,4 +1,4 @@
-"""training.train_adapters: one LoRA adapter per segment + baseline, standard PEFT layout, cards, metrics."""
+"""Adapter training: one LoRA adapter per segment + baseline, standard PEFT layout, cards, metrics."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import pytest
 
 from genemail.errors import ConfigError, DataError
 from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS, PARENT_ACTIVE
-from training.train_adapters import (
+from genemail.generation.adapter_training import (
     ALL_LINEAR_MODULES,
     AdapterTrainConfig,
-    _plan,
     lora_config,
-    parse_args,
+    parse_target_modules,
+    plan_adapters,
     resolve_target_modules,
     train_adapters,
 )
+from training.train_adapters import main
 
 
 def _cfg(tmp_path: Path, **kwargs) -> AdapterTrainConfig:
@@ -25,15 +26,17 @@ def _cfg(tmp_path: Path, **kwargs) -> AdapterTrainConfig:
 
 
 def test_defaults_are_the_prd_recipe(tmp_path: Path) -> None:
-    cfg = parse_args(["--base-model", "b", "--corpus", str(tmp_path), "--out", str(tmp_path / "o")])
+    cfg = _cfg(tmp_path)  # the command line's defaults are the config's
     assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (8, 16, 0.1, None)
     # default targets: the PRD's q_proj+v_proj on a real model, every projection on the tiny one
     assert resolve_target_modules(cfg, 600_000_000) == ("q_proj", "v_proj")
     assert resolve_target_modules(cfg, 1_000_000) == ALL_LINEAR_MODULES
-    custom = parse_args(["--base-model", "b", "--corpus", "c", "--out", "o", "--r", "4",
-                         "--target-modules", "q_proj, o_proj ,down_proj", "--segments", DORMANT, BASELINE])
+    custom = _cfg(tmp_path, r=4, target_modules=parse_target_modules("q_proj, o_proj ,down_proj"),
+                  segments=(DORMANT, BASELINE))
     assert custom.target_modules == ("q_proj", "o_proj", "down_proj") and custom.segments == (DORMANT, BASELINE)
     assert resolve_target_modules(custom, 1_000_000) == ("q_proj", "o_proj", "down_proj")
+    assert parse_target_modules(" ") is None and main(["--help"]) == 0
+    assert main(["--base-model", "b", "--corpus", str(tmp_path), "--out", "o", "--r", "x"]) == 2  # usage error
 
 
 def test_config_is_validated(tmp_path: Path) -> None:
@@ -45,10 +48,10 @@ def test_config_is_validated(tmp_path: Path) -> None:
 
 
 def test_plan_trains_baseline_first_and_refuses_empty_segments(tmp_path: Path) -> None:
-    assert _plan(_cfg(tmp_path), set(L2_SEGMENTS)) == [BASELINE, *L2_SEGMENTS]
-    assert _plan(_cfg(tmp_path, segments=(DORMANT, BASELINE)), {DORMANT}) == [BASELINE, DORMANT]
+    assert plan_adapters(_cfg(tmp_path), set(L2_SEGMENTS)) == [BASELINE, *L2_SEGMENTS]
+    assert plan_adapters(_cfg(tmp_path, segments=(DORMANT, BASELINE)), {DORMANT}) == [BASELINE, DORMANT]
     with pytest.raises(DataError, match=PARENT_ACTIVE):
-        _plan(_cfg(tmp_path, segments=(PARENT_ACTIVE,)), {DORMANT})
+        plan_adapters(_cfg(tmp_path, segments=(PARENT_ACTIVE,)), {DORMANT})
 
 
 @pytest.mark.integration
@@ -94,10 +97,9 @@ def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir
     assert dormant["prompt_field"] == "input" and results[BASELINE]["prompt_field"] == "baseline_input"
     assert results[BASELINE]["train_records"] == 80
     assert dormant["baseline_validation_loss"] == results[BASELINE]["validation_loss_by_segment"][DORMANT]
-    assert dormant["strategy"] == load_strategies().for_segment(DORMANT).display_name
+    assert dormant["strategy"] == load_strategies().for_segment(DORMANT).text("zh").display_name
     assert dormant["strategy"] in (out / DORMANT / "README.md").read_text("utf-8")
 
     # the saved adapters load into the generator under their names
-    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(n, out / n) for n in (DORMANT, BASELINE)],
-                              load_strategies())
+    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(n, out / n) for n in (DORMANT, BASELINE)])
     assert len(gen.complete(["年龄:40\n邮件:"] * 2, [DORMANT, BASELINE], GenerationConfig(max_new_tokens=4))) == 2

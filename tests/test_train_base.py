@@ -1,4 +1,4 @@
-"""training.train_base: tokenizer + tiny Qwen3 from scratch, saved in the standard layout with a card."""
+"""Base-model training: tokenizer + tiny Qwen3 from scratch, saved in the standard layout with a card."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from genemail.errors import ConfigError, DataError
-from training.train_base import BaseTrainConfig, load_corpus_splits, main, parse_args
+from genemail.generation.base_training import BaseTrainConfig, train_base
+from genemail.generation.trainer import load_corpus_splits
+from training.train_base import main
 
 
 def test_config_is_validated(tmp_path: Path) -> None:
@@ -21,8 +23,9 @@ def test_config_is_validated(tmp_path: Path) -> None:
 
 
 def test_cli_defaults_are_the_tiny_preset(tmp_path: Path) -> None:
-    cfg = parse_args(["--corpus", str(tmp_path), "--out", str(tmp_path / "o")])
+    cfg = BaseTrainConfig(corpus=tmp_path, out=tmp_path / "o")  # the command line's defaults are the config's
     assert cfg.preset == "tiny" and cfg.max_steps is None and cfg.seed == 0
+    assert main(["--help"]) == 0 and main(["--corpus", str(tmp_path)]) == 2  # --out missing: a usage error
 
 
 def test_corpus_errors_name_the_file(tmp_path: Path, tiny_corpus_dir: Path) -> None:
@@ -43,8 +46,8 @@ def test_train_micro_base_model(tmp_path: Path, tiny_corpus_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "base"
-    main(["--corpus", str(tiny_corpus_dir), "--out", str(out), "--preset", "micro", "--max-steps", "30",
-          "--no-progress"])
+    assert main(["--corpus", str(tiny_corpus_dir), "--out", str(out), "--preset", "micro", "--max-steps", "30",
+                 "--no-progress"]) == 0
     for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "training_metrics.json"):
         assert (out / name).is_file(), name
     info = json.loads((out / "training_metrics.json").read_text())
@@ -69,8 +72,6 @@ def test_train_micro_base_model(tmp_path: Path, tiny_corpus_dir: Path) -> None:
 
 @pytest.mark.integration
 def test_training_is_seeded(tmp_path: Path, tiny_corpus_dir: Path) -> None:
-    from training.train_base import train_base
-
     def run(seed: int, name: str) -> float:
         cfg = BaseTrainConfig(corpus=tiny_corpus_dir, out=tmp_path / name, preset="micro", max_steps=5, seed=seed,
                               progress=False)

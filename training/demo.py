@@ -11,7 +11,6 @@ No data, no token and no network beyond loopback are needed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,8 +19,16 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Annotated
 
+import typer
+
+from genemail.cli.runner import run_typer
+from genemail.errors import HubError
 from training import pipeline
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+PROG = "python -m training.demo"
 
 DEMO_NAMESPACE = "demo"
 DEMO_TOKEN = "hf_demo_token_local_only"  # a local-only demo credential, never valid on huggingface.co
@@ -57,12 +64,14 @@ def ensure_local_hub(root: Path, port: int) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"[demo] the local Hub exited at start-up; see {root / 'server.log'}")
+            raise HubError("the local Hub exited at start-up", where=str(root / "server.log"),
+                           fix="read that log; a port in use is the usual cause (pass --hub-port)")
         if hub_is_up(endpoint):
             print(f"[demo] local Hub started at {endpoint} (pid {proc.pid}, data in {root}, log {root / 'server.log'})")
             return endpoint
         time.sleep(0.3)
-    raise SystemExit(f"[demo] the local Hub did not answer within 60 s; see {root / 'server.log'}")
+    raise HubError("the local Hub did not answer within 60 s", where=str(root / "server.log"),
+                   fix="read that log, then run the demo again")
 
 
 def hub_env(endpoint: str) -> dict[str, str]:
@@ -85,8 +94,8 @@ def publish(artifacts: Path, endpoint: str) -> str:
             return tag
         if "already exists" not in (result.stderr + result.stdout):
             sys.stderr.write(result.stdout + result.stderr)
-            raise SystemExit("[demo] publishing failed; see the message above")
-    raise SystemExit("[demo] no free release tag")
+            raise HubError("publishing the demo release failed", where=endpoint, fix="see the message above")
+    raise HubError("no free release tag (v1 to v999 are taken)", where=endpoint, fix="remove the .hub folder")
 
 
 def print_summaries(artifacts: Path) -> None:
@@ -104,32 +113,31 @@ def print_summaries(artifacts: Path) -> None:
             print(f"  {key:24s} {metrics[key]}")
     eval_file = artifacts / "eval" / "eval.json"
     if eval_file.exists():
-        from training.evaluate import format_table
+        from genemail.evaluation.offline import format_table
 
         print("\n== Evaluation (test customers not seen in adapter training) ==")
         print(format_table(json.loads(eval_file.read_text())))
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    p.add_argument("--hub-root", type=Path, default=Path(".hub"))
-    p.add_argument("--hub-port", type=int, default=8765)
-    p.add_argument("--no-app", action="store_true", help="stop after publishing")
-    a = p.parse_args(argv)
-
+@app.command()
+def demo(
+    artifacts: Annotated[Path, typer.Option(help="Artifacts folder (built or reused).")] = Path("artifacts"),
+    hub_root: Annotated[Path, typer.Option(help="Local Hub data folder.")] = Path(".hub"),
+    hub_port: Annotated[int, typer.Option(help="Local Hub port.", min=1, max=65535)] = 8765,
+    app_: Annotated[bool, typer.Option("--app/--no-app", help="Launch the app at the end.")] = True,
+) -> None:
+    """Build everything on the embedded default, publish a pinned release to a local Hub, launch the app."""
     t0 = time.perf_counter()
-    pipeline.run(pipeline.PipelineConfig(out=a.artifacts))
-    print_summaries(a.artifacts)
-    endpoint = ensure_local_hub(a.hub_root, a.hub_port)
-    tag = publish(a.artifacts, endpoint)
+    pipeline.run(pipeline.PipelineConfig(out=artifacts))
+    print_summaries(artifacts)
+    endpoint = ensure_local_hub(hub_root, hub_port)
+    tag = publish(artifacts, endpoint)
     repo = f"{DEMO_NAMESPACE}/genemail-release"
     print(f"\n[demo] built and published {repo}@{tag} to the local Hub ({time.perf_counter() - t0:.0f} s in all). "
           "Fetch it with:")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {repo} --revision {tag} --local-dir /tmp/genemail-{tag}")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {DEMO_NAMESPACE}/genemail-adapter-dormant --revision {tag}")
-    if not a.no_app:
+    if app_:
         launch_app(endpoint, repo, tag)
 
 
@@ -144,5 +152,10 @@ def launch_app(endpoint: str, repo: str, tag: str) -> None:
     os.execve(sys.executable, [sys.executable, str(app_file)], env)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; usage and user errors print a message and return 2 (no traceback)."""
+    return run_typer(app, argv, PROG)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -9,7 +9,6 @@ A stage that finished is recorded in ``<out>/.done/<stage>`` and skipped next ti
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -17,8 +16,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from genemail.errors import ConfigError
+import typer
+
+from genemail.cli.runner import run_typer
+from genemail.errors import ArtifactError, ConfigError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+PROG = "python -m training.pipeline"
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,8 @@ def run(cfg: PipelineConfig) -> dict[str, float]:
         t0 = time.perf_counter()
         result = subprocess.run(cmd)
         if result.returncode != 0:
-            raise SystemExit(f"[train] stage {name!r} failed (exit {result.returncode}); fix the error above and re-run")
+            raise ArtifactError(f"stage {name!r} failed (exit {result.returncode})", where=str(cfg.out),
+                                fix="fix the error printed above and run the same command again")
         timings[name] = round(time.perf_counter() - t0, 1)
         marker.write_text(json.dumps({"seconds": timings[name], "command": cmd[2:]}))
     return timings
@@ -107,28 +114,30 @@ def _write_static_inputs(cfg: PipelineConfig) -> None:
         (cfg.out / "base_model.json").write_text(json.dumps({"id": cfg.base_model, "revision": None}))
 
 
-def parse_args(argv: list[str] | None = None) -> PipelineConfig:
-    p = argparse.ArgumentParser(prog="python -m training.pipeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder (default ./artifacts)")
-    p.add_argument("--data", type=Path, default=None, help="customer file; default: synthetic customers")
-    p.add_argument("--n-customers", type=int, default=2000, help="synthetic customers to generate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument("--base-model", default=None,
-                   help="a real causal LM (hub id or local path) instead of training the embedded tiny model")
-    p.add_argument("--force", action="store_true", help="rebuild stages that are already done")
-    a = p.parse_args(argv)
-    return PipelineConfig(out=a.out, n_customers=a.n_customers, seed=a.seed, lang=a.lang,
-                          base_model=a.base_model, data=a.data, force=a.force)
-
-
-def main(argv: list[str] | None = None) -> None:
-    cfg = parse_args(argv)
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Artifacts folder (created).")] = Path("artifacts"),
+    data: Annotated[Path | None, typer.Option(help="Customer file; default: synthetic customers.",
+                                              exists=True, dir_okay=False, readable=True)] = None,
+    n_customers: Annotated[int, typer.Option(help="Synthetic customers to generate.")] = PipelineConfig.n_customers,
+    seed: Annotated[int, typer.Option(help="Seed of every stage.")] = 0,
+    lang: Annotated[str, typer.Option(help="Email language: zh or en.")] = "zh",
+    base_model: Annotated[str | None, typer.Option(
+        help="A real causal LM (Hub id or local path) instead of training the embedded tiny model.")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild stages that are already done.")] = False,
+) -> None:
+    """Build every artifact into OUT, stage by stage; finished stages are skipped."""
+    cfg = PipelineConfig(out=out, n_customers=n_customers, seed=seed, lang=lang, base_model=base_model, data=data,
+                         force=force)
     timings = run(cfg)
     if timings:
-        print("[train] stage seconds: " + ", ".join(f"{k}={v}" for k, v in timings.items()), flush=True)
+        typer.echo("[train] stage seconds: " + ", ".join(f"{k}={v}" for k, v in timings.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; usage and user errors print a message and return 2 (no traceback)."""
+    return run_typer(app, argv, PROG)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -1,275 +1,75 @@
 """Train one LoRA adapter per L2 segment, plus the ``baseline`` adapter (FR-14).
 
     python -m training.train_adapters --base-model artifacts/base --corpus artifacts/corpus \\
-        --out artifacts/adapters [--segments A B ...] [--r 8 --alpha 16 --dropout 0.1 \\
+        --out artifacts/adapters [--segments A --segments B ...] [--r 8 --alpha 16 --dropout 0.1 \\
         --target-modules q_proj,v_proj] [--epochs E | --max-steps N] [--seed N]
 
-A segment adapter learns from that segment's records with the *segmented* prompt (``input ->
-output``). The ``baseline`` adapter is the PRD's v1.0 "one model for everyone": the whole corpus,
-prompts without segment information (``baseline_input -> output``). Loss is on email tokens only.
-
-Each adapter folder has the standard PEFT layout, ``training_metrics.json`` and a README.md card
-(rendered from ``hub_cards/adapter_card.md``). Besides its own validation loss, every segment
-adapter records two reference losses on the same segment's validation customers: the base model
-alone and the baseline adapter (both on the baseline prompt). A segment adapter that does not beat
-the baseline adapter there has not learned its segment's style.
+A thin command line over :mod:`genemail.generation.adapter_training` (what each adapter learns is there).
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
-import json
-from dataclasses import asdict, dataclass, field
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from genemail.errors import ConfigError, DataError, config_error
-from genemail.taxonomy import BASELINE, L2_SEGMENTS
-from training.train_base import (
-    _check_positive,
-    _jsonable,
-    evaluate_loss,
-    load_corpus_splits,
-    render_card,
-    run_trainer,
-    tokenize_split,
-)
+import typer
 
-DEFAULT_TARGET_MODULES: tuple[str, ...] = ("q_proj", "v_proj")  # the PRD's LoRA recipe
-# Measured (docs/MODELS.md): on the ~1M-parameter embedded model, q_proj+v_proj at r=8 barely beats
-# the baseline adapter on its own segment; every linear projection learns the segment style 2-3x
-# better. So small base models default to all of them; real models keep the PRD recipe.
-ALL_LINEAR_MODULES: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-SMALL_MODEL_PARAMETERS = 50_000_000
+from genemail.cli.runner import run_typer
+from genemail.generation.adapter_training import AdapterTrainConfig
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+PROG = "python -m training.train_adapters"
+D = AdapterTrainConfig  # the defaults live on the config
 
 
-@dataclass(frozen=True)
-class AdapterTrainConfig:
-    """What to train and how (validated: each error names the argument, the value and the fix)."""
+@app.command()
+def train(
+    base_model: Annotated[str, typer.Option(help="Base model folder or Hub id (AutoModelForCausalLM).")],
+    corpus: Annotated[Path, typer.Option(help="Corpus folder (train/validation JSONL).", file_okay=False)],
+    out: Annotated[Path, typer.Option(help="Adapters folder: one sub-folder per adapter.")],
+    segments: Annotated[list[str] | None, typer.Option(help="Train only these (repeat the flag).")] = None,
+    r: Annotated[int, typer.Option("--r", help="LoRA rank.")] = D.r,
+    alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = D.alpha,
+    dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = D.dropout,
+    target_modules: Annotated[str | None, typer.Option(
+        help="Comma-separated module names (default: q_proj,v_proj for real models; every linear projection "
+             "for base models under 50M parameters, see docs/MODELS.md).")] = None,
+    epochs: Annotated[float, typer.Option(help="Epochs per adapter.")] = D.epochs,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps per adapter (overrides --epochs).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = D.batch_size,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = D.learning_rate,
+    max_length: Annotated[int, typer.Option(help="Tokens per example.")] = D.max_length,
+    seed: Annotated[int, typer.Option(help="Seed of the LoRA init and data order.")] = 0,
+    strategies: Annotated[Path | None, typer.Option(help="Strategies YAML (the cards' display names).",
+                                                    dir_okay=False)] = None,
+    base_model_id: Annotated[str | None, typer.Option(help="Hub id to name as base_model in the cards.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train every adapter and print a loss table (own segment vs the baseline adapter vs the base alone)."""
+    from genemail.generation.adapter_training import parse_target_modules, train_adapters
 
-    base_model: str
-    corpus: Path
-    out: Path
-    segments: tuple[str, ...] | None = None  # default: every L2 segment in the corpus + baseline
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] | None = None  # None: see resolve_target_modules
-    epochs: float = 4.0
-    max_steps: int | None = None
-    batch_size: int = 16
-    learning_rate: float = 2e-3
-    warmup_ratio: float = 0.05
-    max_length: int = 384
-    seed: int = 0
-    strategies: Path | None = None  # display names for the cards; default strategies file
-    base_model_id: str | None = None  # Hub id written as the card's base_model (default: base_model)
-    progress: bool = True
-    extra_tags: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.r, int) or self.r < 1:
-            raise config_error("r", self.r, "a positive integer (LoRA rank, e.g. 8)")
-        _check_positive("alpha", self.alpha)
-        if not 0 <= self.dropout < 1:
-            raise config_error("dropout", self.dropout, "a number in [0, 1)")
-        if self.target_modules is not None and (
-                not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules)):
-            raise config_error("target_modules", self.target_modules, "module names such as q_proj,v_proj")
-        _check_positive("epochs", self.epochs)
-        if self.max_steps is not None:
-            _check_positive("max_steps", self.max_steps)
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("learning_rate", self.learning_rate)
-        if self.segments is not None:
-            unknown = [s for s in self.segments if s not in (*L2_SEGMENTS, BASELINE)]
-            if unknown or not self.segments:
-                raise config_error("segments", list(self.segments), f"names from {[*L2_SEGMENTS, BASELINE]}")
-
-
-def resolve_target_modules(cfg: AdapterTrainConfig, n_parameters: int) -> tuple[str, ...]:
-    """``cfg.target_modules``, or by default: all linear projections for a small (embedded) base
-    model, the PRD's ``q_proj, v_proj`` for a real one."""
-    if cfg.target_modules is not None:
-        return cfg.target_modules
-    return ALL_LINEAR_MODULES if n_parameters < SMALL_MODEL_PARAMETERS else DEFAULT_TARGET_MODULES
-
-
-def lora_config(cfg: AdapterTrainConfig, target_modules: tuple[str, ...] | None = None) -> Any:
-    """The ``peft.LoraConfig`` for ``cfg`` (PRD defaults: r=8, alpha=16, dropout=0.1)."""
-    from peft import LoraConfig
-
-    targets = target_modules or cfg.target_modules or DEFAULT_TARGET_MODULES
-    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                      target_modules=list(targets), task_type="CAUSAL_LM", bias="none")
-
-
-def _plan(cfg: AdapterTrainConfig, corpus_segments: set[str]) -> list[str]:
-    # Baseline first: its per-segment losses are the reference every segment adapter is compared to.
-    wanted = cfg.segments or (*[s for s in L2_SEGMENTS if s in corpus_segments], BASELINE)
-    missing = [s for s in wanted if s != BASELINE and s not in corpus_segments]
-    if missing:
-        raise DataError(f"no training records for segment(s) {missing}", where=str(cfg.corpus / "train.jsonl"),
-                        fix="drop them from --segments or rebuild the corpus with more customers")
-    return sorted(wanted, key=lambda s: s != BASELINE)
-
-
-def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
-    """Train every planned adapter and save each to ``cfg.out/<name>``; returns metrics by name."""
-    from genemail.generation.modeling import load_base_model, load_tokenizer
-
-    corpus = load_corpus_splits(cfg.corpus)
-    tokenizer = load_tokenizer(cfg.base_model)
-    base = load_base_model(cfg.base_model, tokenizer)
-    targets = resolve_target_modules(cfg, sum(p.numel() for p in base.parameters()))
-    _check_targets(base, targets, cfg.base_model)
-    display = _display_names(cfg.strategies)
-    plan = _plan(cfg, set(corpus["train"]["segment"]))
-    baseline_by_segment: dict[str, float] = {}
-    results: dict[str, dict[str, Any]] = {}
-    for name in plan:
-        print(f"[adapters] training {name!r} ({plan.index(name) + 1}/{len(plan)})", flush=True)
-        metrics, model = _train_one(cfg, name, base, tokenizer, corpus, targets)
-        if name == BASELINE:
-            baseline_by_segment = _per_segment_losses(model, tokenizer, corpus["validation"], cfg)
-            metrics["validation_loss_by_segment"] = baseline_by_segment
-        else:
-            metrics["baseline_validation_loss"] = baseline_by_segment.get(name)
-        metrics["strategy"] = display.get(name, name)
-        _save(cfg, name, model, metrics, targets)
-        results[name] = metrics
-    return results
-
-
-def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, corpus: Any,
-               targets: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
-    import torch
-    from peft import get_peft_model
-
-    is_baseline = name == BASELINE
-    prompt_field = "baseline_input" if is_baseline else "input"
-    train = corpus["train"] if is_baseline else corpus["train"].filter(lambda r: r["segment"] == name)
-    val = corpus["validation"] if is_baseline else corpus["validation"].filter(lambda r: r["segment"] == name)
-    torch.manual_seed(cfg.seed)  # same LoRA init for every adapter of a run
-    # PEFT saves a non-"default" adapter into a sub-folder; keep "default" so each folder is flat.
-    model = get_peft_model(copy.deepcopy(base), lora_config(cfg, targets))
-    train_ds = tokenize_split(train, tokenizer, prompt_field, cfg.max_length)
-    metrics: dict[str, Any] = run_trainer(
-        model, train_ds, tokenizer.pad_token_id, seed=cfg.seed, epochs=cfg.epochs, max_steps=cfg.max_steps,
-        batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, warmup_ratio=cfg.warmup_ratio,
-        progress=cfg.progress)
-    if len(val):
-        val_ds = tokenize_split(val, tokenizer, prompt_field, cfg.max_length)
-        metrics["validation_loss"] = evaluate_loss(model, val_ds, tokenizer.pad_token_id, cfg.batch_size)
-        ref_ds = tokenize_split(val, tokenizer, "baseline_input", cfg.max_length)
-        with model.disable_adapter():
-            metrics["base_validation_loss"] = evaluate_loss(model, ref_ds, tokenizer.pad_token_id, cfg.batch_size)
-    else:
-        metrics["validation_loss"] = metrics["base_validation_loss"] = None
-    trainable = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
-    metrics.update(segment=name, train_records=len(train), validation_records=len(val),
-                   trainable_parameters=trainable, prompt_field=prompt_field)
-    return metrics, model
-
-
-def _per_segment_losses(model: Any, tokenizer: Any, validation: Any, cfg: AdapterTrainConfig) -> dict[str, float]:
-    """The baseline adapter's validation loss on each segment's customers (baseline prompts)."""
-    losses = {}
-    for seg in sorted(set(validation["segment"])):
-        ds = tokenize_split(validation.filter(lambda r: r["segment"] == seg), tokenizer, "baseline_input",
-                            cfg.max_length)
-        losses[seg] = evaluate_loss(model, ds, tokenizer.pad_token_id, cfg.batch_size)
-    return losses
-
-
-def _save(cfg: AdapterTrainConfig, name: str, model: Any, metrics: dict[str, Any],
-          targets: tuple[str, ...]) -> None:
-    from huggingface_hub import ModelCardData
-
-    out = cfg.out / name
-    model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors (+ PEFT's README)
-    info = {**metrics, "base_model": cfg.base_model, "lora": _lora_summary(cfg, targets),
-            "config": _jsonable({k: v for k, v in asdict(cfg).items() if k != "extra_tags"})}
-    (out / "training_metrics.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-    base_id = cfg.base_model_id or cfg.base_model
-    card_data = ModelCardData(library_name="peft", base_model=base_id, pipeline_tag="text-generation",
-                              license="apache-2.0",
-                              tags=["genemail", "lora", "peft", "marketing-email", name, *cfg.extra_tags])
-    render_card("adapter_card.md", card_data, name=name, is_baseline=name == BASELINE, metrics=metrics,
-                lora=_lora_summary(cfg, targets), base_model_id=base_id, seed=cfg.seed).save(out / "README.md")
-
-
-def _lora_summary(cfg: AdapterTrainConfig, targets: tuple[str, ...]) -> dict[str, Any]:
-    return {"r": cfg.r, "alpha": cfg.alpha, "dropout": cfg.dropout, "target_modules": list(targets)}
-
-
-def _check_targets(model: Any, targets: tuple[str, ...], base_model: str) -> None:
-    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    missing = [m for m in targets if m not in names]
-    if missing:
-        raise ConfigError(f"target_modules {missing} are not modules of {base_model!r}",
-                          where="--target-modules", fix="use linear layer names of this model, e.g. q_proj,v_proj")
-
-
-def _display_names(path: Path | None) -> dict[str, str]:
-    from genemail.generation.strategies import load_strategies
-
-    book = load_strategies(path)
-    names = {s: book.for_segment(s).display_name for s in book.segments}
-    names.setdefault(BASELINE, "baseline: one model for everyone (PRD v1.0)")
-    return names
-
-
-def parse_args(argv: list[str] | None = None) -> AdapterTrainConfig:
-    """Command-line arguments -> validated :class:`AdapterTrainConfig`."""
-    p = argparse.ArgumentParser(prog="python -m training.train_adapters", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base-model", required=True, help="base model folder or Hub id (AutoModelForCausalLM)")
-    p.add_argument("--corpus", type=Path, required=True, help="corpus folder (train/validation JSONL)")
-    p.add_argument("--out", type=Path, required=True, help="adapters folder: one sub-folder per adapter")
-    p.add_argument("--segments", nargs="+", default=None, help=f"subset of {[*L2_SEGMENTS, BASELINE]}")
-    p.add_argument("--r", type=int, default=8, help="LoRA rank")
-    p.add_argument("--alpha", type=int, default=16, help="LoRA alpha")
-    p.add_argument("--dropout", type=float, default=0.1, help="LoRA dropout")
-    p.add_argument("--target-modules", default=None,
-                   help="comma-separated module names (default: q_proj,v_proj for real models; every linear "
-                        "projection for base models under 50M parameters, see docs/MODELS.md)")
-    p.add_argument("--epochs", type=float, default=AdapterTrainConfig.epochs)
-    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps per adapter (overrides --epochs)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
-    p.add_argument("--max-length", type=int, default=384)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strategies", type=Path, default=None, help="strategies YAML (for the cards' display names)")
-    p.add_argument("--base-model-id", default=None, help="Hub id to name as base_model in the cards")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    a = p.parse_args(argv)
-    targets = tuple(m.strip() for m in a.target_modules.split(",") if m.strip()) if a.target_modules else None
-    return AdapterTrainConfig(
-        base_model=a.base_model, corpus=a.corpus, out=a.out, segments=tuple(a.segments) if a.segments else None,
-        r=a.r, alpha=a.alpha, dropout=a.dropout, target_modules=targets, epochs=a.epochs, max_steps=a.max_steps,
-        batch_size=a.batch_size, learning_rate=a.learning_rate, max_length=a.max_length, seed=a.seed,
-        strategies=a.strategies, base_model_id=a.base_model_id, progress=not a.no_progress)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: train every adapter, print a loss table."""
-    from genemail.errors import GenEmailError
-
-    try:
-        results = train_adapters(parse_args(argv))
-    except GenEmailError as err:
-        raise SystemExit(f"error: {err}") from None
-    print(f"{'adapter':<20}{'val loss':>10}{'baseline':>10}{'base':>10}{'steps':>7}{'sec':>7}")
+    targets = parse_target_modules(target_modules)
+    config = AdapterTrainConfig(
+        base_model=base_model, corpus=corpus, out=out, segments=tuple(segments) if segments else None, r=r,
+        alpha=alpha, dropout=dropout, target_modules=targets, epochs=epochs, max_steps=max_steps,
+        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
+        strategies=strategies, base_model_id=base_model_id, progress=progress)
+    results = train_adapters(config)
+    typer.echo(f"{'adapter':<20}{'val loss':>10}{'baseline':>10}{'base':>10}{'steps':>7}{'sec':>7}")
     for name, m in results.items():
-        print(f"{name:<20}{_fmt(m['validation_loss'])}{_fmt(m.get('baseline_validation_loss'))}"
-              f"{_fmt(m['base_validation_loss'])}{m['steps']:>7}{m['seconds']:>7}")
+        typer.echo(f"{name:<20}{_fmt(m['validation_loss'])}{_fmt(m.get('baseline_validation_loss'))}"
+                   f"{_fmt(m['base_validation_loss'])}{m['steps']:>7}{m['seconds']:>7}")
 
 
 def _fmt(value: float | None) -> str:
     return f"{value:>10.3f}" if value is not None else f"{'-':>10}"
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; usage and user errors print a message and return 2 (no traceback)."""
+    return run_typer(app, argv, PROG)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -14,14 +14,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from genemail.errors import ArtifactError, ConfigError, DataError, GenEmailError, HubError, StrategyError
-from genemail.service import (
-    NO_RELEASE_FIX,
-    ComposeResult,
-    GenEmailService,
-    GenerationOptions,
-    SegmentView,
-    StrategyCard,
-)
+from genemail.generation.compose import ComposeResult, SegmentView, StrategyCard
+from genemail.service import NO_RELEASE_FIX, GenEmailService, GenerationOptions
 
 logger = logging.getLogger("genemail.app")
 
@@ -108,6 +102,7 @@ def strategy_markdown(card: StrategyCard) -> str:
 
 def latency_markdown(result: ComposeResult, variant: str) -> str:
     """``0.42 s, 37 new tokens`` for one side of the comparison."""
+    # Both emails come from one mixed batch: the time is that batch's, shown on both sides.
     if variant == "segmented":
         return f"{result.latency_s:.2f} s, {result.new_tokens} new tokens, adapter `{result.view.strategy.adapter_ref}`"
     return f"{result.baseline_latency_s:.2f} s, {result.baseline_new_tokens} new tokens, adapter `baseline`"

@@ -19,11 +19,11 @@ from genemail.app_ui.common import (
     strategy_markdown,
 )
 from genemail.data.schema import EDUCATION_LEVELS, KID_AGE_BANDS, MARITAL_STATUSES
-from genemail.service import ComposeResult, GenEmailService, SegmentView
+from genemail.data.table import FORM_FIELDS
+from genemail.generation.compose import ComposeResult, SegmentView
+from genemail.service import GenEmailService
 
 REGENERATE_TEMPERATURE = 0.8  # "regenerate" must change the text, so greedy decoding becomes sampling
-FORM_FIELDS: tuple[str, ...] = ("Age", "Gender", "Education", "Marital_Status", "Income", "KidAge", "Familysize",
-                                "Recency")
 
 
 def _segment_outputs(view: SegmentView) -> tuple[dict[str, Any], str, str]:

@@ -16,7 +16,8 @@ import pandas as pd
 from genemail.app_ui.common import MAX_LISTED_CUSTOMERS, MODEL_CONCURRENCY, MODEL_QUEUE, guard, strategy_markdown
 from genemail.errors import DataError
 from genemail.ratings.store import CHOICES
-from genemail.service import GenEmailService, RatingPair
+from genemail.ratings.workflow import RatingPair
+from genemail.service import GenEmailService
 
 # SQLite (WAL) serializes writers itself and readers never block; many raters may submit at once.
 RATE_CONCURRENCY = 16

@@ -1,4 +1,4 @@
-"""`genemail campaign`: segment a customer file and write every customer's email."""
+"""`genemail campaign`: segment a customer file and write every customer's email (optionally as an experiment)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,50 @@ import typer
 
 
 def campaign(
-    data: Path = typer.Option(..., "--data", help="customer file (CSV/Parquet, PRD or Kaggle schema)"),
+    data: Path = typer.Option(..., "--data", help="customer file (CSV/Parquet, PRD or Kaggle schema)",
+                              exists=True, dir_okay=False, readable=True),
     out: Path = typer.Option(Path("emails.jsonl"), "--out", help="output JSONL, one row per customer"),
     release: str = typer.Option(None, "--release", help="release repo on the Hub, e.g. demo/genemail-release"),
     revision: str = typer.Option("main", "--revision", help="release tag, branch or sha (a tag is reproducible)"),
-    artifacts: Path = typer.Option(None, "--artifacts", help="a local artifacts folder instead of a release"),
+    artifacts: Path = typer.Option(None, "--artifacts", help="a local artifacts folder instead of a release",
+                                   file_okay=False),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="customers per mixed batch"),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
     sample: bool = typer.Option(False, "--sample/--greedy", help="seeded sampling instead of greedy decoding"),
     temperature: float = typer.Option(0.8, "--temperature"),
-    seed: int = typer.Option(0, "--seed"),
+    sampling_seed: int = typer.Option(0, "--sampling-seed", min=0, help="seed of sampled decoding"),
+    lang: str = typer.Option("zh", "--lang", help="language of prompts and strategy names: zh or en"),
+    experiment: str = typer.Option(None, "--experiment", help="run the campaign as this experiment: the output "
+                                   "is its send log (docs/EXPERIMENTS.md)"),
+    control: float = typer.Option(0.2, "--control", help="fraction of customers in the control arm (baseline email)"),
+    holdout: float = typer.Option(0.1, "--holdout", help="fraction held out (no email), to measure incrementality"),
+    seed: int = typer.Option(0, "--seed", help="assignment seed of the experiment (same name + seed = same arms)"),
 ) -> None:
-    """Segment every customer in DATA and generate the segmented and baseline email in mixed batches."""
+    """Segment every customer in DATA and write their emails in mixed batches.
+
+    Without --experiment each row holds the segmented and the baseline email. With it, each customer is
+    assigned an arm (segmented, control or holdout), only that arm's email is written, and the output is
+    the experiment's send log, which `genemail results ingest` joins outcomes to.
+    """
     from genemail.data import load_customers
     from genemail.generation.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import load_system
 
+    plan = None
+    if experiment is not None:  # validated before anything is loaded
+        from genemail.experiments.assignment import ExperimentConfig
+
+        plan = ExperimentConfig(name=experiment, control=control, holdout=holdout, seed=seed)
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
+                              seed=sampling_seed, lang=lang)
     system = load_system(artifacts=artifacts, release=release, revision=revision)
     for warning in system.warnings:
         typer.echo(f"warning: {warning}", err=True)
     loaded = load_customers(data)
     typer.echo(loaded.report.summary(), err=True)
-    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, seed=seed)
     summary = run_campaign(loaded.frame, system.segmenter, system.strategies, system.generator, out, config,
-                           batch_size=batch_size, progress=True, release_info=system.release_info)
+                           batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan)
     typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
 
 

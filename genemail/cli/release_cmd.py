@@ -38,14 +38,18 @@ def pull(
     local_dir: Path | None = typer.Option(None, "--local-dir", help="Download here instead of the HF cache."),
 ) -> None:
     """Download every artifact a release revision pins (at its pinned sha), verify it and load it."""
+    from genemail.generation.strategies import load_strategies
     from genemail.hub.release import format_pull_table, pull_release
+    from genemail.segmentation import load_segmenter
 
     release = pull_release(repo, revision, local_dir=local_dir)
+    segmenter = load_segmenter(release.segmenter_path)  # the skops file loads with the trusted types
+    load_strategies(release.strategies)  # the strategies file validates
     for warning in release.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"release {repo} {revision} -> {release.release_sha} ({release.revision_kind})")
     typer.echo(format_pull_table(release))
-    typer.echo(f"loaded: segmenter {type(release.segmenter).__name__}, {len(release.adapters)} adapter(s)")
+    typer.echo(f"loaded: segmenter {type(segmenter).__name__}, {len(release.adapters)} adapter(s)")
 
 
 @app.command("tags")

@@ -21,13 +21,14 @@ from genemail.experiments.assignment import NAME_PATTERN
 from genemail.experiments.events import CLICK, CONVERSION, OPEN
 from genemail.experiments.report import experiment_report, format_report
 from genemail.experiments.store import ResultsStore
+from genemail.resources import card_template
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
     from genemail.settings import Settings
 
-CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "hub_cards" / "results_card.md"
+CARD_TEMPLATE = card_template("results_card.md")
 REPORT_METRICS: tuple[str, ...] = (CLICK, OPEN, CONVERSION)
 PREFIX = "experiments"
 
@@ -91,7 +92,8 @@ def export_results(db_path: Path, repo_id: str, experiments: list[str] | None = 
     """Write the experiments (default: all in ``db_path``) to the dataset repo ``repo_id`` in one commit."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from genemail.hub.publish import RepoPlan, diff, hub_errors, remote_files
+    from genemail.hub.errors import hub_errors
+    from genemail.hub.publish import RepoPlan, diff, remote_files
 
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise ConfigError(f"repo_id={repo_id!r} is invalid", where="results export",

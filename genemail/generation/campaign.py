@@ -1,9 +1,11 @@
 """Campaign: segment a whole customer table and write every customer's email, in mixed batches.
 
-One JSONL row per customer: who (customer_id), why (l1, l2, cold-start reason, strategy), what
-(email, baseline email) and from which artifacts (adapter repo + sha, release revision). The file
-is written to ``<out>.partial`` and renamed when complete, so a crashed run never leaves a file
-that looks finished.
+Input: :func:`campaign_customers` turns an uploaded file or "the first N customers" into a table
+within a size limit. Run: :func:`run_campaign` writes one JSONL row per customer: who (customer_id),
+why (l1, l2, cold-start reason, strategy), what (email, baseline email) and from which artifacts
+(adapter repo + sha, release revision). The file is written to ``<out>.partial`` and renamed when
+complete, so a crashed run never leaves a file that looks finished. Output: :func:`campaign_tables`
+adds a spreadsheet-friendly CSV, a preview and the counts per segment.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from genemail.errors import DataError, config_error
-from genemail.taxonomy import COLD_START
+from genemail.taxonomy import BASELINE, COLD_START
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from genemail.generation.generator import EmailGenerator, GenerationConfig
-    from genemail.generation.strategies import StrategyBook
+    from genemail.experiments.assignment import ExperimentConfig
+    from genemail.generation.generator import EmailGenerator, GeneratedEmail, GenerationConfig
+    from genemail.generation.strategies import Strategy, StrategyBook
 
 SEGMENT_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2")
+PREVIEW_ROWS = 20
+PREVIEW_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2", "strategy", "email", "baseline_email")
 
 
 class Segmenter(Protocol):
@@ -45,6 +50,8 @@ class CampaignSummary:
     seconds: float
     emails_per_s: float
     release: dict[str, Any] | None
+    by_arm: dict[str, int] | None = None  # customers per arm, in an experiment
+    experiment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (for logs and the app)."""
@@ -56,21 +63,30 @@ class CampaignSummary:
 def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies: "StrategyBook",
                  generator: "EmailGenerator", out_path: Path, config: "GenerationConfig | None" = None,
                  batch_size: int = 16, progress: bool = True, release_info: Mapping[str, Any] | None = None,
-                 on_progress: Callable[[int, int], None] | None = None) -> CampaignSummary:
+                 on_progress: Callable[[int, int], None] | None = None,
+                 experiment: "ExperimentConfig | None" = None) -> CampaignSummary:
     """Segment ``customers_df`` and write one email row per customer to ``out_path`` (JSONL).
 
-    ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
+    Without ``experiment`` every row holds the segmented and the baseline email. With it, the file
+    is the experiment's send log: each customer is assigned an arm (``genemail.experiments``) and
+    only the email of that arm is written (none for the holdout); rows gain ``experiment``, ``arm``
+    and ``sent_at``. ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
     ``on_progress(done, total)`` is called after each batch (the app's progress bar).
     """
     from tqdm.auto import tqdm
 
+    from genemail.generation.generator import GenerationConfig
     from genemail.generation.prompts import profile_from_row
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise config_error("batch_size", batch_size, "a positive integer")
+    config = config or GenerationConfig()
     segments = _segment(customers_df, segmenter)
+    chosen = [strategies.for_segment(name) for name in segments["l2"]]  # one lookup per customer
+    arms = _arms(segments, experiment)
     profiles = [profile_from_row(row) for row in customers_df.to_dict("records")]
     release = dict(release_info) if release_info else None
+    infos = segments.to_dict("records")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".partial")
@@ -78,21 +94,116 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     with partial.open("w", encoding="utf-8") as fh, tqdm(total=total, desc="campaign", unit="email",
                                                          disable=not progress) as bar:
         for start in range(0, total, batch_size):
-            seg = segments[start:start + batch_size]
-            emails = generator.generate(profiles[start:start + batch_size], list(seg["l2"]), config,
-                                        batch_size=batch_size, strategies=strategies)
-            for email, info in zip(emails, seg.to_dict("records")):
-                fh.write(json.dumps(_row(email, info, release), ensure_ascii=False) + "\n")
+            stop = min(start + batch_size, total)
+            written = _write_batch(generator, profiles, chosen, arms, config, start, stop)
+            sent_at = _utc_now()
+            for i in range(start, stop):
+                row = _row(written.get(i), infos[i], chosen[i], config.lang, release)
+                if experiment is not None:
+                    row = _send_log_row(row, experiment, arms[i], sent_at, generator)
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
-            bar.update(len(emails))
+            bar.update(stop - start)
             if on_progress is not None:
-                on_progress(min(start + batch_size, total), total)
+                on_progress(stop, total)
     partial.replace(out_path)
     seconds = time.perf_counter() - t0
     counts = Counter(segments["l2"])
     return CampaignSummary(out_path=out_path, n_customers=total, by_segment=dict(sorted(counts.items())),
                            cold_start=counts.get(COLD_START, 0), seconds=round(seconds, 2),
-                           emails_per_s=round(total / seconds, 2) if seconds > 0 else 0.0, release=release)
+                           emails_per_s=round(total / seconds, 2) if seconds > 0 else 0.0, release=release,
+                           by_arm=dict(sorted(Counter(arms).items())) if experiment is not None else None,
+                           experiment=experiment.name if experiment is not None else None)
+
+
+def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> list[str | None]:
+    """Each customer's arm (None for everyone without an experiment)."""
+    if experiment is None:
+        return [None] * len(segments)
+    from genemail.experiments.assignment import assign_arms
+
+    return list(assign_arms(segments["customer_id"].astype(str).tolist(), segments["l2"].astype(str).tolist(),
+                            experiment))
+
+
+def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[Any], arms: list[str | None],
+                 config: "GenerationConfig", start: int, stop: int) -> dict[int, "GeneratedEmail"]:
+    """The emails of customers ``start..stop`` (one mixed batch): both, or only the one an arm sends."""
+    from genemail.experiments.assignment import CONTROL, HOLDOUT
+    from genemail.generation.generator import BASELINE_VARIANT, SEGMENTED
+
+    rows = [i for i in range(start, stop) if arms[i] != HOLDOUT]
+    if not rows:
+        return {}
+    only = None if arms[start] is None else [BASELINE_VARIANT if arms[i] == CONTROL else SEGMENTED for i in rows]
+    emails = generator.generate([profiles[i] for i in rows], [chosen[i] for i in rows], config,
+                                batch_size=len(rows), only=only)
+    return dict(zip(rows, emails))
+
+
+def _send_log_row(row: dict[str, Any], experiment: "ExperimentConfig", arm: str | None, sent_at: str,
+                  generator: "EmailGenerator") -> dict[str, Any]:
+    from genemail.experiments.sendlog import send_log_row
+
+    baseline = generator.adapter_ref(BASELINE) if BASELINE in generator.adapter_names else None
+    adapter = {"adapter": BASELINE, "adapter_repo": baseline.repo_id if baseline else None,
+               "adapter_sha": baseline.revision if baseline else None}
+    return send_log_row(row, experiment=experiment.name, arm=str(arm), sent_at=sent_at, baseline_adapter=adapter)
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """A finished campaign's files and summaries (what the app's Campaign tab shows)."""
+
+    jsonl_path: Path
+    csv_path: Path
+    n_customers: int
+    preview: "pd.DataFrame"
+    counts: "pd.DataFrame"
+    seconds: float
+    report: str = ""
+
+
+def campaign_customers(source: str | Path | int, demo: "pd.DataFrame", limit: int,
+                       where: str = "Campaign tab") -> tuple["pd.DataFrame", str]:
+    """The customers of a campaign: the first ``source`` rows of ``demo``, or the file ``source``.
+
+    Returns the table (internal schema) and the loader's cleaning report (empty for demo rows).
+    """
+    from genemail.data.loader import load_customers
+
+    if isinstance(source, (int, float)) and not isinstance(source, bool):
+        top = min(limit, len(demo))
+        if int(source) != source or not 1 <= source <= top:
+            raise DataError(f"N={source!r} customers is out of range", where=where,
+                            fix=f"choose N from 1 to {top}, or upload a file")
+        return demo.head(int(source)).reset_index(drop=True), ""
+    if not source:
+        raise DataError("no customer file and no N given", where=where,
+                        fix="upload a CSV/Parquet customer file or choose N demo customers")
+    loaded = load_customers(Path(source))  # DataError names file, row and column
+    if len(loaded.frame) > limit:
+        raise DataError(f"the file has {len(loaded.frame)} customers, more than the app's limit of {limit}",
+                        where=Path(source).name, fix="split the file, or run `genemail campaign` from the CLI")
+    return loaded.frame.reset_index(drop=True), loaded.report.summary()
+
+
+def campaign_tables(summary: CampaignSummary, report: str = "") -> CampaignResult:
+    """Add ``<out>.csv`` (with a BOM, so spreadsheet apps read Chinese text right), a preview, the counts."""
+    import pandas as pd
+
+    rows = pd.read_json(summary.out_path, lines=True, dtype={"customer_id": str})
+    csv_path = summary.out_path.with_suffix(".csv")
+    rows.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    counts = rows.groupby(["l1", "l2"], dropna=False).size().reset_index(name="customers")
+    preview = rows.head(PREVIEW_ROWS)[[c for c in PREVIEW_COLUMNS if c in rows.columns]]
+    return CampaignResult(summary.out_path, csv_path, len(rows), preview, counts, summary.seconds, report)
 
 
 def _segment(customers_df: "pd.DataFrame", segmenter: Segmenter) -> "pd.DataFrame":
@@ -116,26 +227,28 @@ def _segment(customers_df: "pd.DataFrame", segmenter: Segmenter) -> "pd.DataFram
     return seg
 
 
-def _row(email: Any, info: Mapping[str, Any], release: Mapping[str, Any] | None) -> dict[str, Any]:
+def _row(email: "GeneratedEmail | None", info: Mapping[str, Any], strategy: "Strategy", lang: str,
+         release: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One output row; ``email`` is None for a customer who gets no email (an experiment's holdout)."""
     release = release or {}
-    reason = info.get("cold_start_reason")
     return {
-        "customer_id": email.customer_id,
+        "customer_id": str(info.get("customer_id")),
         "l1": _plain(info.get("l1")),
-        "l2": email.segment,
+        "l2": strategy.segment,
         "l2_proba": _plain(info.get("l2_proba")),
-        "cold_start_reason": _plain(reason),
-        "strategy": email.strategy,
-        "email": email.email,
-        "baseline_email": email.baseline_email,
-        "adapter": email.adapter,
-        "adapter_repo": email.adapter_repo,
-        "adapter_sha": email.adapter_revision,
+        "cold_start_reason": _plain(info.get("cold_start_reason")),
+        "strategy": strategy.text(lang).display_name,
+        "email": email.email if email else None,
+        "baseline_email": email.baseline_email if email else None,
+        "adapter": strategy.adapter,
+        "adapter_repo": email.adapter_repo if email else None,
+        "adapter_sha": email.adapter_revision if email else None,
         "release_repo": release.get("repo_id"),
         "release_revision": release.get("revision"),
         "release_sha": release.get("sha"),
-        "latency_s": email.latency_s,
-        "new_tokens": email.new_tokens,
+        "latency_s": email.latency_s if email else None,
+        "new_tokens": email.new_tokens if email else 0,
+        "baseline_new_tokens": email.baseline_new_tokens if email else 0,
     }
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from genemail.errors import ArtifactError, DataError, config_error
 from genemail.generation.prompts import CustomerProfile, build_baseline_prompt, build_prompt, fact_phrases, profile_from_row
 from genemail.generation.strategies import LANGS, EmailVariants, Strategy, StrategyBook
+from genemail.resources import card_template
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
 
 if TYPE_CHECKING:  # heavy imports stay out of module import time
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 INFO_FILE = "corpus_info.json"
-CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "hub_cards" / "corpus_card.md"
+CARD_TEMPLATE = card_template("corpus_card.md")
 _SEPARATOR = {"zh": "", "en": " "}
 
 
@@ -90,7 +91,7 @@ def _needed_facts(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
-def _combinations(variants: EmailVariants, facts: dict[str, str]) -> list[tuple[int, int, int]]:
+def variant_combinations(variants: EmailVariants, facts: dict[str, str]) -> list[tuple[int, int, int]]:
     """Every (greeting, body, CTA) index triple whose body the profile can fill."""
     bodies = [i for i, body in enumerate(variants.body) if _needed_facts(body) <= facts.keys()]
     return list(itertools.product(range(len(variants.greeting)), bodies, range(len(variants.call_to_action))))
@@ -125,7 +126,7 @@ def draw_emails(
     """``k`` emails for one customer, none already in ``used`` (which is updated)."""
     import numpy as np
 
-    combos = _combinations(_variants(strategy, lang), fact_phrases(profile, lang))
+    combos = variant_combinations(_variants(strategy, lang), fact_phrases(profile, lang))
     order = np.random.default_rng(customer_rng_seed(seed, profile.customer_id)).permutation(len(combos))
     emails: list[tuple[str, tuple[int, int, int]]] = []
     for index in order:
@@ -297,13 +298,48 @@ def held_out_customers(corpus: "datasets.DatasetDict") -> list[tuple[CustomerPro
     return list(seen.values())
 
 
+def segment_customers(customers: Path, segmenter: Path) -> "pd.DataFrame":
+    """Load customers (internal schema) and add the segmenter's L2 name as a ``segment`` column."""
+    from genemail.data import load_customers
+    from genemail.segmentation import load_segmenter
+
+    frame = load_customers(customers).frame
+    if not Path(segmenter).exists():
+        raise ArtifactError("segmenter not found", where=str(segmenter),
+                            fix="train it first (make train) or pass --segmenter DIR")
+    segments = load_segmenter(segmenter).segment(frame)  # accepts the folder or the .skops file
+    mapping = dict(zip(segments["customer_id"].astype(str), segments["l2"]))
+    frame = frame.copy()
+    frame["segment"] = frame["customer_id"].astype(str).map(mapping)
+    return frame
+
+
+def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
+                        strategies: Path | None = None) -> dict[str, Any]:
+    """Build the corpus of ``frame`` (with a ``segment`` column) and write its folder; returns corpus_info.
+
+    The folder holds the splits, ``corpus_info.json``, the dataset card and a copy of the strategies
+    file used, so the corpus is reproducible from its folder alone.
+    """
+    import shutil
+
+    from genemail.generation.strategies import load_strategies
+
+    book = load_strategies(strategies)
+    corpus, info = build_corpus(frame, book, config)
+    save_corpus(corpus, info, out)
+    shutil.copyfile(book.source, Path(out) / "strategies.yaml")
+    render_corpus_card(info).save(Path(out) / "README.md")
+    return info
+
+
 def render_corpus_card(info: dict[str, Any], template_path: Path | None = None, repo_id: str | None = None) -> "DatasetCard":
-    """The corpus dataset card, rendered from ``hub_cards/corpus_card.md``."""
+    """The corpus dataset card, rendered from ``genemail/resources/cards/corpus_card.md``."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     template = Path(template_path or CARD_TEMPLATE)
     if not template.is_file():
-        raise ArtifactError("card template missing", where=str(template), fix="restore hub_cards/corpus_card.md")
+        raise ArtifactError("card template missing", where=str(template), fix="reinstall genemail (the card templates are package data)")
     total = sum(split["records"] for split in info["splits"].values())
     data = DatasetCardData(
         language=[info["lang"]], license="cc0-1.0", pretty_name="GenEmail synthetic email corpus",

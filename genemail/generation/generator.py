@@ -24,7 +24,7 @@ from genemail.taxonomy import BASELINE
 
 if TYPE_CHECKING:
     from genemail.generation.prompts import CustomerProfile
-    from genemail.generation.strategies import StrategyBook
+    from genemail.generation.strategies import Strategy
 
 BASE_ROW = "__base__"  # PEFT's name for "no adapter" in adapter_names
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -91,23 +91,31 @@ class Completion:
     new_tokens: int
 
 
+SEGMENTED = "segmented"  # a customer's email from its segment's adapter
+BASELINE_VARIANT = "baseline"  # the same customer's email from the one-size-fits-all adapter
+VARIANTS: tuple[str, ...] = (SEGMENTED, BASELINE_VARIANT)
+
+
 @dataclass(frozen=True)
 class GeneratedEmail:
-    """A customer's segmented email, its baseline email from the same batch, and where it came from.
+    """A customer's segmented and/or baseline email, written in one batch, and where they came from.
 
-    ``latency_s`` is the wall time of the batch that produced the email (shared by its rows).
+    ``email`` is None when only the baseline was asked for, ``baseline_email`` when only the segmented
+    one was. ``latency_s`` is the wall time of the batch that wrote them (shared by its rows: each
+    email was ready when its batch finished).
     """
 
     customer_id: str
     segment: str
     strategy: str
-    email: str
+    email: str | None
     baseline_email: str | None
     adapter: str
     adapter_repo: str | None
     adapter_revision: str | None
     latency_s: float
     new_tokens: int
+    baseline_new_tokens: int = 0
 
 
 @dataclass
@@ -116,19 +124,18 @@ class EmailGenerator:
 
     model: Any  # PreTrainedModel, or PeftModel once an adapter is loaded
     tokenizer: Any
-    strategies: "StrategyBook"
     base_model_id: str
     _refs: dict[str, AdapterRef] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
-    def load(cls, base_model: str | Path, adapters: Mapping[str, AdapterRef] | Sequence[AdapterRef],
-             strategies: "StrategyBook") -> "EmailGenerator":
+    def load(cls, base_model: str | Path,
+             adapters: Mapping[str, AdapterRef] | Sequence[AdapterRef]) -> "EmailGenerator":
         """Load the base model once (fp32, eval) and every adapter under its name."""
         from genemail.generation.modeling import load_base_model, load_tokenizer
 
         tokenizer = load_tokenizer(base_model)
-        gen = cls(load_base_model(base_model, tokenizer), tokenizer, strategies, str(base_model))
+        gen = cls(load_base_model(base_model, tokenizer), tokenizer, str(base_model))
         refs = adapters.values() if isinstance(adapters, Mapping) else adapters
         for ref in refs:
             gen.add_adapter(ref)
@@ -230,58 +237,79 @@ class EmailGenerator:
         ids.add(self.tokenizer.eos_token_id)
         return ids
 
-    def generate(self, customers: Sequence["CustomerProfile"], segments: Sequence[str],
+    def generate(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
                  config: GenerationConfig | None = None, batch_size: int = 16, with_baseline: bool = True,
-                 progress: bool = False, strategies: "StrategyBook | None" = None) -> list[GeneratedEmail]:
-        """Write each customer's email with their segment's adapter (and the baseline email beside it).
+                 progress: bool = False, only: Sequence[str] | None = None) -> list[GeneratedEmail]:
+        """Write each customer's email with its strategy's adapter and, beside it, the baseline email.
 
-        Customers of different segments share batches: each batch is one ``generate`` call whose
-        rows are the segmented prompts followed by the same customers' baseline prompts.
-        ``strategies`` overrides the generator's book for this call (a switched strategies file).
+        Customers of different segments share batches: each batch is one ``generate`` call whose rows
+        are the segmented prompts followed by the same customers' baseline prompts. ``only[i]``
+        (``"segmented"`` or ``"baseline"``) asks for just that one of customer ``i``'s emails (an
+        experiment sends one variant per customer); otherwise ``with_baseline`` decides.
         """
         from tqdm.auto import tqdm
 
         config = config or GenerationConfig()
-        if len(customers) != len(segments):
-            raise ConfigError(f"{len(customers)} customers but {len(segments)} segments",
-                              fix="pass one segment per customer")
+        if len(customers) != len(strategies):
+            raise ConfigError(f"{len(customers)} customers but {len(strategies)} strategies",
+                              fix="pass one strategy per customer")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise config_error("batch_size", batch_size, "a positive integer")
-        book = strategies or self.strategies
-        chosen = [book.for_segment(s) for s in segments]
-        needed = {s.adapter for s in chosen} | ({BASELINE} if with_baseline else set())
+        wanted = self._wanted(len(customers), with_baseline, only)
+        needed = {s.adapter for s, w in zip(strategies, wanted) if SEGMENTED in w}
+        needed |= {BASELINE} if any(BASELINE_VARIANT in w for w in wanted) else set()
         for name in sorted(needed):
             self.adapter_ref(name)  # fail before any work, not halfway through a campaign
         results: list[GeneratedEmail] = []
         with tqdm(total=len(customers), desc="emails", unit="email", disable=not progress) as bar:
             for start in range(0, len(customers), batch_size):
                 stop = start + batch_size
-                results += self._generate_batch(customers[start:stop], segments[start:stop],
-                                                chosen[start:stop], config, with_baseline)
+                results += self._generate_batch(customers[start:stop], strategies[start:stop], wanted[start:stop],
+                                                config)
                 bar.update(len(customers[start:stop]))
         return results
 
-    def _generate_batch(self, customers: Sequence["CustomerProfile"], segments: Sequence[str],
-                        strategies: Sequence[Any], config: GenerationConfig,
-                        with_baseline: bool) -> list[GeneratedEmail]:
+    @staticmethod
+    def _wanted(n: int, with_baseline: bool, only: Sequence[str] | None) -> list[frozenset[str]]:
+        if only is None:
+            return [frozenset({SEGMENTED, BASELINE_VARIANT} if with_baseline else {SEGMENTED})] * n
+        if len(only) != n or any(v not in VARIANTS for v in only):
+            raise ConfigError(f"only={list(only)[:5]}... must give one of {VARIANTS} per customer",
+                              fix="pass one variant per customer, or only=None for both")
+        return [frozenset({v}) for v in only]
+
+    def _generate_batch(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
+                        wanted: Sequence[frozenset[str]], config: GenerationConfig) -> list[GeneratedEmail]:
         from genemail.generation.prompts import build_baseline_prompt, build_prompt
 
-        prompts = [build_prompt(c, s, lang=config.lang) for c, s in zip(customers, strategies)]
-        names = [s.adapter for s in strategies]
-        if with_baseline:
-            prompts += [build_baseline_prompt(c, lang=config.lang) for c in customers]
-            names += [BASELINE] * len(customers)
+        # Segmented rows first, then baseline rows; remember which row answers which customer.
+        prompts, names, row_of = [], [], {}
+        for i, (c, st) in enumerate(zip(customers, strategies)):
+            if SEGMENTED in wanted[i]:
+                row_of[(i, SEGMENTED)] = len(prompts)
+                prompts.append(build_prompt(c, st, lang=config.lang))
+                names.append(st.adapter)
+        for i, c in enumerate(customers):
+            if BASELINE_VARIANT in wanted[i]:
+                row_of[(i, BASELINE_VARIANT)] = len(prompts)
+                prompts.append(build_baseline_prompt(c, lang=config.lang))
+                names.append(BASELINE)
         t0 = time.perf_counter()
         rows = self.complete(prompts, names, config)
         latency = round(time.perf_counter() - t0, 4)
-        n = len(customers)
-        return [
-            GeneratedEmail(
-                customer_id=str(c.customer_id), segment=seg, strategy=st.display_name,
-                email=rows[i].text, baseline_email=rows[n + i].text if with_baseline else None,
-                adapter=st.adapter, adapter_repo=self._refs[st.adapter].repo_id,
-                adapter_revision=self._refs[st.adapter].revision, latency_s=latency,
-                new_tokens=rows[i].new_tokens,
-            )
-            for i, (c, seg, st) in enumerate(zip(customers, segments, strategies))
-        ]
+
+        def row(i: int, variant: str) -> Completion | None:
+            return rows[row_of[(i, variant)]] if (i, variant) in row_of else None
+
+        out = []
+        for i, (c, st) in enumerate(zip(customers, strategies)):
+            seg, base = row(i, SEGMENTED), row(i, BASELINE_VARIANT)
+            ref = self._refs.get(st.adapter)
+            out.append(GeneratedEmail(
+                customer_id=str(c.customer_id), segment=st.segment, strategy=st.text(config.lang).display_name,
+                email=seg.text if seg else None, baseline_email=base.text if base else None,
+                adapter=st.adapter, adapter_repo=ref.repo_id if ref else None,
+                adapter_revision=ref.revision if ref else None, latency_s=latency,
+                new_tokens=seg.new_tokens if seg else 0, baseline_new_tokens=base.new_tokens if base else 0,
+            ))
+        return out

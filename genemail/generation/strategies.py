@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from genemail.errors import StrategyError
+from genemail.resources import RESOURCES_DIR
 from genemail.taxonomy import BASELINE, COLD_START, L2_SEGMENTS
 
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -73,13 +74,13 @@ class StrategyText:
 
 @dataclass(frozen=True)
 class Strategy:
-    """A segment's communication strategy; text fields read the default language (zh)."""
+    """A segment's communication strategy; its texts are per language (``strategy.text(lang)``)."""
 
     segment: str
     adapter: str
     texts: Mapping[str, StrategyText]
 
-    def text(self, lang: str = DEFAULT_LANG) -> StrategyText:
+    def text(self, lang: str) -> StrategyText:
         """This strategy's texts in ``lang``; :class:`StrategyError` if the file has none."""
         try:
             return self.texts[lang]
@@ -93,30 +94,6 @@ class Strategy:
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self.texts)
-
-    @property
-    def display_name(self) -> str:
-        return self.text().display_name
-
-    @property
-    def tone(self) -> str:
-        return self.text().tone
-
-    @property
-    def greeting(self) -> str:
-        return self.text().greeting
-
-    @property
-    def focus(self) -> str:
-        return self.text().focus
-
-    @property
-    def call_to_action(self) -> str:
-        return self.text().call_to_action
-
-    @property
-    def prompt_template(self) -> str:
-        return self.text().prompt_template
 
 
 @dataclass(frozen=True)
@@ -155,7 +132,7 @@ class StrategyBook:
 
 def default_strategies_path() -> Path:
     """The strategies file shipped with the package."""
-    return Path(__file__).resolve().parent.parent / "resources" / "strategies.yaml"
+    return RESOURCES_DIR / "strategies.yaml"
 
 
 def load_strategies(path: Path | str | None = None) -> StrategyBook:

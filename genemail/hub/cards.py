@@ -1,4 +1,4 @@
-"""Model and dataset cards rendered at publish time from the templates in ``hub_cards/``.
+"""Model and dataset cards rendered at publish time from the templates in ``genemail/resources/cards/``.
 
 Metadata goes into the YAML front matter through ``huggingface_hub``'s card data classes
 (``ModelCardData`` + ``EvalResult`` for the segmenter's ``model-index``), so the Hub indexes it;
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from genemail import taxonomy
 from genemail.errors import ArtifactError
+from genemail.resources import card_template
 
 if TYPE_CHECKING:
     from genemail.hub.manifest import ReleaseManifest
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "hub_cards"
-SEGMENTER_TEMPLATE = CARDS_DIR / "segmenter_card.md"
-RELEASE_TEMPLATE = CARDS_DIR / "release_card.md"
+SEGMENTER_TEMPLATE = card_template("segmenter_card.md")
+RELEASE_TEMPLATE = card_template("release_card.md")
 LICENSE = "apache-2.0"
 
 _CONFUSION_KEYS = ("confusion_matrix", "confusion")

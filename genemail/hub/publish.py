@@ -11,11 +11,9 @@ Endpoint and token come from ``HF_ENDPOINT`` / ``HF_TOKEN`` as ``huggingface_hub
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from genemail import taxonomy
 from genemail.errors import ArtifactError, ConfigError, HubError
 from genemail.hub import cards
+from genemail.hub.errors import hub_errors
 from genemail.hub.manifest import (
     MANIFEST_FILENAME,
     ArtifactPin,
@@ -43,37 +42,6 @@ STRATEGIES_FILE = "strategies.yaml"
 KEEP_REMOTE = frozenset({".gitattributes"})  # created by the Hub itself; never deleted
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
-
-
-@contextlib.contextmanager
-def hub_errors(repo_id: str, revision: str | None = None, *, action: str = "talk to") -> Iterator[None]:
-    """Turn ``huggingface_hub`` / transport exceptions into :class:`HubError` with what to do."""
-    import httpx2
-    from huggingface_hub import constants
-    from huggingface_hub import errors as hf
-
-    where = f"{repo_id}@{revision}" if revision else repo_id
-    try:
-        yield
-    except hf.RevisionNotFoundError:
-        raise HubError(f"revision {revision!r} does not exist", where=repo_id,
-                       fix="pass an existing tag or commit sha (`genemail release tags REPO` lists a release's tags)") from None
-    except hf.RepositoryNotFoundError:
-        raise HubError("repository not found (or not visible with this token)", where=where,
-                       fix="check the repo id and namespace, and that HF_TOKEN can read it") from None
-    except hf.OfflineModeIsEnabled:
-        raise HubError(f"cannot {action} the Hub: HF_HUB_OFFLINE=1 is set", where=where,
-                       fix="unset HF_HUB_OFFLINE, or pull a revision already in the cache") from None
-    except hf.HfHubHTTPError as err:
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        if status in (401, 403):
-            raise HubError(f"the Hub refused the token (HTTP {status})", where=where,
-                           fix="set HF_TOKEN to a token with write access to this namespace") from None
-        raise HubError(f"the Hub answered an error: {str(err).splitlines()[0]}", where=where,
-                       fix="retry; if it persists, check the Hub server's log") from None
-    except (httpx2.TransportError, ConnectionError) as err:
-        raise HubError(f"the Hub at {constants.ENDPOINT} is unreachable ({type(err).__name__})", where=where,
-                       fix="start it (`make hub` / `genemail hub serve`) or set HF_ENDPOINT to a running Hub") from None
 
 
 @dataclass(frozen=True)
@@ -219,7 +187,8 @@ def plan_artifacts(cfg: PublishConfig) -> list[RepoPlan]:
 
 # ------------------------------------------------------------------------------------ hub syncing
 
-def _git_blob_sha1(data: bytes) -> str:
+def git_blob_sha1(data: bytes) -> str:
+    """The git blob id of ``data`` (what the Hub reports as a file's oid)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -244,7 +213,7 @@ def diff(plan: RepoPlan, remote: dict[str, tuple[str, str | None]]) -> tuple[lis
             continue
         blob_id, lfs_sha256 = remote[path]
         data = plan.blob(path)
-        local = hashlib.sha256(data).hexdigest() if lfs_sha256 else _git_blob_sha1(data)
+        local = hashlib.sha256(data).hexdigest() if lfs_sha256 else git_blob_sha1(data)
         if local != (lfs_sha256 or blob_id):
             changed.append(path)
     stale = sorted(p for p in remote if p not in plan.files and p not in KEEP_REMOTE)

@@ -1,10 +1,13 @@
-"""Pull a release by revision: resolve it, download every pinned artifact at its sha, verify, load.
+"""Pull a release by revision: resolve it, download every pinned artifact at its sha, and verify it.
 
 ``pull_release(repo, "v1")`` downloads ``release.json`` at ``v1``, then each artifact with
 ``snapshot_download(repo_id, revision=<pinned sha>)`` and checks what arrived: the snapshot's commit is
 the pin, the pinned files are there, the strategies file's sha256 matches. With ``HF_HUB_OFFLINE=1`` a
 revision pulled before loads from the cache. A branch (``main``) may be pulled but is reported as not
 reproducible.
+
+This module only downloads and verifies; :func:`genemail.loading.build_system` turns a pulled release
+into a running system (segmenter, strategies, generator).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from genemail.errors import HubError, ReleaseError
 from genemail.hub.manifest import MANIFEST_FILENAME, ArtifactPin, BaseModelRef, ReleaseManifest, is_full_sha
-from genemail.hub.publish import hub_errors
+from genemail.hub.errors import hub_errors
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -49,14 +52,13 @@ class PulledArtifact:
 
 @dataclass
 class PulledRelease:
-    """A release on disk and loaded: what the app needs to run one release revision."""
+    """A release on disk, verified against its pins: what :mod:`genemail.loading` builds a system from."""
 
     manifest: ReleaseManifest
     release_sha: str
     revision: str
     revision_kind: str
     release_path: Path
-    segmenter: Any
     segmenter_path: Path
     strategies: Path | None
     base_model: BaseModelRef | None
@@ -187,18 +189,9 @@ def _load_manifest(release_path: Path, where: str) -> ReleaseManifest:
     return ReleaseManifest.from_json(path.read_text(encoding="utf-8"), source=f"{where}/{MANIFEST_FILENAME}")
 
 
-def _validate_strategies(path: Path) -> None:
-    """Load the strategies with GenEmail's own loader when it exists (it raises StrategyError)."""
-    try:
-        from genemail.generation.strategies import load_strategies
-    except ImportError:
-        return
-    load_strategies(path)
-
-
 def pull_release(repo_id: str, revision: str = "main", *, token: str | None = None,
-                 local_dir: str | Path | None = None, load: bool = True) -> PulledRelease:
-    """Download, verify and (with ``load``) load every artifact a release revision pins.
+                 local_dir: str | Path | None = None) -> PulledRelease:
+    """Download and verify every artifact a release revision pins (commit, files, sha256 of strategies).
 
     ``local_dir`` None keeps everything in the Hugging Face cache (works offline afterwards);
     otherwise each artifact goes to ``local_dir/<artifact>``.
@@ -222,26 +215,19 @@ def pull_release(repo_id: str, revision: str = "main", *, token: str | None = No
     strategies = None
     if manifest.strategies is not None:
         strategies = _checked_file(release_path, manifest.strategies.path, manifest.strategies.sha256, "strategies")
-        if load:
-            _validate_strategies(strategies)
     evaluation = None
     if manifest.eval is not None:
         eval_file = _checked_file(release_path, manifest.eval.path, manifest.eval.sha256, "eval")
         evaluation = json.loads(eval_file.read_text(encoding="utf-8"))
 
     segmenter_path = paths["segmenter"] / "segmenter.skops"
-    segmenter = None
-    if load:
-        from genemail.segmentation import load_segmenter
-
-        segmenter = load_segmenter(segmenter_path)
     warnings = []
     if kind in ("branch", "unknown"):
         what = "is a branch" if kind == "branch" else "could not be checked (Hub not reachable)"
         warnings.append(f"{revision} {what}: this pull is not reproducible; pin a tag or sha")
     return PulledRelease(
         manifest=manifest, release_sha=release_sha, revision=revision, revision_kind=kind,
-        release_path=release_path, segmenter=segmenter, segmenter_path=segmenter_path, strategies=strategies,
+        release_path=release_path, segmenter_path=segmenter_path, strategies=strategies,
         base_model=manifest.base_model, base_model_path=paths.get("base"),
         adapters={seg: PulledAdapter(seg, paths[f"adapter:{seg}"], pin.repo_id, pin.sha)
                   for seg, pin in sorted(manifest.adapters.items())},
