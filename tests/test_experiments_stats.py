@@ -1,5 +1,8 @@
 """The report's statistics, proven by simulation with a known truth (fixed seeds, vectorized).
 
+The simulations are ``genemail.experiments.calibration`` (which prints the same figures for the docs);
+every simulated experiment goes through ``stats.compare``, as the report does.
+
 Each check compares a count over many simulated experiments with the binomial band it must fall in
 if the method does what it claims: a 99.9% band, so a correct method fails a check with probability
 about 0.1%, and the fixed seed makes every run give the same answer.
@@ -15,7 +18,7 @@ from scipy.stats import binom
 
 from genemail.errors import ConfigError
 from genemail.experiments import plan_sample_size
-from genemail.experiments import stats
+from genemail.experiments import calibration, stats
 
 SIMULATIONS = 4000
 
@@ -25,49 +28,31 @@ def _band(n: int, p: float, tail: float = 0.0005) -> tuple[float, float]:
     return binom.ppf(tail, n, p), binom.isf(tail, n, p)
 
 
-def _draw(rng: np.random.Generator, n: object, p: object, shape: tuple[int, ...]) -> np.ndarray:
-    return rng.binomial(np.broadcast_to(n, shape), np.broadcast_to(p, shape))
-
-
-@pytest.mark.parametrize(
-    ("p_control", "p_segmented", "n_control", "n_segmented"),
-    [(0.04, 0.06, 2000, 2000),    # a typical click lift
-     (0.01, 0.015, 3000, 6000),   # a rare event, unequal arms (segmented gets more customers)
-     (0.20, 0.25, 500, 500),      # a common event, small arms
-     (0.05, 0.05, 1000, 1000)],   # no lift
-)
+@pytest.mark.parametrize(("p_control", "p_segmented", "n_control", "n_segmented"), calibration.COVERAGE_SCENARIOS)
 def test_intervals_cover_the_true_rate_and_lift_95_percent_of_the_time(p_control: float, p_segmented: float,
                                                                        n_control: int, n_segmented: int) -> None:
-    rng = np.random.default_rng(20250301)
-    x_seg = _draw(rng, n_segmented, p_segmented, (SIMULATIONS,))
-    x_ctl = _draw(rng, n_control, p_control, (SIMULATIONS,))
-    low, high = stats.diff_ci(x_seg, n_segmented, x_ctl, n_control)
-    true_lift = p_segmented - p_control
-    covered = int(((low <= true_lift) & (true_lift <= high)).sum())
+    result = calibration.coverage(p_control, p_segmented, n_control, n_segmented, SIMULATIONS)
     lo, hi = _band(SIMULATIONS, 0.95)
-    assert lo <= covered <= hi, f"lift interval covered {covered / SIMULATIONS:.3f} of {SIMULATIONS}"
-    for x, n, p in ((x_seg, n_segmented, p_segmented), (x_ctl, n_control, p_control)):
-        r_low, r_high = stats.wilson_ci(x, n)
-        covered = int(((r_low <= p) & (p <= r_high)).sum())
-        assert lo <= covered <= hi, f"rate interval covered {covered / SIMULATIONS:.3f} (p={p}, n={n})"
+    for name, covered in (("lift", result.lift), ("segmented rate", result.segmented_rate),
+                          ("control rate", result.control_rate)):
+        assert lo <= covered <= hi, f"{name} interval covered {covered / SIMULATIONS:.3f} of {SIMULATIONS}"
 
 
 def test_with_no_true_lift_significant_win_comes_at_the_nominal_rate_not_more() -> None:
     # A/A: 4,000 experiments of 5 segments, 1,000 recipients per arm, the same 5% click rate in both arms.
-    rng = np.random.default_rng(7)
-    shape = (SIMULATIONS, 5)
-    x_seg, x_ctl = _draw(rng, 1000, 0.05, shape), _draw(rng, 1000, 0.05, shape)
-    raw = stats.compare(x_seg, 1000, x_ctl, 1000, adjust=False)
-    adjusted = stats.compare(x_seg, 1000, x_ctl, 1000, adjust=True)
-    cells = SIMULATIONS * 5
+    result = calibration.false_wins(rate=0.05, n=1000, segments=5, experiments=SIMULATIONS)
+    cells = result.cells
     # The unadjusted two-sided test rejects 5% of the time, and half of those are "wins".
-    rejected = int((raw["p_value"] < 0.05).sum())
-    assert _band(cells, 0.05)[0] <= rejected <= _band(cells, 0.05)[1], rejected / cells
-    wins = int((raw["decision"] == stats.SIGNIFICANT_WIN).sum())
-    assert _band(cells, 0.025)[0] <= wins <= _band(cells, 0.025)[1], wins / cells
+    assert _band(cells, 0.05)[0] <= result.rejected <= _band(cells, 0.05)[1], result.rejected / cells
+    assert _band(cells, 0.025)[0] <= result.wins <= _band(cells, 0.025)[1], result.wins / cells
     # Holm over the 5 segments: the chance of *any* false win in an experiment stays at or below 2.5%.
-    any_win = int((adjusted["decision"] == stats.SIGNIFICANT_WIN).any(axis=1).sum())
-    assert any_win <= _band(SIMULATIONS, 0.025)[1], any_win / SIMULATIONS
+    assert result.experiments_with_win <= _band(SIMULATIONS, 0.025)[1], result.experiments_with_win / SIMULATIONS
+
+
+def test_holm_only_raises_p_values_and_decisions_stay_in_the_vocabulary() -> None:
+    rng = np.random.default_rng(1)
+    x_seg, x_ctl = rng.binomial(1000, 0.05, (500, 5)), rng.binomial(1000, 0.06, (500, 5))
+    adjusted = stats.compare(x_seg, 1000, x_ctl, 1000, adjust=True)
     assert (adjusted["p_value_adj"] >= adjusted["p_value"] - 1e-12).all()
     assert set(np.unique(adjusted["decision"])) <= {stats.SIGNIFICANT_WIN, stats.SIGNIFICANT_LOSS, stats.INCONCLUSIVE}
 
@@ -75,9 +60,7 @@ def test_with_no_true_lift_significant_win_comes_at_the_nominal_rate_not_more() 
 def test_the_planned_sample_size_gives_the_planned_power() -> None:
     n = plan_sample_size(0.04, 0.01, power=0.8, alpha=0.05)
     assert 6000 < n < 7500  # the textbook size for 4% -> 5% is about 6,700 per arm
-    rng = np.random.default_rng(11)
-    x_seg, x_ctl = _draw(rng, n, 0.05, (2000,)), _draw(rng, n, 0.04, (2000,))
-    wins = int((stats.compare(x_seg, n, x_ctl, n, adjust=False)["decision"] == stats.SIGNIFICANT_WIN).sum())
+    wins = calibration.power(0.04, 0.01, n, simulations=2000)
     assert _band(2000, 0.8)[0] <= wins <= _band(2000, 0.8)[1], wins / 2000
     # Power grows with the lift and shrinks with alpha.
     assert plan_sample_size(0.04, 0.02) < n < plan_sample_size(0.04, 0.01, alpha=0.01)
@@ -144,3 +127,9 @@ def test_holm_equals_statsmodels_multipletests(monkeypatch: pytest.MonkeyPatch) 
             np.testing.assert_allclose(got[ok], multipletests(row[ok], method="holm")[1], rtol=1e-12)
     assert np.isnan(stats.holm([np.nan, np.nan])).all()
     np.testing.assert_allclose(stats.holm([0.04]), [0.04])
+
+
+def test_the_calibration_tables_print(capsys) -> None:
+    assert calibration.main(["--simulations", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "Coverage of the 95% intervals" in out and "A/A" in out and "Power: plan_sample_size" in out
