@@ -69,7 +69,7 @@ def ingest(
     from genemail.experiments.ingest import IngestProgress, ingest_events
 
     def progress(p: IngestProgress) -> None:
-        typer.echo(f"committed: {p.read} rows read, {p.added} events added (up to {p.position})", err=True)
+        typer.echo(f"committed: {p.read} rows read, {p.added} events added (up to {p.unit} {p.position})", err=True)
 
     path = _db(db)
     result = ingest_events(path, campaign, events, default_event_type=event_type, on_progress=progress)

@@ -30,11 +30,12 @@ MAX_IDS_LISTED = 20
 
 @dataclass(frozen=True)
 class IngestProgress:
-    """What is committed so far: rows read, events added, the last position read."""
+    """What is committed so far: rows read, events added, the last position read (a line, or a Parquet row)."""
 
     read: int
     added: int
     position: int
+    unit: str = "line"
 
 
 @dataclass
@@ -132,7 +133,7 @@ def ingest_events(db_path: Path, send_log_path: Path, events_path: Path, *, defa
         result.added += added
         result.duplicates += len(events) - added
         if on_progress is not None:
-            on_progress(IngestProgress(read=result.read, added=result.added, position=_last(chunk)))
+            on_progress(IngestProgress(read=result.read, added=result.added, position=_last(chunk), unit=fmt.unit))
     result.bad_by_reason = dict(reasons.most_common())
     result.skipped = dict(skipped)
     result.unknown_customers = len(unknown)
