@@ -27,7 +27,7 @@ TRUTH = {"default": {"control": 0.05, "segmented": 0.08}}
 def _experiment(tmp_path: Path, name: str, db: Path) -> tuple[Path, Path]:
     log_path = tmp_path / f"{name}.jsonl"
     log = build_send_log(log_path, {"Parent_Active": 400, "Dormant": 200}, ExperimentConfig(name, 0.3, 0.1))
-    events = write_table(simulate_events(log.rename(columns={"l2": "segment"}), TRUTH, seed=1),
+    events = write_table(simulate_events(log, TRUTH, seed=1),
                          tmp_path / f"{name}-events.csv")
     ingest_events(db, log_path, events)
     return log_path, events

@@ -112,6 +112,19 @@ def test_mailgun_events_with_nested_user_variables(tmp_path: Path, send_log) -> 
     assert "user-variables.customer_id" in result.mapping["description"]
 
 
+def test_jsonl_keys_that_appear_only_on_later_lines_are_mapped(tmp_path: Path, send_log) -> None:
+    path, log = send_log
+    who = _first(log, "segmented")[0]
+    rows = [{"customer_id": who, "event": "open", "timestamp": "2025-03-01T10:00:00Z"}] * 3
+    rows.append({"customer_id": who, "event": "purchase", "timestamp": "2025-03-01T12:00:00Z", "revenue": 19.9})
+    file = tmp_path / "events.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = ingest_events(tmp_path / "r.sqlite", path, file)
+    assert result.mapping["columns"]["revenue"] == "revenue" and (result.added, result.duplicates) == (2, 2)
+    stored = ResultsStore(tmp_path / "r.sqlite").events(CONFIG.name)
+    assert stored.loc[stored["event_type"] == "conversion", "revenue"].tolist() == [19.9]
+
+
 def test_marketing_cloud_per_type_extract_with_us_dates(tmp_path: Path, send_log) -> None:
     path, log = send_log
     who = _first(log, "segmented", 2)
@@ -224,7 +237,7 @@ def test_a_killed_ingest_keeps_what_it_acknowledged_and_a_rerun_completes(tmp_pa
     log_path = tmp_path / "sendlog.jsonl"
     log = build_send_log(log_path, {"HighValue_Active": 6000}, CONFIG)
     truth = {"default": {"control": 0.3, "segmented": 0.4, "open": {"control": 0.6, "segmented": 0.6}}}
-    events = write_table(simulate_events(log.rename(columns={"l2": "segment"}), truth, seed=1), tmp_path / "e.jsonl")
+    events = write_table(simulate_events(log, truth, seed=1), tmp_path / "e.jsonl")
     total = sum(1 for _ in events.open(encoding="utf-8"))
     db = tmp_path / "r.sqlite"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -89,7 +89,7 @@ def test_cumulative_rates_rise_to_the_reported_rate(tmp_path: Path) -> None:
     log_path = tmp_path / "log.jsonl"
     log = build_send_log(log_path, {"Parent_Active": 3000}, CONFIG)
     truth = {"default": {"control": 0.05, "segmented": 0.1}}
-    events = simulate_events(log.rename(columns={"l2": "segment"}), truth, seed=2)
+    events = simulate_events(log, truth, seed=2)
     ingest_events(tmp_path / "r.sqlite", log_path, write_table(events, tmp_path / "e.parquet"))
     curve = cumulative_rates(tmp_path / "r.sqlite", CONFIG.name, "click")
     assert list(curve.columns) == ["time", "segment", "arm", "n", "events", "rate"]
@@ -113,3 +113,24 @@ def test_list_and_errors(small_db, tmp_path: Path) -> None:
         experiment_report(db, CONFIG.name, metric="clicks")
     with pytest.raises(ConfigError, match="min_n"):
         experiment_report(db, CONFIG.name, min_n=0)
+    with pytest.raises(ConfigError, match="alpha"):
+        experiment_report(db, CONFIG.name, alpha=5)
+
+
+def test_an_experiment_without_holdout_reports_no_holdout_lift(tmp_path: Path) -> None:
+    log_path = tmp_path / "log.csv"
+    config = ExperimentConfig("no-holdout", control=0.5, holdout=0.0)
+    log = build_send_log(log_path, {"Dormant": 200}, config)
+    events = write_table(simulate_events(log, {"default": {"control": 0.1, "segmented": 0.1}}, seed=0),
+                         tmp_path / "e.jsonl")
+    ingest_events(tmp_path / "r.sqlite", log_path, events)
+    entry = experiment_report(tmp_path / "r.sqlite", config.name, min_n=50)["segments"]["Dormant"]
+    assert entry["arms"]["holdout"] == {"n": 0, "events": 0, "rate": None, "ci": None, "revenue": 0.0}
+    assert entry["lift_vs_holdout"] == {"estimate": None, "ci": None} and entry["lift"]["estimate"] is not None
+    assert "vs holdout" not in format_report(experiment_report(tmp_path / "r.sqlite", config.name, min_n=50))
+
+
+def test_simulate_refuses_a_frame_without_the_send_log_columns() -> None:
+    with pytest.raises(DataError, match="no column.*arm"):
+        simulate_events(pd.DataFrame({"customer_id": ["1"], "l2": ["Dormant"]}), {"default": {"control": 0.1,
+                                                                                             "segmented": 0.1}})

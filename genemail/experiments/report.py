@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-OVERALL = "overall"
 ALL_SEGMENTS = "ALL"  # the segment label of pooled rows in cumulative_rates
 OPEN_NOTE = ("opens are inflated by mail privacy proxies (e.g. Apple Mail Privacy Protection fetches every "
              "image, so 'opens' include emails nobody read); clicks are the primary metric")
@@ -50,17 +49,19 @@ def _open_store(db_path: Path, experiment: str) -> ResultsStore:
     return store
 
 
-def _check_metric(metric: str, min_n: int) -> None:
+def _check_metric(metric: str, min_n: int, alpha: float = stats.DEFAULT_ALPHA) -> None:
     if metric not in EVENT_TYPES:
         raise ConfigError(f"metric={metric!r} is invalid", where="report", fix=f"pass one of {', '.join(EVENT_TYPES)}")
     if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
         raise ConfigError(f"min_n={min_n!r} is invalid", where="report", fix="pass a positive number of recipients")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ConfigError(f"alpha={alpha!r} is invalid", where="report", fix="pass alpha in (0, 1), e.g. 0.05")
 
 
 def experiment_report(db_path: Path, experiment: str, metric: str = CLICK, min_n: int = stats.DEFAULT_MIN_N,
                       alpha: float = stats.DEFAULT_ALPHA) -> dict[str, Any]:
     """The report of one experiment as a JSON-ready dict (shape in docs/EXPERIMENTS.md)."""
-    _check_metric(metric, min_n)
+    _check_metric(metric, min_n, alpha)
     store = _open_store(db_path, experiment)
     counts = store.arm_counts(experiment, metric)
     segments = sorted(set(counts["segment"]))

@@ -233,7 +233,7 @@ def simulate_events(send_log: "pd.DataFrame | Path", truth: "Truth | Mapping[str
 
     from genemail.experiments.sendlog import read_send_log
 
-    sends = send_log if isinstance(send_log, pd.DataFrame) else read_send_log(Path(send_log))
+    sends = _as_sends(send_log) if isinstance(send_log, pd.DataFrame) else read_send_log(Path(send_log))
     truth = load_truth(Path(truth)) if isinstance(truth, (str, Path)) else parse_truth(truth)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise DataError(f"seed={seed!r} is invalid", where="simulate", fix="pass an integer seed")
@@ -267,6 +267,17 @@ def simulate_events(send_log: "pd.DataFrame | Path", truth: "Truth | Mapping[str
     events["event_id"] = [_event_id(seed, c, k) for c, k in zip(events["customer_id"], events["event_type"])]
     events["revenue"] = events["revenue"].astype(object).where(events["revenue"].notna(), None)
     return events[list(EVENT_COLUMNS)].reset_index(drop=True)
+
+
+def _as_sends(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """A send log frame as ``read_send_log`` returns it, or a campaign-style one (segment in ``l2``)."""
+    if "segment" not in frame.columns and "l2" in frame.columns:
+        frame = frame.rename(columns={"l2": "segment"})
+    missing = [c for c in ("customer_id", "segment", "arm", "sent_at") if c not in frame.columns]
+    if missing:
+        raise DataError(f"the send log frame has no column(s) {', '.join(missing)}", where="simulate_events",
+                        fix="pass the frame of genemail.experiments.read_send_log, or the send log's path")
+    return frame
 
 
 def _event_id(seed: int, customer_id: str, event_type: str) -> str:

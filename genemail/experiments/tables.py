@@ -25,6 +25,7 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 DEFAULT_CHUNK_ROWS = 10_000
+HEADER_SCAN_RECORDS = 10_000  # JSONL has no header: its columns are the keys of this many first records
 _FIX = "export it again as CSV (UTF-8, with a header line), JSONL (one JSON object per line) or Parquet"
 
 
@@ -125,7 +126,7 @@ def header(path: Path, fmt: TableFormat | None = None) -> list[str]:
     for count, (_, record, error) in enumerate(_jsonl_records(path, fmt)):
         if error is None:
             names.update(dict.fromkeys(record))
-        if count >= 200:  # optional keys may be absent from the first lines
+        if count >= HEADER_SCAN_RECORDS:  # optional keys (revenue) may appear only on some lines
             break
     return list(names)
 
