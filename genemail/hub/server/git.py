@@ -23,7 +23,10 @@ SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 # A git config that ignores the machine's ~/.gitconfig and /etc/gitconfig: the server must behave
 # the same everywhere (no user hooks, no default-branch surprises, no pager, no prompts).
+# GIT_LITERAL_PATHSPECS: a path from a client is always a file name, never pathspec magic
+# (":(glob)*", ":!x", "*"), whatever slipped past validation.
 _GIT_ENV = {
+    "GIT_LITERAL_PATHSPECS": "1",
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
@@ -88,6 +91,11 @@ def init_bare(path: Path) -> None:
 def hash_blob(repo: Path, data: bytes) -> str:
     """Write ``data`` as a blob object and return its id (the git-blob SHA-1)."""
     return git(repo, "hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
+
+
+def hash_file(repo: Path, path: Path) -> str:
+    """Write the file at ``path`` as a blob object (git reads it from disk, not from us); return its id."""
+    return git(repo, "hash-object", "-w", "--no-filters", "--", str(path)).stdout.decode().strip()
 
 
 def object_type(repo: Path, oid: str) -> str | None:
