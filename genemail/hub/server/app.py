@@ -17,13 +17,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from genemail.errors import ConfigError
 from genemail.hub.server import api, files, listing, upload
@@ -90,7 +89,7 @@ _COMPILED = [(route, re.compile(route.pattern)) for route in ROUTES]
 
 
 def create_app(root: Path, tokens: dict[str, str], *, commit_delay: float = 0.0,
-               commits_page_size: int = 50, limits: Limits | None = None) -> Starlette:
+               commits_page_size: int = 50, limits: Limits | None = None) -> HubApp:
     """Build the local Hub ASGI app storing repos under ``root``; ``tokens`` maps user name -> secret.
 
     ``limits`` bounds request bodies (see :class:`~genemail.hub.server.body.Limits`).
@@ -102,9 +101,38 @@ def create_app(root: Path, tokens: dict[str, str], *, commit_delay: float = 0.0,
                           fix="pass an integer between 1 and 1000")
     server = Server(store=RepoStore(Path(root), commit_delay=commit_delay), auth=Auth(dict(tokens)),
                     commits_page_size=commits_page_size, limits=limits or Limits())
+    return HubApp(server)
 
-    async def dispatch(request: Request) -> Response:
-        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?", 1)[0]
+
+class HubApp:
+    """The ASGI application. ``state.hub`` is the shared :class:`~genemail.hub.server.context.Server`.
+
+    A plain ASGI callable rather than a Starlette router: every path, whatever bytes it holds (a
+    ``%0A`` decodes to a newline, which a router's patterns do not match), reaches :meth:`dispatch`
+    and gets a Hub-style answer.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.state = SimpleNamespace(hub=server)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":  # nothing to set up or tear down
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def dispatch(self, request: Request) -> Response:
+        """Route one request and turn every refusal into a Hub error answer (a 500 only for a bug)."""
+        server: Server = self.state.hub
+        raw_path = request.scope.get("raw_path", request.scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         route, params = _match(request.method, raw_path)
         if route is None:
             return _error_response(404, None, f"no endpoint {request.method} {raw_path[:200]} on this local Hub")
@@ -121,11 +149,6 @@ def create_app(root: Path, tokens: dict[str, str], *, commit_delay: float = 0.0,
             # a bug: log it (no headers, so no token) and answer 500
             logger.exception("unexpected error on %s %s", request.method, raw_path[:200])
             return _error_response(500, None, "internal error in the local Hub; see the server log")
-
-    methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
-    app = Starlette(routes=[Route("/{path:path}", dispatch, methods=methods)])
-    app.state.hub = server
-    return app
 
 
 async def _prepare(server: Server, route: Endpoint, request: Request, raw_path: str,
