@@ -107,6 +107,8 @@ NDJSON_BODIES: list[bytes] = [
     b'{"key": "file", "value": {"path": "f", "content": "' + b"QUFB" * 80_000 + b"\\u12",
     b'{"key": "file", "value": {"path": "f", "content": "' + b"QUFB" * 80_000 + b'"\n}}',
     b'{"key": "header", "value": {"summary": "\\udfff"}}\n', b"[" * 50_000,
+    _line("header", {"summary": "record\x1eseparator\x1f", "description": "\x1e"}) + b"\n"
+    + _line("file", {"path": "rs.txt", "content": _b64(b"rs")}),
     _line("file", {"path": "ok.txt", "content": _b64(b"fuzzed")}),
 ]
 

@@ -277,3 +277,13 @@ def test_commits_racing_delete_repo_get_404_or_409_never_500(client) -> None:
         for t in threads:
             t.join(30)
     assert statuses and set(statuses) <= {200, 404, 409}, statuses
+
+
+def test_control_characters_in_commit_messages_round_trip_in_history(client) -> None:
+    summary, description = "a\x1eb\x1fc\tend", "line\x1e1\n\nline 2"
+    header = {"key": "header", "value": {"summary": summary, "description": description}}
+    assert client.post("/api/models/alice/r/commit/main", content=ndjson(header, add("m.txt")),
+                       headers=ALICE).status_code == 200
+    history = client.get("/api/models/alice/r/commits/main")
+    assert history.status_code == 200
+    assert (history.json()[0]["title"], history.json()[0]["message"]) == (summary, description)

@@ -249,14 +249,15 @@ class CommitRecord:
 
 def log(repo: Path, commit: str, skip: int, limit: int) -> list[CommitRecord]:
     """Up to ``limit`` commits reachable from ``commit`` after skipping ``skip``, newest first."""
-    fmt = "%H%x00%an%x00%at%x00%s%x00%b%x1e"
-    out = git(repo, "log", f"--format={fmt}", f"--skip={skip}", f"--max-count={limit}", commit, "--").stdout
+    # NUL between fields and (-z) between commits: the one byte a commit message cannot hold, so
+    # any other separator a client might put in a summary cannot shift the fields.
+    fmt = "%H%x00%an%x00%at%x00%s%x00%b"
+    out = git(repo, "log", "-z", f"--format={fmt}", f"--skip={skip}", f"--max-count={limit}", commit, "--").stdout
+    fields = out.decode("utf-8", errors="replace").split("\0")
     records = []
-    for rec in out.decode("utf-8", errors="replace").split("\x1e"):
-        rec = rec.strip("\n")
-        if rec:
-            oid, author, ts, title, body = rec.split("\0")
-            records.append(CommitRecord(oid, author, int(ts), title, body.strip()))
+    for i in range(0, len(fields) - 4, 5):
+        oid, author, ts, title, body = fields[i:i + 5]
+        records.append(CommitRecord(oid.strip("\n"), author, int(ts), title, body.strip()))
     return records
 
 
