@@ -124,3 +124,33 @@ def test_limits_are_validated() -> None:
         ServeConfig(root=Path("x"), tokens=TOKENS, max_request_bytes=10)
     config = ServeConfig(root=Path("x"), tokens=TOKENS, max_commit_bytes=3 * MIB)
     assert config.limit_args() == ["--max-commit-mb", "3.000000"]
+
+
+def test_commit_memory_bounds_are_per_line_and_for_what_is_kept(tmp_path: Path) -> None:
+    import base64
+    import os
+
+    from starlette.testclient import TestClient
+
+    from genemail.hub.server.app import create_app
+
+    client = TestClient(create_app(tmp_path / "root", TOKENS, limits=Limits(max_commit_bytes=64 * MIB,
+                                                                            max_request_bytes=MIB)),
+                        base_url="http://127.0.0.1:9")
+    client.post("/api/repos/create", json={"name": "x"}, headers=ALICE)
+
+    def post(lines: list[dict]):
+        return client.post("/api/models/alice/x/commit/main", headers=ALICE,
+                           content=b"\n".join(json.dumps(line).encode() for line in lines))
+
+    header = {"key": "header", "value": {"summary": "s"}}
+    # 40 files of 100 KB: 5 MiB of short contents in all, far over 1 MiB, but never more than one line at a time
+    files = [{"key": "file", "value": {"path": f"f{i}.bin", "content": base64.b64encode(os.urandom(100_000)).decode()}}
+             for i in range(40)]
+    assert post([header, *files]).status_code == 200
+    wide = {"key": "file", "value": {"path": "w", "content": "QQ==", "extra": ["A" * 200_000] * 6}}
+    resp = post([header, wide])
+    assert resp.status_code == 413 and "one commit payload line" in resp.json()["error"]
+    many = [{"key": "deletedFile", "value": {"path": f"{'d' * 200}/{i}"}} for i in range(5000)]
+    resp = post([header, *many])
+    assert resp.status_code == 413 and "list of operations" in resp.json()["error"]

@@ -155,16 +155,16 @@ class Line:
 class PayloadReader:
     """Splits an NDJSON byte stream into :class:`Line` objects without holding long strings in memory.
 
-    ``max_skeleton_bytes`` bounds everything kept in memory across the whole payload (all text
-    outside long strings); past it, ``too_large`` is raised. Temp files go to ``tmp_dir``.
+    ``max_line_bytes`` bounds one line's skeleton (its text outside long strings, short file
+    contents included), which is all a line keeps in memory; past it, ``too_large`` is raised.
+    Temp files go to ``tmp_dir``.
     """
 
-    def __init__(self, tmp_dir: Path, max_skeleton_bytes: int, too_large: Exception) -> None:
+    def __init__(self, tmp_dir: Path, max_line_bytes: int, too_large: Exception) -> None:
         self._tmp_dir = tmp_dir
-        self._max_skeleton = max_skeleton_bytes
+        self._max_line = max_line_bytes
         self._too_large = too_large
         self._nonce = uuid.uuid4().hex
-        self._skeleton_total = 0
         self._reset_line(1)
 
     def _reset_line(self, number: int) -> None:
@@ -235,8 +235,7 @@ class PayloadReader:
         return b""
 
     def _add_skeleton(self, text: bytes | bytearray) -> None:
-        self._skeleton_total += len(text)
-        if self._skeleton_total > self._max_skeleton:
+        if len(self._skeleton) + len(text) > self._max_line:
             raise self._too_large
         self._skeleton += text
 

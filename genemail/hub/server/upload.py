@@ -22,6 +22,7 @@ from genemail.hub.server.payload import Fields, decode_json
 from genemail.hub.server.storage import AddFile, DeleteFile, DeleteFolder, Operation, Repo
 
 _OPERATION_KEYS = ("header", "file", "deletedFile", "deletedFolder", "lfsFile")
+_OP_OVERHEAD = 100  # bytes a kept operation costs beyond its path (the object, a 40-hex oid)
 
 
 def _refuse_pull_requests(call: Call) -> None:
@@ -64,14 +65,18 @@ def commit(call: Call) -> Response:
 
 
 def _read_payload(call: Call, repo: Repo) -> tuple[Fields, list[Operation]]:
-    """Read the streamed NDJSON body: the header's fields and the operations (blobs already written)."""
-    limits = call.server.limits
-    reader = PayloadReader(call.server.store.root / ".tmp", limits.max_request_bytes,
-                           too_large(limits.max_request_bytes, "the commit payload outside file contents",
-                                     "--max-request-mb"))
+    """Read the streamed NDJSON body: the header's fields and the operations (blobs already written).
+
+    Memory is bounded twice by ``max_request_bytes``: per line (what the reader holds while a line
+    arrives) and across lines (the header and the operations kept until the commit is written).
+    """
+    limit = call.server.limits.max_request_bytes
+    reader = PayloadReader(call.server.store.root / ".tmp", limit,
+                           too_large(limit, "one commit payload line (outside long file contents)", "--max-request-mb"))
     header = Fields({}, "header")
     seen_header = False
     ops: list[Operation] = []
+    kept = 0
     with closing(reader.lines(call.chunks)) as lines:
         for line in lines:
             with line:
@@ -80,8 +85,12 @@ def _read_payload(call: Call, repo: Repo) -> tuple[Fields, list[Operation]]:
                     if seen_header:
                         raise BadRequest(f"{line.where}: a second header line", fix="send one header line, first")
                     header, seen_header = Fields(value.obj, "header"), True
+                    kept += len(line.skeleton)
                 else:
                     ops.append(_to_operation(call, repo, key, value))
+                    kept += len(ops[-1].path.encode()) + _OP_OVERHEAD
+            if kept > limit:
+                raise too_large(limit, "the commit's header and list of operations", "--max-request-mb")
     return header, ops
 
 
