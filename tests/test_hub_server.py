@@ -157,8 +157,13 @@ def test_parent_commit_is_a_compare_and_swap(store: RepoStore, repo) -> None:
     with pytest.raises(PreconditionFailed, match="parentCommit"):
         store.commit(repo, "main", [AddFile("x", b"2")], "two\n", "alice", parent_commit=base)
     assert store.resolve(repo, "main") == new
-    # a short parent sha is accepted, as the client allows it
-    assert store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new[:7]) != new
+    # only the exact head passes: a prefix (even of the right sha) is not a compare-and-swap
+    for prefix in (new[:1], new[:7], new[:39]):
+        with pytest.raises(BadRequest, match="parentCommit"):
+            store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=prefix)
+    with pytest.raises(BadRequest, match="parentCommit"):
+        store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new.upper())
+    assert store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new) != new
 
 
 def test_a_commit_that_changes_nothing_returns_the_head(store: RepoStore, repo) -> None:
