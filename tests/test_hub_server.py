@@ -23,7 +23,7 @@ from genemail.hub.server.errors import (
     RevisionNotFound,
     Unauthorized,
 )
-from genemail.hub.server.files import RangeNotSatisfiable, _parse_range
+from genemail.hub.server.files import RangeNotSatisfiable, parse_range
 from genemail.hub.server.storage import (
     AddFile,
     DeleteFile,
@@ -231,13 +231,13 @@ def test_repo_is_usable_by_plain_git(store: RepoStore, repo, tmp_path: Path) -> 
 
 
 def test_range_parsing() -> None:
-    assert _parse_range("bytes=2-5", 10) == (2, 5)
-    assert _parse_range("bytes=7-", 10) == (7, 9)
-    assert _parse_range("bytes=-3", 10) == (7, 9)
-    assert _parse_range("bytes=5-100", 10) == (5, 9)
+    assert parse_range("bytes=2-5", 10) == (2, 5)
+    assert parse_range("bytes=7-", 10) == (7, 9)
+    assert parse_range("bytes=-3", 10) == (7, 9)
+    assert parse_range("bytes=5-100", 10) == (5, 9)
     for bad in ("bytes=10-", "bytes=5-2", "items=1-2", "bytes=-"):
         with pytest.raises(RangeNotSatisfiable):
-            _parse_range(bad, 10)
+            parse_range(bad, 10)
 
 
 def test_app_routes_on_the_raw_path_and_sends_error_headers(tmp_path: Path) -> None:

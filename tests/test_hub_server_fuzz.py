@@ -185,10 +185,10 @@ def fuzz_server(tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
     from huggingface_hub import HfApi
 
     from genemail.hub.server.runner import ServeConfig, start_process
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
 
     root = tmp_path_factory.mktemp("fuzz")
-    server = start_process(ServeConfig(root=root / "root", tokens=TOKENS, port=_free_port()),
+    server = start_process(ServeConfig(root=root / "root", tokens=TOKENS, port=free_port()),
                            log_path=root / "server.log")
     try:
         api = HfApi(endpoint=server.endpoint, token=TOKENS["alice"])

@@ -49,10 +49,10 @@ def limited_server(tmp_path_factory) -> Iterator[str]:
     from huggingface_hub import HfApi
 
     from genemail.hub.server.runner import ServeConfig, start_process
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
 
     root = tmp_path_factory.mktemp("limits")
-    config = ServeConfig(root=root / "root", tokens=TOKENS, port=_free_port(),
+    config = ServeConfig(root=root / "root", tokens=TOKENS, port=free_port(),
                          max_commit_bytes=LIMITS.max_commit_bytes, max_request_bytes=LIMITS.max_request_bytes)
     server = start_process(config, log_path=root / "server.log")
     try:

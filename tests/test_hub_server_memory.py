@@ -32,11 +32,11 @@ def measure_upload_peak(size_mib: int, workdir: Path) -> dict[str, float]:
     from huggingface_hub import HfApi
 
     from genemail.hub.server.runner import ServeConfig, start_process
-    from tests.conftest import _free_port
+    from tests.fixtures.net import free_port
     from tests.fixtures.hub import new_tokens
 
     tokens = new_tokens()
-    config = ServeConfig(root=workdir / "root", tokens=tokens, port=_free_port(), access_log=False)
+    config = ServeConfig(root=workdir / "root", tokens=tokens, port=free_port(), access_log=False)
     server = start_process(config, log_path=workdir / "server.log")
     try:
         api = HfApi(endpoint=server.endpoint, token=tokens["alice"])

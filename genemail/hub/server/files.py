@@ -83,7 +83,7 @@ def _serve(call: Call, repo: Repo, sha: str, path: str, entry: git.TreeEntry) ->
     start, end, status = 0, size - 1, 200
     range_header = call.headers.get("range")
     if range_header:
-        start, end = _parse_range(range_header, size)
+        start, end = parse_range(range_header, size)
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(max(end - start + 1, 0))
@@ -100,7 +100,7 @@ def _disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int]:
+def parse_range(header: str, size: int) -> tuple[int, int]:
     """``bytes=a-b``, ``bytes=a-`` or ``bytes=-n`` into inclusive ``(start, end)``; one range only."""
     match = _RANGE_RE.fullmatch(header.strip())
     if not match or (not match.group(1) and not match.group(2)):

@@ -191,9 +191,6 @@ def start_process(config: ServeConfig, *, via_cli: bool = False, log_path: Path 
             "--port", str(config.port), "--tokens-file", str(tokens_file)]
     if config.commit_delay:
         args += ["--test-commit-delay", str(config.commit_delay)]
-    if config.limit_args() and via_cli:
-        raise ConfigError("`genemail hub serve` has no body-limit options yet", where="start_process(via_cli=True)",
-                          fix="use via_cli=False (python -m genemail.hub.server) for custom limits")
     args += config.limit_args()
     log_path = log_path or workdir / "server.log"
     log = open(log_path, "ab")
