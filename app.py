@@ -31,10 +31,10 @@ CSS = """
 
 
 def build_demo(service: "GenEmailService") -> "gr.Blocks":
-    """The whole app for ``service`` (already started): a status banner and five tabs."""
+    """The whole app for ``service`` (already started): a status banner and six tabs."""
     import gradio as gr
 
-    from genemail.app_ui import campaign, compose, models, rate, segments
+    from genemail.app_ui import campaign, compose, models, rate, results, segments
     from genemail.app_ui.common import banner_markdown, guard
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -49,6 +49,8 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 segments.build(service, segments_tab)
             with gr.Tab("Campaign", id="campaign"):
                 campaign.build(service)
+            with gr.Tab("Results", id="results"):
+                results.build(service)
             with gr.Tab("Models", id="models") as models_tab:
                 models.build(service, banner, models_tab)
 
@@ -87,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="release tag, branch, sha or \"latest\" (GENEMAIL_RELEASE_REVISION)")
     p.add_argument("--customers", type=Path, default=None, help="demo customer file (default: 500 synthetic)")
     p.add_argument("--ratings-db", type=Path, default=settings.ratings_db, help="SQLite file (GENEMAIL_RATINGS_DB)")
+    p.add_argument("--results-db", type=Path, default=settings.results_db,
+                   help="experiment results SQLite file (GENEMAIL_RESULTS_DB)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and strategy language")
     p.add_argument("--host", default=None, help="interface to bind (default: gradio's, 0.0.0.0 on a Space)")
     p.add_argument("--port", type=int, default=None, help="port (default: gradio's, 7860)")
@@ -101,7 +105,8 @@ def make_service(args: argparse.Namespace) -> "GenEmailService":
     from genemail.settings import Settings
 
     config = ServiceConfig.from_settings(Settings.from_env(), release_repo=args.release_repo, revision=args.revision,
-                                         customers_path=args.customers, ratings_db=args.ratings_db, lang=args.lang)
+                                         customers_path=args.customers, ratings_db=args.ratings_db,
+                                         results_db=args.results_db, lang=args.lang)
     return GenEmailService(config).start()
 
 

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail import taxonomy
-from genemail.errors import ConfigError, GenEmailError, HubError, config_error
+from genemail.errors import ConfigError, DataError, GenEmailError, HubError, config_error
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from genemail.data.table import CustomerTable
+    from genemail.experiments.ingest import IngestResult
     from genemail.generation.campaign import CampaignResult
     from genemail.generation.compose import ComposeResult, SegmentView
     from genemail.generation.generator import GenerationConfig
@@ -70,6 +71,7 @@ class ServiceConfig:
         customers_path: demo customer file; ``None`` means ``n_demo_customers`` synthetic ones.
         ratings_db: SQLite file of the ratings store.
         ratings_repo: dataset repo the ratings are exported to; ``None`` keeps them local.
+        results_db: SQLite file of the experiments' send logs and outcome events (the Results tab).
         work_dir: where campaign outputs and the export folder go (``None``: a temp folder).
         lang: language of the prompts and strategy texts (``zh`` or ``en``).
         max_campaign_rows: largest campaign run from the app.
@@ -86,6 +88,7 @@ class ServiceConfig:
     demo_seed: int = 0
     ratings_db: Path = Path("ratings.sqlite")
     ratings_repo: str | None = None
+    results_db: Path = Path("results.sqlite")
     work_dir: Path | None = None
     lang: str = "zh"
     max_campaign_rows: int = 2000
@@ -114,7 +117,7 @@ class ServiceConfig:
             "release_repo": settings.release_repo, "revision": settings.release_revision,
             "token": settings.hf_token, "hf_endpoint": settings.hf_endpoint,
             "ratings_db": settings.ratings_db, "ratings_repo": settings.ratings_repo,
-            "customers_path": settings.customers_path,
+            "results_db": settings.results_db, "customers_path": settings.customers_path,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -314,6 +317,31 @@ class GenEmailService:
                                config, batch_size=self.config.batch_size, progress=False,
                                release_info=snap.release_info, on_progress=progress)
         return campaign_tables(summary, report)
+
+    # -- experiment results --------------------------------------------------------------------
+    def experiments(self) -> list[str]:
+        """Experiments in the results database (none before the first ingest)."""
+        from genemail.experiments.report import list_experiments
+
+        if not Path(self.config.results_db).is_file():
+            return []
+        return list_experiments(self.config.results_db)
+
+    def results(self, experiment: str, metric: str = "click") -> tuple[dict[str, Any], pd.DataFrame]:
+        """The experiment's report (rates, intervals, lift, P(win), decisions) and its cumulative rates."""
+        from genemail.experiments.report import cumulative_rates, experiment_report
+
+        report = experiment_report(self.config.results_db, experiment, metric)
+        return report, cumulative_rates(self.config.results_db, experiment, metric)
+
+    def ingest(self, send_log: str | Path, events: str | Path) -> IngestResult:
+        """Ingest an outcome-events file for a send log (idempotent: a second ingest adds nothing)."""
+        from genemail.experiments.ingest import ingest_events
+
+        if not send_log or not events:
+            raise DataError("both the campaign's send log and the events file are needed", where="Results tab",
+                            fix="upload the send log written by an experiment campaign and the platform's events export")
+        return ingest_events(self.config.results_db, Path(send_log), Path(events))
 
     # -- segment explorer ----------------------------------------------------------------------
     def segment_overview(self) -> dict[str, Any]:

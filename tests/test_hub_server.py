@@ -23,7 +23,7 @@ from genemail.hub.server.errors import (
     RevisionNotFound,
     Unauthorized,
 )
-from genemail.hub.server.files import RangeNotSatisfiable, _parse_range
+from genemail.hub.server.files import RangeNotSatisfiable, parse_range
 from genemail.hub.server.storage import (
     AddFile,
     DeleteFile,
@@ -157,8 +157,13 @@ def test_parent_commit_is_a_compare_and_swap(store: RepoStore, repo) -> None:
     with pytest.raises(PreconditionFailed, match="parentCommit"):
         store.commit(repo, "main", [AddFile("x", b"2")], "two\n", "alice", parent_commit=base)
     assert store.resolve(repo, "main") == new
-    # a short parent sha is accepted, as the client allows it
-    assert store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new[:7]) != new
+    # only the exact head passes: a prefix (even of the right sha) is not a compare-and-swap
+    for prefix in (new[:1], new[:7], new[:39]):
+        with pytest.raises(BadRequest, match="parentCommit"):
+            store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=prefix)
+    with pytest.raises(BadRequest, match="parentCommit"):
+        store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new.upper())
+    assert store.commit(repo, "main", [AddFile("x", b"3")], "three\n", "alice", parent_commit=new) != new
 
 
 def test_a_commit_that_changes_nothing_returns_the_head(store: RepoStore, repo) -> None:
@@ -226,13 +231,13 @@ def test_repo_is_usable_by_plain_git(store: RepoStore, repo, tmp_path: Path) -> 
 
 
 def test_range_parsing() -> None:
-    assert _parse_range("bytes=2-5", 10) == (2, 5)
-    assert _parse_range("bytes=7-", 10) == (7, 9)
-    assert _parse_range("bytes=-3", 10) == (7, 9)
-    assert _parse_range("bytes=5-100", 10) == (5, 9)
+    assert parse_range("bytes=2-5", 10) == (2, 5)
+    assert parse_range("bytes=7-", 10) == (7, 9)
+    assert parse_range("bytes=-3", 10) == (7, 9)
+    assert parse_range("bytes=5-100", 10) == (5, 9)
     for bad in ("bytes=10-", "bytes=5-2", "items=1-2", "bytes=-"):
         with pytest.raises(RangeNotSatisfiable):
-            _parse_range(bad, 10)
+            parse_range(bad, 10)
 
 
 def test_app_routes_on_the_raw_path_and_sends_error_headers(tmp_path: Path) -> None:

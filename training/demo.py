@@ -4,7 +4,11 @@
 2. print the segment summary and the evaluation table;
 3. start the local Hub in the background (data in ``./.hub``, a demo token), publish the artifacts
    and tag the release, and print the ``hf download`` command that fetches it;
-4. launch the app against that release (``--no-app`` stops after step 3).
+4. run a demo experiment on that release: new synthetic customers, a campaign with segmented,
+   control and holdout arms, outcome events simulated from a known truth
+   (``genemail/resources/demo_truth.yaml``), ingested twice (the second adds nothing), and the
+   report per segment printed;
+5. launch the app against that release (``--no-app`` stops after step 4).
 
 No data, no token and no network beyond loopback are needed.
 """
@@ -98,6 +102,39 @@ def publish(artifacts: Path, endpoint: str) -> str:
     raise HubError("no free release tag (v1 to v999 are taken)", where=endpoint, fix="remove the .hub folder")
 
 
+def run_demo_experiment(artifacts: Path, endpoint: str, repo: str, tag: str, n_customers: int) -> Path:
+    """Steps of a simulated experiment, each a command a user could type; returns the results database."""
+    from genemail.resources import RESOURCES_DIR
+
+    work = artifacts / "experiment"
+    work.mkdir(parents=True, exist_ok=True)
+    db, log, events, name = work / "results.sqlite", work / "sendlog.jsonl", work / "events.csv", f"demo-{tag}"
+    db.unlink(missing_ok=True)  # a re-run of the demo measures afresh
+    steps = [
+        ["data", "synth", "--n", str(n_customers), "--seed", "101", "--out", str(work / "customers.csv")],
+        ["campaign", "--release", repo, "--revision", tag, "--data", str(work / "customers.csv"), "--out", str(log),
+         "--experiment", name, "--control", "0.3", "--holdout", "0.1", "--seed", "0", "--batch-size", "64",
+         "--max-new-tokens", "96"],
+        ["results", "simulate", "--campaign", str(log), "--truth", str(RESOURCES_DIR / "demo_truth.yaml"),
+         "--seed", "0", "--out", str(events)],
+        ["results", "ingest", "--campaign", str(log), "--events", str(events), "--db", str(db), "--no-export"],
+        ["results", "ingest", "--campaign", str(log), "--events", str(events), "--db", str(db), "--no-export"],
+        ["results", "report", "--experiment", name, "--db", str(db), "--json", str(work / "report.json")],
+    ]
+    print(f"\n== Demo experiment {name}: {n_customers} new synthetic customers, outcomes simulated from a known "
+          "truth ==")
+    for step in steps:
+        print(f"[demo] genemail {' '.join(step)}", flush=True)
+        result = subprocess.run([sys.executable, "-m", "genemail", *step], env=hub_env(endpoint), text=True,
+                                stdout=subprocess.PIPE)
+        if result.returncode != 0:
+            raise HubError(f"the demo experiment step `genemail {step[0]} {step[1]}` failed", where=str(work),
+                           fix="see the message above")
+        if step[0] == "results" and step[1] in ("ingest", "report"):
+            print(result.stdout, end="")
+    return db
+
+
 def print_summaries(artifacts: Path) -> None:
     metrics = json.loads((artifacts / "segmenter" / "metrics.json").read_text())
     clusters = json.loads((artifacts / "segmenter" / "clusters.json").read_text())
@@ -124,6 +161,8 @@ def demo(
     artifacts: Annotated[Path, typer.Option(help="Artifacts folder (built or reused).")] = Path("artifacts"),
     hub_root: Annotated[Path, typer.Option(help="Local Hub data folder.")] = Path(".hub"),
     hub_port: Annotated[int, typer.Option(help="Local Hub port.", min=1, max=65535)] = 8765,
+    experiment_customers: Annotated[int, typer.Option(help="Customers of the demo experiment (0: skip it).",
+                                                      min=0)] = 8000,
     app_: Annotated[bool, typer.Option("--app/--no-app", help="Launch the app at the end.")] = True,
 ) -> None:
     """Build everything on the embedded default, publish a pinned release to a local Hub, launch the app."""
@@ -137,17 +176,21 @@ def demo(
           "Fetch it with:")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {repo} --revision {tag} --local-dir /tmp/genemail-{tag}")
     print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {DEMO_NAMESPACE}/genemail-adapter-dormant --revision {tag}")
+    db = run_demo_experiment(artifacts, endpoint, repo, tag, experiment_customers) if experiment_customers else None
+    print(f"[demo] done in {time.perf_counter() - t0:.0f} s")
     if app_:
-        launch_app(endpoint, repo, tag)
+        launch_app(endpoint, repo, tag, db)
 
 
-def launch_app(endpoint: str, repo: str, tag: str) -> None:
+def launch_app(endpoint: str, repo: str, tag: str, results_db: Path | None = None) -> None:
     app_file = Path(__file__).resolve().parent.parent / "app.py"
     if not app_file.exists():
         print("[demo] the app is not part of this build yet; stopping here.")
         return
     env = hub_env(endpoint)
     env.update(GENEMAIL_RELEASE_REPO=repo, GENEMAIL_RELEASE_REVISION=tag)
+    if results_db is not None:
+        env["GENEMAIL_RESULTS_DB"] = str(results_db)
     print(f"[demo] launching the app for {repo}@{tag} (Ctrl-C to stop)")
     os.execve(sys.executable, [sys.executable, str(app_file)], env)
 

@@ -1,39 +1,17 @@
-"""``python -m genemail.hub.server``: the same server as ``genemail hub serve``, with a lighter start-up.
-
-It imports only the server (not every CLI stage), which is what test fixtures want.
-"""
+"""``python -m genemail.hub.server``: the same command as ``genemail hub serve`` (same options, same errors)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
-from genemail.errors import GenEmailError
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the ``serve`` options and run the server in the foreground."""
-    from genemail.hub.server.runner import ServeConfig, serve
-    from genemail.hub.server.auth import collect_tokens
+    """Run the ``serve`` command with ``argv``; usage and user errors exit 2 without a traceback."""
+    from genemail.cli.hub_cmd import serve_app
+    from genemail.cli.runner import run_typer
 
-    parser = argparse.ArgumentParser(prog="python -m genemail.hub.server", description=__doc__)
-    parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token", action="append", default=[])
-    parser.add_argument("--tokens-file", type=Path)
-    parser.add_argument("--test-commit-delay", type=float, default=0.0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        config = ServeConfig(root=args.root, tokens=collect_tokens(args.token, args.tokens_file),
-                             host=args.host, port=args.port, commit_delay=args.test_commit_delay)
-        serve(config)
-    except GenEmailError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_typer(serve_app, argv, "python -m genemail.hub.server")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

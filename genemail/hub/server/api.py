@@ -1,32 +1,26 @@
-"""The JSON endpoints of the Hub API (``/api/...``), one small function per endpoint.
+"""The JSON endpoints of the Hub API (``/api/...``) for accounts, repos, refs, history and trees.
 
 Each function takes a :class:`~genemail.hub.server.context.Call` and returns a Starlette response;
 errors are raised as :class:`~genemail.hub.server.errors.HubRequestError` and rendered by the app.
-The shapes returned are what ``huggingface_hub`` 2.4.0 parses (see ``docs/HUB.md``).
+Bodies are read through :class:`~genemail.hub.server.payload.Fields`, so a wrong type or a missing
+field is a 400 that names it. The shapes returned are what ``huggingface_hub`` 2.4.0 parses (see
+``docs/HUB.md``). Uploads live in ``upload.py``, listings in ``listing.py``, downloads in ``files.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from urllib.parse import parse_qs, urlencode
 
-import yaml
 from starlette.responses import JSONResponse, Response
 
 from genemail.hub.server import git
+from genemail.hub.server.cards import MAX_CARD_BYTES, Card, parse_card
 from genemail.hub.server.context import Call, iso_date
 from genemail.hub.server.errors import BadRequest, Conflict, RepoNotFound
-from genemail.hub.server.storage import (
-    AddFile,
-    DeleteFile,
-    DeleteFolder,
-    Operation,
-    Repo,
-    RepoId,
-    check_repo_path,
-)
+from genemail.hub.server.payload import Fields, check_repo_path
+from genemail.hub.server.storage import REPO_TYPES, Repo, RepoId
+
+MAX_PAGE = 1_000_000  # pages of history beyond this are refused rather than handed to git as --skip
 
 # -- account and cards ------------------------------------------------------------------------
 
@@ -42,21 +36,11 @@ def whoami(call: Call) -> Response:
 
 
 def validate_yaml(call: Call) -> Response:
-    """``POST /api/validate-yaml``: check a README's YAML front matter parses to a mapping."""
-    content = str(call.json().get("content") or "")
-    errors = []
-    lines = content.splitlines()
-    if lines and lines[0].strip() == "---":
-        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
-        if end is None:
-            errors.append({"message": "the YAML front matter has no closing '---' line"})
-        else:
-            try:
-                meta = yaml.safe_load("\n".join(lines[1:end]))
-                if meta is not None and not isinstance(meta, dict):
-                    errors.append({"message": "the YAML front matter must be a mapping (key: value)"})
-            except yaml.YAMLError as err:
-                errors.append({"message": f"invalid YAML front matter: {err}"})
+    """``POST /api/validate-yaml``: the same front matter rules as ``cardData`` (see ``cards.py``)."""
+    body = call.json()
+    body.str("repoType")
+    card = parse_card(body.str("content", default=""))
+    errors = [{"message": message} for message in card.errors]
     return JSONResponse({"errors": errors, "warnings": []}, status_code=400 if errors else 200)
 
 
@@ -68,12 +52,12 @@ def health(call: Call) -> Response:
 # -- repositories -----------------------------------------------------------------------------
 
 
-def _body_repo_id(call: Call, body: dict) -> RepoId:
-    name = str(body.get("name") or "")
-    namespace = body.get("organization") or call.server.auth.require_user(call.user, "this operation")
+def _body_repo_id(call: Call, body: Fields) -> RepoId:
+    name = body.str("name", required=True)
+    namespace = body.str("organization") or call.server.auth.require_user(call.user, "this operation")
     if "/" in name:  # older clients send the full id as the name
         namespace, name = name.split("/", 1)
-    return RepoId(str(body.get("type") or "model"), str(namespace), name)
+    return RepoId(body.choice("type", REPO_TYPES, default="model"), namespace, name)
 
 
 def create_repo(call: Call) -> Response:
@@ -82,7 +66,8 @@ def create_repo(call: Call) -> Response:
     user = call.server.auth.require_user(call.user, "creating a repo")
     repo_id = _body_repo_id(call, body)
     call.server.auth.require_write(user, repo_id.namespace, f"create {repo_id.id}")
-    private = body.get("visibility") == "private" or body.get("private") is True
+    visibility = body.choice("visibility", ("private", "public"))
+    private = visibility == "private" if visibility else bool(body.bool("private", default=False))
     url = call.repo_url(repo_id)
     try:
         call.server.store.create(repo_id, owner=user, private=private)
@@ -93,8 +78,7 @@ def create_repo(call: Call) -> Response:
 
 def delete_repo(call: Call) -> Response:
     """``DELETE /api/repos/delete``."""
-    body = call.json()
-    repo_id = _body_repo_id(call, body)
+    repo_id = _body_repo_id(call, call.json())
     repo = call.server.store.get(repo_id)
     if not call.server.auth.can_read(call.user, repo_id.namespace, repo.private):
         raise RepoNotFound(f"repository {repo_id.id} ({repo_id.type}) not found")
@@ -104,13 +88,21 @@ def delete_repo(call: Call) -> Response:
 
 
 def update_settings(call: Call) -> Response:
-    """``PUT /api/{t}s/{repo}/settings``: only ``private`` is supported."""
+    """``PUT /api/{t}s/{repo}/settings``: ``private`` (a boolean) or ``visibility``; ``gated`` only as false."""
     repo = call.writable_repo("changing settings")
     body = call.json()
-    if "private" in body:
-        call.server.store.set_private(repo, bool(body["private"]))
-    elif body.get("visibility") in ("private", "public"):
-        call.server.store.set_private(repo, body["visibility"] == "private")
+    private = body.bool("private")
+    visibility = body.choice("visibility", ("private", "public"))
+    gated = body.obj.get("gated")
+    if gated not in (None, False):
+        raise BadRequest(f"field gated={gated!r} is not supported: the local Hub has no gated repos",
+                         fix="leave gated unset or false")
+    if private is not None and visibility is not None and private != (visibility == "private"):
+        raise BadRequest("fields private and visibility disagree", fix="send only one of them")
+    if visibility is not None:
+        private = visibility == "private"
+    if private is not None:
+        call.server.store.set_private(repo, private)
     return JSONResponse({"private": call.server.store.get(repo.id).private})
 
 
@@ -122,34 +114,32 @@ def repo_info(call: Call) -> Response:
     files = [e for e in git.ls_tree(repo.path, sha, recursive=True) if e.kind == "blob"]
     with_blobs = call.flag("blobs")
     siblings = [{"rfilename": e.path, **({"size": e.size, "blobId": e.oid} if with_blobs else {})} for e in files]
-    card = _card_data(repo, files)
+    card = _card(repo, files).metadata or {}
+    tags = card.get("tags")
     info = {
         "_id": f"{repo.id.type}/{repo.id.id}", "id": repo.id.id, "author": repo.id.namespace, "sha": sha,
         "lastModified": iso_date(git.commit_time(repo.path, sha)), "createdAt": iso_date(repo.created_at),
         "private": repo.private, "gated": False, "disabled": False, "downloads": 0, "likes": 0,
-        "tags": list(card.get("tags") or []) if isinstance(card.get("tags"), list) else [],
+        "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
         "siblings": siblings, "cardData": card or None,
     }
     if repo.id.type == "model":
-        info.update(modelId=repo.id.id, library_name=card.get("library_name"), pipeline_tag=card.get("pipeline_tag"))
+        info.update(modelId=repo.id.id, library_name=_text(card.get("library_name")),
+                    pipeline_tag=_text(card.get("pipeline_tag")))
     return JSONResponse(info)
 
 
-def _card_data(repo: Repo, files: list[git.TreeEntry]) -> dict:
-    """The README's YAML front matter, as the Hub returns it in ``cardData`` (``{}`` if none)."""
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _card(repo: Repo, files: list[git.TreeEntry]) -> Card:
+    """The README's front matter, parsed exactly as ``validate-yaml`` parses it."""
     readme = next((e for e in files if e.path == "README.md"), None)
-    if readme is None or (readme.size or 0) > 1_000_000:
-        return {}
+    if readme is None or (readme.size or 0) > MAX_CARD_BYTES:
+        return Card()
     text = b"".join(git.stream_blob(repo.path, readme.oid)).decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}
-    end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) if end else None
-    except yaml.YAMLError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    return parse_card(text)
 
 
 # -- refs and history -------------------------------------------------------------------------
@@ -170,7 +160,7 @@ def refs(call: Call) -> Response:
 def create_branch(call: Call) -> Response:
     """``POST /api/{t}s/{repo}/branch/{branch}`` ``{"startingPoint"?}``: 409 if it exists."""
     repo = call.writable_repo("creating a branch")
-    start = call.server.store.resolve(repo, str(call.json().get("startingPoint") or "main"))
+    start = call.server.store.resolve(repo, call.json().str("startingPoint") or "main")
     call.server.store.create_branch(repo, call.param("rev"), start)
     return JSONResponse({})
 
@@ -186,9 +176,10 @@ def create_tag(call: Call) -> Response:
     """``POST /api/{t}s/{repo}/tag/{rev}`` ``{"tag", "message"?}``: the revision is in the URL."""
     repo = call.writable_repo("creating a tag")
     body = call.json()
-    tag = str(body.get("tag") or "")
+    tag = body.str("tag", required=True)
+    message = body.str("message")
     sha = call.server.store.resolve(repo, call.param("rev"))
-    call.server.store.create_tag(repo, tag, sha, body.get("message"), call.user or repo.id.namespace)
+    call.server.store.create_tag(repo, tag, sha, message, call.user or repo.id.namespace)
     return JSONResponse({})
 
 
@@ -199,23 +190,34 @@ def delete_tag(call: Call) -> Response:
     return JSONResponse({})
 
 
+def page_args(call: Call, default_limit: int) -> tuple[int, int]:
+    """``(page, limit)`` from ``?p=&limit=`` (limit clamped to 1..1000); ``BadRequest`` if not integers."""
+    try:
+        page = max(int(call.arg("p") or 0), 0)
+        limit = min(max(int(call.arg("limit") or default_limit), 1), 1000)
+    except ValueError:
+        raise BadRequest("query arguments p and limit must be integers") from None
+    if page > MAX_PAGE:
+        raise BadRequest(f"page p={page} is out of range", fix=f"use a page number up to {MAX_PAGE}")
+    return page, limit
+
+
+def next_link(call: Call, page: int, limit: int) -> str:
+    """The ``Link: <...>; rel="next"`` header value for the page after ``page``."""
+    query = [(k, v) for k, vs in call.query.items() if k not in ("p", "limit") for v in vs]
+    query += [("p", str(page + 1)), ("limit", str(limit))]
+    return f'<{call.base_url}{call.raw_path}?{urlencode(query)}>; rel="next"'
+
+
 def commits(call: Call) -> Response:
     """``GET /api/{t}s/{repo}/commits/{rev}``: newest first, ``Link: rel="next"`` pagination."""
     repo = call.readable_repo()
     sha = call.server.store.resolve(repo, call.param("rev"))
-    try:
-        page = max(int(call.arg("p") or 0), 0)
-        limit = min(max(int(call.arg("limit") or call.server.commits_page_size), 1), 1000)
-    except ValueError:
-        raise BadRequest("p and limit must be integers") from None
+    page, limit = page_args(call, call.server.commits_page_size)
     records = git.log(repo.path, sha, skip=page * limit, limit=limit + 1)
     items = [{"id": r.oid, "title": r.title, "message": r.body, "date": iso_date(r.timestamp),
               "authors": [{"user": r.author, "avatar": None}]} for r in records[:limit]]
-    headers = {}
-    if len(records) > limit:
-        query = [(k, v) for k, vs in call.query.items() if k not in ("p", "limit") for v in vs]
-        query += [("p", str(page + 1)), ("limit", str(limit))]
-        headers["Link"] = f'<{call.base_url}{call.raw_path}?{urlencode(query)}>; rel="next"'
+    headers = {"Link": next_link(call, page, limit)} if len(records) > limit else {}
     return JSONResponse(items, headers=headers)
 
 
@@ -233,7 +235,10 @@ def tree(call: Call) -> Response:
     """``GET /api/{t}s/{repo}/tree/{rev}[/{path}]?recursive=``."""
     repo = call.readable_repo()
     sha = call.server.store.resolve(repo, call.param("rev"))
-    entries = call.server.store.tree(repo, sha, call.param("path"), recursive=call.flag("recursive"))
+    path = call.param("path")
+    if path:
+        path = check_repo_path(path, where="the tree path in the URL")
+    entries = call.server.store.tree(repo, sha, path, recursive=call.flag("recursive"))
     return JSONResponse([_entry_json(e) for e in entries])
 
 
@@ -242,82 +247,15 @@ def paths_info(call: Call) -> Response:
     repo = call.readable_repo()
     sha = call.server.store.resolve(repo, call.param("rev"))
     if call.headers.get("content-type", "").startswith("application/json"):
-        paths = call.json().get("paths") or []
+        paths = call.json().list("paths")
+        where = "paths"
     else:
-        paths = parse_qs(call.body.decode("utf-8", errors="replace")).get("paths", [])
-    entries = (call.server.store.entry(repo, sha, str(p)) for p in paths)
-    return JSONResponse([_entry_json(e) for e in entries if e is not None])
-
-
-# -- commits ----------------------------------------------------------------------------------
-
-
-def _refuse_pull_requests(call: Call) -> None:
-    if call.flag("create_pr"):
-        raise BadRequest("pull requests are not supported by the local Hub",
-                         fix="commit directly to a branch (create_pr=False), e.g. a new branch from create_branch")
-
-
-def preupload(call: Call) -> Response:
-    """``POST /api/{t}s/{repo}/preupload/{rev}``: every file is ``regular`` (never LFS: trap 1)."""
-    _refuse_pull_requests(call)
-    repo = call.writable_repo("uploading")
-    sha = call.server.store.resolve(repo, call.param("rev"))
-    files = call.json().get("files")
-    if not isinstance(files, list):
-        raise BadRequest("preupload body needs a 'files' list")
-    existing = {e.path: e.oid for e in git.ls_tree(repo.path, sha, recursive=True) if e.kind == "blob"}
-    answer = [{"path": f.get("path"), "uploadMode": "regular", "shouldIgnore": False,
-               "oid": existing.get(str(f.get("path")))} for f in files if isinstance(f, dict)]
-    return JSONResponse({"files": answer, "commitOid": sha})
-
-
-def commit(call: Call) -> Response:
-    """``POST /api/{t}s/{repo}/commit/{rev}`` with an NDJSON body: header, then one line per operation."""
-    _refuse_pull_requests(call)
-    repo = call.writable_repo("committing")
-    header, ops = _parse_ndjson(call.body)
-    summary = str(header.get("summary") or "").strip() or "Upload files"
-    description = str(header.get("description") or "").strip()
-    message = summary + (f"\n\n{description}" if description else "") + "\n"
-    sha = call.server.store.commit(repo, call.param("rev"), ops, message, call.user or repo.id.namespace,
-                                   parent_commit=header.get("parentCommit"))
-    return JSONResponse({"success": True, "commitOid": sha,
-                         "commitUrl": f"{call.repo_url(repo.id)}/commit/{sha}"})
-
-
-def _parse_ndjson(body: bytes) -> tuple[dict, list[Operation]]:
-    header: dict = {}
-    ops: list[Operation] = []
-    for lineno, line in enumerate(body.splitlines(), start=1):
-        if not line.strip():
-            continue
         try:
-            item = json.loads(line)
-            key, value = item["key"], item["value"]
-        except (ValueError, KeyError, TypeError):
-            raise BadRequest(f"commit payload line {lineno} is not a {{key, value}} JSON object") from None
-        if key == "header":
-            header = value
-        elif key == "file":
-            ops.append(AddFile(check_repo_path(value["path"]), _decode_content(value, lineno)))
-        elif key == "deletedFile":
-            ops.append(DeleteFile(check_repo_path(value["path"])))
-        elif key == "deletedFolder":
-            ops.append(DeleteFolder(check_repo_path(value["path"])))
-        elif key == "lfsFile":
-            raise BadRequest("LFS/Xet uploads are not supported by the local Hub",
-                             fix="upload with huggingface_hub: the server answers uploadMode=regular for every file")
-        else:
-            raise BadRequest(f"unknown commit operation {key!r} on line {lineno}")
-    return header, ops
-
-
-def _decode_content(value: dict, lineno: int) -> bytes:
-    content = value.get("content", "")
-    if value.get("encoding", "base64") != "base64":
-        return str(content).encode("utf-8")
-    try:
-        return base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest(f"file content on commit payload line {lineno} is not valid base64") from None
+            form = parse_qs(call.body.decode("utf-8"), errors="strict", max_num_fields=100_000)
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("the paths-info form body is not valid UTF-8 form data",
+                             fix="send paths=<path>&paths=<path>... (application/x-www-form-urlencoded)") from None
+        paths, where = form.get("paths", []), "form field paths"
+    checked = [check_repo_path(p, where=f"{where}[{i}]") for i, p in enumerate(paths)]
+    entries = (call.server.store.entry(repo, sha, p) for p in checked)
+    return JSONResponse([_entry_json(e) for e in entries if e is not None])

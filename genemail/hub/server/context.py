@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
 from genemail.hub.server.auth import Auth
+from genemail.hub.server.body import Limits
 from genemail.hub.server.errors import BadRequest, RepoNotFound
+from genemail.hub.server.payload import Fields, decode_json
 from genemail.hub.server.storage import Repo, RepoId, RepoStore
 
 
 @dataclass(frozen=True)
 class Server:
-    """Shared, long-lived state: the repository store and the token table."""
+    """Shared, long-lived state: the repository store, the token table and the body limits."""
 
     store: RepoStore
     auth: Auth
     commits_page_size: int = 50
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -30,15 +33,22 @@ class Call:
     raw_path: str  # still percent-encoded: revisions arrive as quote(rev, safe="")
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes  # read only for routes that take a small body, after the caller was authorized
     base_url: str  # scheme://host[:port] exactly as the client called it (trap: localhost vs 127.0.0.1)
     user: str | None
     params: dict[str, str | None]  # the route's named groups, still percent-encoded
+    chunks: Iterable[bytes] = ()  # the streamed body of a commit (see body.BodyChunks)
 
     def param(self, name: str, default: str = "") -> str:
-        """A route parameter, percent-decoded."""
+        """A route parameter, percent-decoded (``BadRequest`` if the bytes are not UTF-8)."""
         value = self.params.get(name)
-        return unquote(value) if value is not None else default
+        if value is None:
+            return default
+        try:
+            return unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest(f"the {name} part of the URL is not valid UTF-8 once percent-decoded",
+                             fix="percent-encode UTF-8 text") from None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of a query-string argument."""
@@ -49,17 +59,11 @@ class Call:
         """A boolean query-string argument ('1', 'true', 'True' are true)."""
         return (self.arg(name) or "").lower() in ("1", "true", "yes")
 
-    def json(self) -> dict:
-        """The body as a JSON object (``{}`` when empty); ``BadRequest`` when it is not JSON."""
+    def json(self) -> Fields:
+        """The body as a checked JSON object (empty when there is no body); ``BadRequest`` otherwise."""
         if not self.body.strip():
-            return {}
-        try:
-            data = json.loads(self.body)
-        except ValueError as err:
-            raise BadRequest(f"request body is not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise BadRequest("request body must be a JSON object")
-        return data
+            return Fields({}, "")
+        return Fields(decode_json(self.body, "the request body"), "")
 
     def repo_id(self) -> RepoId:
         """The repo addressed by the route (``type``, ``ns``, ``name`` groups)."""

@@ -62,7 +62,7 @@ class EntryNotFound(HubRequestError):
 
 
 class Conflict(HubRequestError):
-    """The repo, branch or tag already exists."""
+    """The repo, branch or tag already exists (or a concurrent change got there first)."""
 
     status = 409
 
@@ -71,3 +71,9 @@ class PreconditionFailed(HubRequestError):
     """``parentCommit`` is not the branch's head any more: another commit landed first."""
 
     status = 412
+
+
+class PayloadTooLarge(HubRequestError):
+    """The request body is over the server's configured limit (the message names the limit)."""
+
+    status = 413

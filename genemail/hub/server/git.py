@@ -23,7 +23,10 @@ SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 # A git config that ignores the machine's ~/.gitconfig and /etc/gitconfig: the server must behave
 # the same everywhere (no user hooks, no default-branch surprises, no pager, no prompts).
+# GIT_LITERAL_PATHSPECS: a path from a client is always a file name, never pathspec magic
+# (":(glob)*", ":!x", "*"), whatever slipped past validation.
 _GIT_ENV = {
+    "GIT_LITERAL_PATHSPECS": "1",
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
@@ -88,6 +91,11 @@ def init_bare(path: Path) -> None:
 def hash_blob(repo: Path, data: bytes) -> str:
     """Write ``data`` as a blob object and return its id (the git-blob SHA-1)."""
     return git(repo, "hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
+
+
+def hash_file(repo: Path, path: Path) -> str:
+    """Write the file at ``path`` as a blob object (git reads it from disk, not from us); return its id."""
+    return git(repo, "hash-object", "-w", "--no-filters", "--", str(path)).stdout.decode().strip()
 
 
 def object_type(repo: Path, oid: str) -> str | None:
@@ -241,14 +249,15 @@ class CommitRecord:
 
 def log(repo: Path, commit: str, skip: int, limit: int) -> list[CommitRecord]:
     """Up to ``limit`` commits reachable from ``commit`` after skipping ``skip``, newest first."""
-    fmt = "%H%x00%an%x00%at%x00%s%x00%b%x1e"
-    out = git(repo, "log", f"--format={fmt}", f"--skip={skip}", f"--max-count={limit}", commit, "--").stdout
+    # NUL between fields and (-z) between commits: the one byte a commit message cannot hold, so
+    # any other separator a client might put in a summary cannot shift the fields.
+    fmt = "%H%x00%an%x00%at%x00%s%x00%b"
+    out = git(repo, "log", "-z", f"--format={fmt}", f"--skip={skip}", f"--max-count={limit}", commit, "--").stdout
+    fields = out.decode("utf-8", errors="replace").split("\0")
     records = []
-    for rec in out.decode("utf-8", errors="replace").split("\x1e"):
-        rec = rec.strip("\n")
-        if rec:
-            oid, author, ts, title, body = rec.split("\0")
-            records.append(CommitRecord(oid, author, int(ts), title, body.strip()))
+    for i in range(0, len(fields) - 4, 5):
+        oid, author, ts, title, body = fields[i:i + 5]
+        records.append(CommitRecord(oid.strip("\n"), author, int(ts), title, body.strip()))
     return records
 
 

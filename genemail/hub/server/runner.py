@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from genemail.errors import ConfigError, HubError
+from genemail.hub.server.body import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_REQUEST_BYTES, MIB, Limits
 
 
 @dataclass
 class ServeConfig:
-    """Everything ``genemail hub serve`` needs (validated at construction)."""
+    """Everything ``genemail hub serve`` needs (validated at construction).
+
+    ``max_commit_bytes`` bounds a commit's body (file contents, base64-encoded: about 4/3 of the
+    files' size); ``max_request_bytes`` bounds every other body. Larger bodies get a 413.
+    """
 
     root: Path
     tokens: dict[str, str] = field(repr=False)
@@ -31,9 +36,12 @@ class ServeConfig:
     port: int = 8765
     commit_delay: float = 0.0
     access_log: bool = True
+    max_commit_bytes: int = DEFAULT_MAX_COMMIT_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        Limits(self.max_commit_bytes, self.max_request_bytes)  # ConfigError naming a bad limit
         if not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port!r} is out of range", where="--port", fix="pass a port in 1-65535")
         if not self.tokens:
@@ -51,6 +59,20 @@ class ServeConfig:
         """The URL clients use (``HF_ENDPOINT``)."""
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def limits(self) -> Limits:
+        """The body size limits as the app takes them."""
+        return Limits(max_commit_bytes=self.max_commit_bytes, max_request_bytes=self.max_request_bytes)
+
+    def limit_args(self) -> list[str]:
+        """``--max-commit-mb``/``--max-request-mb`` options for a subprocess, only where not the default."""
+        args = []
+        if self.max_commit_bytes != DEFAULT_MAX_COMMIT_BYTES:
+            args += ["--max-commit-mb", f"{self.max_commit_bytes / MIB:.6f}"]
+        if self.max_request_bytes != DEFAULT_MAX_REQUEST_BYTES:
+            args += ["--max-request-mb", f"{self.max_request_bytes / MIB:.6f}"]
+        return args
+
 
 def _uvicorn_server(config: ServeConfig) -> Any:
     import uvicorn
@@ -58,7 +80,7 @@ def _uvicorn_server(config: ServeConfig) -> Any:
     from genemail.hub.server.app import create_app
 
     config.root.mkdir(parents=True, exist_ok=True)
-    app = create_app(config.root, config.tokens, commit_delay=config.commit_delay)
+    app = create_app(config.root, config.tokens, commit_delay=config.commit_delay, limits=config.limits)
     # uvicorn's access log prints the request line only, never headers, so tokens never reach it.
     return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
                                          access_log=config.access_log, server_header=False))
@@ -169,6 +191,7 @@ def start_process(config: ServeConfig, *, via_cli: bool = False, log_path: Path 
             "--port", str(config.port), "--tokens-file", str(tokens_file)]
     if config.commit_delay:
         args += ["--test-commit-delay", str(config.commit_delay)]
+    args += config.limit_args()
     log_path = log_path or workdir / "server.log"
     log = open(log_path, "ab")
     repo_root = Path(__file__).resolve().parents[3]

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from genemail.errors import ConfigError
 from genemail.hub.server import git
+from genemail.hub.server.payload import check_repo_path
 from genemail.hub.server.errors import (
     BadRequest,
     Conflict,
@@ -85,20 +86,31 @@ class RepoId:
 
 @dataclass(frozen=True)
 class Repo:
-    """An existing repository: its id, folder and metadata."""
+    """An existing repository: its id, folder and metadata (``uid`` tells a re-created repo from the old one)."""
 
     id: RepoId
     path: Path
     private: bool
     created_at: int
+    owner: str = ""
+    uid: str = ""
 
 
 @dataclass(frozen=True)
 class AddFile:
-    """Commit operation: write ``data`` at ``path``."""
+    """Commit operation: put a file at ``path``, given as bytes (``data``) or as a blob already written (``oid``).
+
+    Streamed uploads write their blobs while the body arrives and pass ``oid``; ``data`` is for
+    small contents and tests.
+    """
 
     path: str
-    data: bytes
+    data: bytes | None = None
+    oid: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.oid is None):
+            raise ValueError("AddFile needs exactly one of data= and oid=")
 
 
 @dataclass(frozen=True)
@@ -127,15 +139,13 @@ def is_valid_ref_name(name: str) -> bool:
     return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
 
 
-def check_repo_path(path: str) -> str:
-    """Validate a file path inside a repo (relative, no '..', no '.git'); return it normalized."""
-    clean = path.strip("/")
-    parts = clean.split("/")
-    if (not clean or any(p in ("", ".", "..", ".git") for p in parts)
-            or any(c in clean for c in "\0\n\r")):
-        raise BadRequest(f"invalid path in repo: {path!r}",
-                         fix="use a relative path without '..', '.git' or empty segments")
-    return clean
+def _repo_from_meta(repo_id: RepoId, path: Path, meta: object) -> Repo:
+    if not isinstance(meta, dict):
+        raise RepoNotFound(f"repository {repo_id.id} ({repo_id.type}) has unreadable metadata",
+                           where=str(path / META_FILE), fix="restore the file from a backup")
+    return Repo(id=repo_id, path=path, private=meta.get("private") is True,
+                created_at=int(meta.get("created_at") or 0), owner=str(meta.get("owner") or repo_id.namespace),
+                uid=str(meta.get("uid") or ""))
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -185,8 +195,19 @@ class RepoStore:
         except (FileNotFoundError, NotADirectoryError):
             raise RepoNotFound(f"repository {repo_id.id} ({repo_id.type}) not found",
                                fix="check the repo id and repo_type, or create the repo first") from None
-        return Repo(id=repo_id, path=path, private=bool(meta.get("private")),
-                    created_at=int(meta.get("created_at", 0)))
+        except ValueError:  # written temp + rename, so only a hand edit can break it
+            meta = None
+        return _repo_from_meta(repo_id, path, meta)
+
+    def list_repos(self, repo_type: str) -> list[Repo]:
+        """Every repo of ``repo_type``, sorted by id (folders that are not valid repos are skipped)."""
+        repos = []
+        for path in sorted((self.root / f"{repo_type}s").glob("*/*.git")):
+            try:
+                repos.append(self.get(RepoId(repo_type, path.parent.name, path.name[:-len(".git")])))
+            except (BadRequest, RepoNotFound):
+                continue
+        return repos
 
     def create(self, repo_id: RepoId, owner: str, private: bool) -> Repo:
         """Create an empty repo (one empty initial commit on ``main``); ``Conflict`` if it exists."""
@@ -199,7 +220,7 @@ class RepoStore:
         try:
             git.init_bare(tmp)
             _write_json_atomic(tmp / META_FILE, {"private": private, "created_at": now, "owner": owner,
-                                                 "type": repo_id.type, "id": repo_id.id})
+                                                 "type": repo_id.type, "id": repo_id.id, "uid": uuid.uuid4().hex})
             # The Hub gives every new repo an initial commit, so "main" always resolves to a sha.
             empty = git.git(tmp, "mktree", input=b"").stdout.decode().strip()  # git treats it as virtual: store it
             first = git.commit_tree(tmp, empty, None, "initial commit", owner, now)
@@ -233,15 +254,38 @@ class RepoStore:
 
     @contextmanager
     def locked(self, repo: Repo) -> Iterator[None]:
-        """Hold the repo's write lock (threads of this process and other processes)."""
+        """Hold the repo's write lock (threads of this process and other processes).
+
+        ``RepoNotFound`` if the repo was deleted (or deleted and re-created) since ``repo`` was read:
+        a commit racing ``delete_repo`` must not write into a repo on its way to the trash.
+        """
         with self._locks_guard:
             lock = self._locks.setdefault(repo.path, threading.Lock())
-        with lock, open(repo.path / LOCK_FILE, "a+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with lock, self.alive(repo):
+            with open(repo.path / LOCK_FILE, "a+b") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    current = self.get(repo.id)
+                    if current.uid != repo.uid or current.created_at != repo.created_at:
+                        raise self._gone(repo)
+                    yield
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def alive(self, repo: Repo) -> Iterator[None]:
+        """Turn git and file errors caused by the repo vanishing mid-request into ``RepoNotFound``."""
+        try:
+            yield
+        except (git.GitCommandError, FileNotFoundError, NotADirectoryError):
+            if (repo.path / META_FILE).is_file():
+                raise  # the repo is there: a real failure
+            raise self._gone(repo) from None
+
+    @staticmethod
+    def _gone(repo: Repo) -> RepoNotFound:
+        return RepoNotFound(f"repository {repo.id.id} ({repo.id.type}) was deleted during this request",
+                            fix="create the repo again if it is still wanted")
 
     def _recover(self) -> None:
         """After a crash: drop scratch files and git ref locks left by a killed process."""
@@ -309,21 +353,24 @@ class RepoStore:
                parent_commit: str | None = None) -> str:
         """Apply ``ops`` on top of ``branch`` as one new commit and return its sha.
 
-        ``parent_commit`` (full or short sha) makes it a compare-and-swap: if the branch has moved
-        since, ``PreconditionFailed``. A commit that changes nothing returns the current head, so a
+        ``parent_commit`` (a full sha) makes it a compare-and-swap: unless it is exactly the branch
+        head, ``PreconditionFailed``. A commit that changes nothing returns the current head, so a
         client retrying an already-stored commit does not create a duplicate.
         """
         if not is_valid_ref_name(branch) or branch.startswith("refs/"):
             raise BadRequest(f"cannot commit to revision {branch!r}", fix="commit to a branch name such as 'main'")
+        if parent_commit is not None and not git.SHA_RE.fullmatch(parent_commit):
+            raise BadRequest(f"parentCommit {parent_commit[:60]!r} is not a full commit sha",
+                             where="header.parentCommit", fix="send the 40-character lowercase sha of the branch head")
         # Blobs are content-addressed, so they can be written before taking the lock.
-        blobs = {op.path: git.hash_blob(repo.path, op.data) for op in ops if isinstance(op, AddFile)}
+        blobs = {op.path: op.oid or self.write_blob(repo, op.data or b"") for op in ops if isinstance(op, AddFile)}
         ref = f"refs/heads/{branch}"
         with self.locked(repo):
             head = git.rev_parse_commit(repo.path, ref)
             if head is None:
                 raise RevisionNotFound(f"branch {branch!r} not found in {repo.id.id}",
                                        fix="create the branch first (create_branch) or commit to 'main'")
-            if parent_commit and not head.startswith(parent_commit.lower()):
+            if parent_commit is not None and head != parent_commit:
                 raise PreconditionFailed(
                     f"parentCommit {parent_commit} is not the head of {branch!r} any more (head is {head})",
                     where=repo.id.id, fix="fetch the new head and retry the commit on top of it")
@@ -346,6 +393,16 @@ class RepoStore:
                 raise PreconditionFailed(f"branch {branch!r} moved during the commit", where=repo.id.id,
                                          fix="retry the commit")
             return new
+
+    def write_blob(self, repo: Repo, data: bytes) -> str:
+        """Store ``data`` as a blob (before any lock: blobs are content-addressed) and return its id."""
+        with self.alive(repo):
+            return git.hash_blob(repo.path, data)
+
+    def write_blob_file(self, repo: Repo, path: Path) -> str:
+        """Store the file at ``path`` as a blob without reading it into this process; return its id."""
+        with self.alive(repo):
+            return git.hash_file(repo.path, path)
 
     def create_branch(self, repo: Repo, branch: str, start: str) -> None:
         """Create ``branch`` at commit ``start``; ``Conflict`` if it exists."""
