@@ -119,8 +119,8 @@ def train(
     half_life: float = typer.Option(90.0, "--half-life", help="Time-decay half-life in days."),
 ) -> None:
     """Train and evaluate the segmenter (same as `python -m training.train_segmenter`)."""
-    from training.train_segmenter import TrainConfig, summary
-    from training.train_segmenter import train as run_training
+    from genemail.segmentation.training import TrainConfig, summary
+    from genemail.segmentation.training import train as run_training
 
     metrics = run_training(TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life))
     typer.echo(summary(metrics))
