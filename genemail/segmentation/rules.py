@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from genemail import taxonomy
-from genemail.errors import config_error
+from genemail.errors import DataError, config_error
 from genemail.features import VALUE_FEATURES
 
 ACTIVE, REENGAGE, DORMANT_STATE, UNKNOWN = "active", "reengage", "dormant", "unknown"
@@ -79,6 +79,13 @@ class ValueTiers(BaseEstimator):
         from threadpoolctl import threadpool_limits
 
         X = features[list(self.value_features)].to_numpy(dtype="float64")
+        n_distinct = len(np.unique(SimpleImputer(strategy="median").fit_transform(X), axis=0)) if len(X) else 0
+        if n_distinct < len(taxonomy.L1_TIERS):
+            raise DataError(
+                f"the customers' value features ({', '.join(self.value_features)}) take only {n_distinct} distinct "
+                f"value(s): {len(taxonomy.L1_TIERS)} value tiers cannot be formed",
+                where="value tiers (fit)", fix="train on customers whose income or spending differ",
+            )
         self.pipeline_ = make_pipeline(
             SimpleImputer(strategy="median"),
             StandardScaler(),

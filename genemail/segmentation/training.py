@@ -5,7 +5,8 @@ The library behind ``python -m training.train_segmenter`` and ``genemail segment
 on synthetic customers (``genemail.data.synthesize``), for the demo.
 
 Evaluation protocol (docs/SEGMENTATION.md):
-1. clean the file; customers with too little data (cold start) are set aside and counted;
+1. clean the file; customers with too little data (cold start) are set aside and counted; fewer
+   than ``MIN_CUSTOMERS`` usable customers are refused with the counts that explain why;
 2. a seeded, stratified hold-out split (>= 400 customers when the file allows) - strata are the
    fit-free parts of the business definition (activity state x has children), so choosing the
    split needs nothing fitted;
@@ -30,9 +31,12 @@ import numpy as np
 import pandas as pd
 
 from genemail import taxonomy
-from genemail.errors import config_error
+from genemail.errors import ConfigError, DataError, config_error
 
 MIN_TEST = 400
+# Fewest usable (not cold-started) customers for a held-out split that means anything: half are
+# tested, and the value tiers, five segments and a cluster scan need a few dozen training rows.
+MIN_CUSTOMERS = 100
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,28 @@ def split(frame: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, pd.Da
     features = build_features(frame)
     state = activity_state(features["recency"], RuleConfig())
     strata = pd.Series(state).astype(str) + "/" + (features["children"].fillna(0) > 0).astype(str).to_numpy()
+    # A stratum of one customer cannot be split: rare strata join the largest one.
+    sizes = strata.value_counts()
+    strata = strata.where(~strata.isin(sizes.index[sizes < 2]), sizes.index[0])
     n_test = max(round(config.test_fraction * len(frame)), min(MIN_TEST, len(frame) // 2))
     return train_test_split(frame, test_size=n_test, random_state=config.seed, stratify=strata.to_numpy())
+
+
+def check_enough(loaded, n_usable: int, config: TrainConfig) -> None:  # noqa: ANN001 - LoadResult
+    """Refuse a file with fewer than :data:`MIN_CUSTOMERS` usable customers, saying where they went."""
+    if n_usable >= MIN_CUSTOMERS:
+        return
+    report = loaded.report
+    duplicates = report.count("dropped_rows", "(all but ID)")
+    raise DataError(
+        f"only {n_usable} customer(s) can be used to train and test the segmenter, at least {MIN_CUSTOMERS} are "
+        f"needed (rows read {report.rows_in}, kept after cleaning {report.rows_out}, of which "
+        f"{report.rows_out - n_usable} lack recency or both income and spend; {duplicates} row(s) were dropped as "
+        "identical to an earlier row except ID)",
+        where=str(config.data) if config.data else "synthetic customers",
+        fix="train on a file with more distinct customers (see its cleaning report: genemail data check FILE), "
+        "or omit --data to train on synthetic customers",
+    )
 
 
 def _scores(level: str, truth: np.ndarray, pred: np.ndarray, labels: list[str], suffix: str = "") -> dict[str, float]:
@@ -134,7 +158,7 @@ def evaluate(model, test: pd.DataFrame, seed: int) -> dict[str, object]:  # noqa
     return metrics
 
 
-def tier_silhouette(model, frame: pd.DataFrame) -> float:  # noqa: ANN001
+def tier_silhouette(model, frame: pd.DataFrame) -> float | None:  # noqa: ANN001
     """Silhouette of the L1 KMeans tiers in their own standardized value space (training rows)."""
     from sklearn.metrics import silhouette_score
 
@@ -144,7 +168,10 @@ def tier_silhouette(model, frame: pd.DataFrame) -> float:  # noqa: ANN001
     features = build_features(frame, model.feature_config)
     features = features[cold_start_reasons(features).isna().to_numpy()]
     X = model.tiers_.transform(features)
-    return float(silhouette_score(X, model.tiers_.predict(features), sample_size=min(len(X), 5000), random_state=0))
+    tiers = model.tiers_.predict(features)
+    if not 2 <= len(set(tiers)) < len(X):  # silhouette is undefined for one tier
+        return None
+    return float(silhouette_score(X, tiers, sample_size=min(len(X), 5000), random_state=0))
 
 
 def plot_confusion(matrix: dict, path: Path) -> None:
@@ -171,6 +198,9 @@ def train(config: TrainConfig) -> dict[str, object]:
     from threadpoolctl import threadpool_limits
 
     out = config.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a directory", where="--out",
+                          fix="pass a directory for segmenter.skops, metrics.json and plots/ (it is created)")
     out.mkdir(parents=True, exist_ok=True)
     with threadpool_limits(limits=config.threads):  # OpenMP oversubscription is ruinous on busy machines
         return _train(config, out)
@@ -187,6 +217,7 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     frame = loaded.frame.reset_index(drop=True)
     cold = cold_start_reasons(build_features(frame)).notna().to_numpy()
     usable = frame[~cold]
+    check_enough(loaded, len(usable), config)
     train_rows, test_rows = split(usable, config)
     model = HierarchicalSegmenter(
         half_life_days=config.half_life_days, random_state=config.seed, n_threads=config.threads
@@ -199,6 +230,9 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
         "n_cold_start": int(cold.sum()),
         "n_train": int(len(train_rows)),
         "n_test": int(len(test_rows)),
+        "source_schema": loaded.source_schema,
+        "feature_groups": model.feature_groups_,
+        "missing_feature_groups": model.missing_feature_groups_,
         **evaluate(model, test_rows, config.seed),
         "silhouette": tier_silhouette(model, train_rows),
         "tier_centroids": json.loads(model.tiers_.centroids().to_json(orient="index")),
@@ -217,5 +251,11 @@ def summary(metrics: dict[str, object]) -> str:
     """A few lines for the terminal."""
     keys = ("n_train", "n_test", "l1_accuracy", "l2_accuracy", "l2_macro_f1", "l2_accuracy_perturbed",
             "rules_l2_accuracy_perturbed", "silhouette")
-    return "\n".join(f"{k:>28}: {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:>28}: {metrics[k]}"
-                     for k in keys)
+    lines = [f"{k:>28}: {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:>28}: {metrics[k]}"
+             for k in keys]
+    groups = metrics.get("feature_groups") or {}
+    lines.append(f"{'feature groups used':>28}: {', '.join(groups) or 'n/a'}")
+    missing = metrics.get("missing_feature_groups") or []
+    lines.append(f"{'not in the data':>28}: {', '.join(missing) or 'none'}"
+                 + (f" ({metrics.get('source_schema')} schema)" if missing else ""))
+    return "\n".join(lines)
