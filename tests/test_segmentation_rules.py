@@ -57,14 +57,19 @@ def test_thresholds_are_configurable() -> None:
 
 
 def test_cold_start_reasons_name_the_missing_fields(features: pd.DataFrame) -> None:
-    rows = features.head(4).copy()
+    rows = features.head(5).copy()
     rows.loc[rows.index[0], "recency"] = np.nan
     rows.loc[rows.index[1], ["income", "annual_spend"]] = np.nan
+    rows.loc[rows.index[1], "recency"] = 10  # active, value unknown: cold start
     rows.loc[rows.index[2], ["annual_spend"]] = np.nan  # PRD-schema row: income but no spend -> segmented
+    rows.loc[rows.index[4], ["income", "annual_spend"]] = np.nan
+    rows.loc[rows.index[4], "recency"] = 75  # lapsed, value unknown: its segment (Dormant) needs no tier
     reasons = cold_start_reasons(rows)
     assert reasons.iloc[0] == "recency missing"
     assert reasons.iloc[1] == "income and spend missing"
-    assert pd.isna(reasons.iloc[2]) and pd.isna(reasons.iloc[3])
+    assert pd.isna(reasons.iloc[2]) and pd.isna(reasons.iloc[3]) and pd.isna(reasons.iloc[4])
+    # The active/lapsed line is the re-engagement threshold of the rules.
+    assert cold_start_reasons(rows, RuleConfig(dormant_days=100, reengage_days=80)).iloc[4] == "income and spend missing"
 
 
 def test_tiers_are_named_by_value(features: pd.DataFrame) -> None:

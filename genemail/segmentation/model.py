@@ -140,7 +140,7 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         _require_frame(X)
         feature_config, rule_config, augment = self.feature_config, self.rule_config, self._augment_config()
         features = build_features(X, feature_config)
-        cold = cold_start_reasons(features).notna().to_numpy()
+        cold = cold_start_reasons(features, rule_config).notna().to_numpy()
         if (~cold).sum() < 10:
             raise DataError(
                 f"only {(~cold).sum()} customers have enough data to train on",
@@ -157,7 +157,7 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         frames, label_parts = [build_features(train_frame, feature_config)], [train_labels]
         for i in range(augment and self.n_augment):
             noisy = build_features(perturb_customers(train_frame, augment, seed=self.random_state + 1 + i), feature_config)
-            usable = cold_start_reasons(noisy).isna().to_numpy()  # a copy masked into cold start teaches nothing
+            usable = cold_start_reasons(noisy, rule_config).isna().to_numpy()  # masked into cold start: teaches nothing
             frames.append(noisy[usable])
             label_parts.append(train_labels[usable])
         F = self._matrix(pd.concat(frames, ignore_index=True))
@@ -247,7 +247,7 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
             F = self._matrix(features)
             l1_proba = _aligned_proba(self.l1_model_, F, taxonomy.L1_TIERS)
             l2_given = {tier: _aligned_proba(self.l2_models_[tier], F, self.l2_classes_) for tier in self.l2_models_}
-        return _Scores(features, cold_start_reasons(features), l1_proba, l2_given)
+        return _Scores(features, cold_start_reasons(features, self.rule_config), l1_proba, l2_given)
 
     def _decode(self, s: _Scores) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchical decoding: best tier, then the best L2 *within that tier*."""

@@ -15,8 +15,11 @@ active, tier Mid/Low, ``children > 0``                ``Parent_Active``
 active, tier Mid/Low, no children (or unknown)        ``Regular_Active``
 ====================================================  =====================
 
-Cold start (no segment, default strategy): ``recency`` unknown, or ``income`` *and* spend both unknown.
-PRD-schema rows (income, recency, children, no spend) are segmented normally.
+Cold start (no segment, default strategy): ``recency`` unknown, or ``income`` *and* spend both unknown
+for an *active* customer (whose segment depends on the value tier). A lapsed customer's segment does
+not depend on the tier, so one with unknown value is still Dormant / Need_Reengagement (the tier is
+then the classifier's estimate from what is known). PRD-schema rows (income, recency, children, no
+spend) are segmented normally.
 """
 
 from __future__ import annotations
@@ -165,10 +168,16 @@ def assign_l2(
     ).astype(object)
 
 
-def cold_start_reasons(features: pd.DataFrame) -> pd.Series:
-    """Why a row is cold-started (``"recency missing"``, ``"income and spend missing"``, both ``; ``-joined), else <NA>."""
-    no_recency = features["recency"].isna().to_numpy()
-    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy()
+def cold_start_reasons(features: pd.DataFrame, config: RuleConfig | None = None) -> pd.Series:
+    """Why a row is cold-started (``"recency missing"``, ``"income and spend missing"``, both ``; ``-joined), else <NA>.
+
+    Unknown value (income and spend) cold-starts only active customers (``recency <= reengage_days``):
+    the segment of a lapsed customer is set by recency alone.
+    """
+    config = config or RuleConfig()
+    recency = features["recency"].to_numpy(dtype="float64")
+    no_recency = np.isnan(recency)
+    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy() & ~(recency > config.reengage_days)
     reasons = np.select(
         [no_recency & no_value, no_recency, no_value],
         ["recency missing; income and spend missing", "recency missing", "income and spend missing"],
@@ -181,7 +190,7 @@ def business_labels(features: pd.DataFrame, tiers: ValueTiers, config: RuleConfi
     """Columns ``l1``, ``l2`` from the business definition; both <NA> on cold-start rows."""
     l1 = tiers.predict(features).astype(object)
     l2 = assign_l2(l1, features["recency"], features["children"], config)
-    cold = cold_start_reasons(features).notna().to_numpy()
+    cold = cold_start_reasons(features, config).notna().to_numpy()
     l1[cold] = None
     l2[cold] = None
     return pd.DataFrame({"l1": l1, "l2": l2}, index=features.index).astype("string")
