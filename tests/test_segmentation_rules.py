@@ -114,3 +114,22 @@ def test_business_labels_respect_the_hierarchy(features: pd.DataFrame) -> None:
     for l1, l2 in zip(labels["l1"], labels["l2"]):
         assert l2 in taxonomy.HIERARCHY[l1]
     assert set(labels["l2"]) == set(taxonomy.L2_SEGMENTS)
+
+
+def test_value_tiers_need_three_distinct_customers(features: pd.DataFrame) -> None:
+    from genemail.errors import DataError
+
+    same = features.head(30).copy()
+    same[["log_income", "log_decayed_spend_rate", "log_purchases"]] = [10.0, 5.0, 2.0]
+    with pytest.raises(DataError, match="take only 1 distinct value"):
+        ValueTiers().fit(same)
+
+
+def test_segmenter_refuses_customers_without_any_varying_value_signal(customers: pd.DataFrame) -> None:
+    from genemail.errors import DataError
+    from genemail.segmentation import HierarchicalSegmenter
+
+    flat = customers.assign(income=50_000.0, income_imputed=False, total_spend=np.nan, total_purchases=np.nan,
+                            **{c: np.nan for c in customers.columns if c.startswith("spend_")})
+    with pytest.raises(DataError, match="no value signal varies"):
+        HierarchicalSegmenter(n_augment=0).fit(flat)
