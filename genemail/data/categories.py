@@ -30,7 +30,9 @@ GENDER_FOLDS: dict[str, str] = {
     "nonbinary": "Other",
 }
 # What an empty cell of each categorical column becomes (reported as kind "missing").
-EMPTY_MEANS: dict[str, str | None] = {"Education": "Unknown", "Marital_Status": "Unknown", "Gender": None, "KidAge": None}
+EMPTY_MEANS: dict[str, str | None] = {
+    "Education": "Unknown", "Marital_Status": "Unknown", "Gender": None, "KidAge": None,
+}
 
 
 def clean_ids(frame: pd.DataFrame, report: CleaningReport, source: str, config: CleaningConfig) -> pd.DataFrame:

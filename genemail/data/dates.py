@@ -85,7 +85,8 @@ class DatePlan:
     def range_rule(self) -> str:
         """The report's rule text for dates outside the plausible range."""
         return (f"join date outside the plausible range {self.low.date()}..{self.high.date()} "
-                f"(quartiles ± {FENCE_IQRS:g} IQR, at least a year; never after the day the file is read): set missing")
+                f"(quartiles ± {FENCE_IQRS:g} IQR, at least a year; never after the day the file is read): "
+                "set missing")
 
 
 def plan_dates(counts: pd.Series, config: CleaningConfig, source: str, column: str = "Dt_Customer") -> DatePlan:

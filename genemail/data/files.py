@@ -37,7 +37,8 @@ class FileFormat:
 def inspect_file(path: Path, *, max_bytes: int | None = None) -> FileFormat:
     """Refuse directories and missing, empty, binary or too-big files; find a CSV's encoding and separator."""
     if path.is_dir():
-        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in {".csv", ".tsv", ".txt", *PARQUET_SUFFIXES})
+        suffixes = {".csv", ".tsv", ".txt", *PARQUET_SUFFIXES}
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in suffixes)
         hint = f" (it holds {', '.join(found[:3])}{', ...' if len(found) > 3 else ''})" if found else ""
         raise DataError(f"is a directory, not a customer file{hint}", where=str(path),
                         fix="pass the CSV or Parquet file itself, e.g. DIR/customers.csv")

@@ -289,7 +289,8 @@ def _iter_results(path: str | Path, chunksize: int | None, reference_date: objec
         if ignored:
             result.report.note(f"ignored columns not in the schema: {', '.join(cut(c, 40) for c in ignored)}")
         if ref is None and result.report.reference_date:
-            result.report.note("reference date = latest plausible Dt_Customer in the file (override with reference_date)")
+            result.report.note(
+                "reference date = latest plausible Dt_Customer in the file (override with reference_date)")
         yield result
     blank.check(source)
     if offset != scan.n_rows:  # pandas and pyarrow disagree on what a row is: the row numbers cannot be trusted

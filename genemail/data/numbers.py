@@ -30,7 +30,8 @@ from genemail.data.report import (
 from genemail.data.text import show
 
 _CODES = "USD|EUR|GBP|CNY|RMB|JPY|CHF"
-CURRENCY = re.compile(rf"^\s*(?:[$€£¥￥]|(?:{_CODES})\b)\s*|\s*(?:[$€£¥￥]|\b(?:{_CODES}))\s*$", re.IGNORECASE)
+CURRENCY = re.compile(
+    rf"^\s*(?:[$€£¥￥]|(?:{_CODES})\b)\s*|\s*(?:[$€£¥￥]|\b(?:{_CODES}))\s*$", re.IGNORECASE)
 GROUP_SEPARATORS = (",", ".", " ", "'", "_")
 # One pattern per group separator: 1-3 digits, then groups of exactly 3, then a decimal part in the other mark.
 _GROUPED = {

@@ -93,7 +93,10 @@ class CustomerProfile:
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value is not None and value not in allowed:
-                raise DataError(f"{name}={value!r} is unknown", where=f"{where}, field {name}", fix=f"use one of {allowed}")
+                from genemail.data.text import show
+
+                raise DataError(f"{name}={show(value)} is unknown", where=f"{where}, field {name}",
+                                fix=f"use one of {allowed}")
 
     @property
     def income_band(self) -> str | None:

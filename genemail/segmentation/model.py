@@ -156,8 +156,10 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
         frames, label_parts = [build_features(train_frame, feature_config)], [train_labels]
         for i in range(augment and self.n_augment):
-            noisy = build_features(perturb_customers(train_frame, augment, seed=self.random_state + 1 + i), feature_config)
-            usable = cold_start_reasons(noisy, rule_config).isna().to_numpy()  # masked into cold start: teaches nothing
+            copy = perturb_customers(train_frame, augment, seed=self.random_state + 1 + i)
+            noisy = build_features(copy, feature_config)
+            # A copy masked into cold start teaches nothing.
+            usable = cold_start_reasons(noisy, rule_config).isna().to_numpy()
             frames.append(noisy[usable])
             label_parts.append(train_labels[usable])
         F = self._matrix(pd.concat(frames, ignore_index=True))
@@ -198,7 +200,8 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         """Classifier input: the used features plus the distances to the tier centroids, shape (n, d + 3)."""
-        return np.hstack([features[list(self.used_features)].to_numpy(dtype="float64"), self.tiers_.distances(features)])
+        used = features[list(self.used_features)].to_numpy(dtype="float64")
+        return np.hstack([used, self.tiers_.distances(features)])
 
     def _classifier(self):  # noqa: ANN202 - sklearn estimator
         from sklearn.ensemble import HistGradientBoostingClassifier

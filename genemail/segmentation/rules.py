@@ -177,7 +177,8 @@ def cold_start_reasons(features: pd.DataFrame, config: RuleConfig | None = None)
     config = config or RuleConfig()
     recency = features["recency"].to_numpy(dtype="float64")
     no_recency = np.isnan(recency)
-    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy() & ~(recency > config.reengage_days)
+    lapsed = recency > config.reengage_days
+    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy() & ~lapsed
     reasons = np.select(
         [no_recency & no_value, no_recency, no_value],
         ["recency missing; income and spend missing", "recency missing", "income and spend missing"],
