@@ -45,13 +45,19 @@ def test_a_few_rows_with_the_wrong_number_of_fields_are_dropped_and_named(tmp_pa
     pd.testing.assert_frame_equal(result.frame, expected)
 
 
-def test_streaming_drops_the_same_malformed_rows(tmp_path: Path, raw: pd.DataFrame) -> None:
+def test_streaming_drops_the_same_malformed_rows(tmp_path: Path, raw: pd.DataFrame, monkeypatch) -> None:
+    from genemail.data import rows
+
+    monkeypatch.setattr(rows, "SCAN_BLOCK_BYTES", 4096)  # the pre-pass reads the file in many blocks
     lines = _lines(raw)
     lines[250] += ",extra"
     path = _write(tmp_path / "ragged.csv", lines)
     chunks = list(iter_customer_chunks(path, chunksize=100))
     assert [c.report.count("dropped_rows", "(row shape)") for c in chunks] == [0, 0, 1]
+    action = next(a for a in chunks[2].report.actions if a.column == "(row shape)")
+    assert action.examples == ["row 250 (line 251): 30 fields"]  # row numbers run on across blocks
     assert sum(len(c.frame) for c in chunks) == 299
+    assert chunks[0].report.reference_date == clean_frame(raw.drop(index=[249])).report.reference_date
 
 
 def test_many_malformed_rows_refuse_the_file(tmp_path: Path, raw: pd.DataFrame, capsys) -> None:

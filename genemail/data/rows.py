@@ -34,6 +34,7 @@ from genemail.data.text import cut, show
 from genemail.errors import DataError
 
 MAX_TRACKED = 100_000  # malformed rows remembered; a file with more is refused anyway
+SCAN_BLOCK_BYTES = 4 << 20  # the pre-pass reads 4 MiB at a time
 OTHER_SEPARATORS = (",", ";", "\t", "|")
 NO_DECIMAL_MARK = "\x01"  # see the module docstring
 
@@ -66,21 +67,27 @@ def scan_file(path: Path, fmt: FileFormat, header: list[str], date_column: str |
     names = [f"c{i}" for i in range(len(header))]  # own names: immune to duplicate or odd header names
     keep = names[header.index(date_column)] if date_column in header else names[0]
     state = _ShapeHandler(fmt.sep or ",", len(header))
+    n_rows, parts = 0, []
     try:
-        table = pacsv.read_csv(
+        # Streamed block by block (flat memory); only the distinct dates of each block are kept.
+        reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1,
-                                           encoding=_arrow_encoding(fmt.encoding)),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=SCAN_BLOCK_BYTES, column_names=names,
+                                           skip_rows=1, encoding=_arrow_encoding(fmt.encoding)),
             parse_options=pacsv.ParseOptions(delimiter=fmt.sep or ",", newlines_in_values=True,
                                              invalid_row_handler=state),
             convert_options=pacsv.ConvertOptions(include_columns=[keep], column_types={keep: pa.string()},
                                                  strings_can_be_null=True),
         )
+        for batch in reader:
+            n_rows += batch.num_rows
+            if date_column in header:
+                parts.append(_value_counts(batch.column(0)))
     except (pa.ArrowInvalid, UnicodeError, OSError) as err:
         raise DataError(f"cannot split the file into rows ({cut(err)})", where=source,
                         fix="check quoting and that every line has the header's number of fields") from None
-    dates = _value_counts(table.column(0)) if date_column in header else None
-    return RowScan(table.num_rows + state.count, len(header), state.count, np.array(state.rows, dtype=np.int64),
+    dates = _merge_counts(parts) if date_column in header else None
+    return RowScan(n_rows + state.count, len(header), state.count, np.array(state.rows, dtype=np.int64),
                    state.fields, state.other, dates)
 
 
@@ -117,12 +124,21 @@ def _arrow_encoding(encoding: str | None) -> str:
     return "utf8" if encoding in (None, "utf-8", "utf-8-sig") else encoding  # pyarrow skips a UTF-8 BOM itself
 
 
-def _value_counts(column) -> pd.Series:  # noqa: ANN001 - pyarrow ChunkedArray
+def _value_counts(column) -> pd.Series:  # noqa: ANN001 - pyarrow Array or ChunkedArray
     import pyarrow.compute as pc
 
     counts = pc.value_counts(column)
     values = counts.field("values").to_pandas()
     return pd.Series(counts.field("counts").to_numpy(), index=pd.Index(values), dtype="int64")
+
+
+def _merge_counts(parts: list[pd.Series]) -> pd.Series:
+    """One count per distinct value over the blocks (nulls dropped)."""
+    if not parts:
+        return pd.Series(dtype="int64")
+    merged = pd.concat(parts)
+    merged = merged[merged.index.notna()]
+    return merged.groupby(level=0).sum().astype("int64")
 
 
 def _scan_parquet(path: Path, date_column: str | None, n_fields: int, source: str) -> RowScan:
