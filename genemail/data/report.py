@@ -1,4 +1,4 @@
-"""The cleaning report, the thresholds of the cleaning rules, and the two helpers every rule uses.
+"""The cleaning report, the thresholds of the cleaning rules, and the small functions every rule uses.
 
 Every rule that drops, imputes, sets missing, repairs or folds a value records a
 :class:`CleaningAction` in the :class:`CleaningReport` (kind, column, count, rule, examples), so a
@@ -181,7 +181,7 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------ shared helpers
+# ----------------------------------------------------------------------------- shared by the rules
 
 
 def examples(values: pd.Series, mask: pd.Series | np.ndarray) -> list[str]:
