@@ -48,6 +48,19 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 # The standardized features the L1 value tiers are clustered on (see segmentation.rules).
 VALUE_FEATURES: tuple[str, ...] = ("log_income", "log_decayed_spend_rate", "log_purchases")
 
+# Features by the source fields they come from. A schema provides some groups and not others (the
+# PRD's sample table has no spend, purchases or join date): the segmenter uses the groups the
+# training customers have and says which (see usable_features).
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "income": ("income", "log_income"),
+    "spend": ("annual_spend", "log_annual_spend", "decayed_spend_rate", "log_decayed_spend_rate"),
+    "purchases": ("total_purchases", "log_purchases", "purchase_frequency"),
+    "history": ("tenure_days", "web_visits_month", "accepted_campaigns"),
+    "activity": ("recency", "activity_weight"),
+    "family": ("children", "family_size"),
+    "age": ("age",),
+}
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -138,6 +151,21 @@ def build_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> 
         index=frame.index,
     )
     return features[list(FEATURE_COLUMNS)]
+
+
+def usable_features(features: pd.DataFrame) -> tuple[str, ...]:
+    """The :data:`FEATURE_COLUMNS` with at least two distinct known values in ``features``.
+
+    A column missing in every row (spend in a PRD file) or constant carries no information, and
+    gradient boosting cannot bin it: such columns are left out of the model.
+    """
+    return tuple(c for c in FEATURE_COLUMNS if features[c].nunique(dropna=True) >= 2)
+
+
+def feature_groups(columns: tuple[str, ...]) -> dict[str, list[str]]:
+    """``{group: [its columns among columns]}`` for the groups with at least one of ``columns``."""
+    used = {g: [c for c in cols if c in columns] for g, cols in FEATURE_GROUPS.items()}
+    return {g: cols for g, cols in used.items() if cols}
 
 
 # --- Robustness perturbation -------------------------------------------------------------------

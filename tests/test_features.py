@@ -9,12 +9,15 @@ import pytest
 from genemail.errors import ConfigError
 from genemail.features import (
     FEATURE_COLUMNS,
+    FEATURE_GROUPS,
     SPEND_WINDOW_YEARS,
     FeatureConfig,
     PerturbConfig,
     activity_weight,
     build_features,
+    feature_groups,
     perturb_customers,
+    usable_features,
 )
 
 
@@ -97,3 +100,21 @@ def test_perturbation_is_seeded(customers: pd.DataFrame) -> None:
 def test_perturb_config_validates(kwargs: dict, name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         PerturbConfig(**kwargs)
+
+
+def test_feature_groups_cover_every_feature_once() -> None:
+    columns = [c for cols in FEATURE_GROUPS.values() for c in cols]
+    assert sorted(columns) == sorted(FEATURE_COLUMNS) and len(columns) == len(set(columns))
+
+
+def test_usable_features_follow_the_schema(customers: pd.DataFrame) -> None:
+    features = build_features(customers)
+    assert usable_features(features) == FEATURE_COLUMNS  # the Kaggle schema has every group
+    prd = customers.copy()
+    prd[[c for c in prd.columns if c.startswith(("spend_", "purchases_"))] +
+        ["total_spend", "total_purchases", "tenure_days", "purchase_frequency", "web_visits_month",
+         "accepted_campaigns"]] = np.nan
+    used = usable_features(build_features(prd))
+    assert set(feature_groups(used)) == {"income", "activity", "family", "age"}
+    constant = build_features(customers.assign(age=40.0))
+    assert "age" not in usable_features(constant)  # one value carries no information

@@ -57,14 +57,19 @@ def test_thresholds_are_configurable() -> None:
 
 
 def test_cold_start_reasons_name_the_missing_fields(features: pd.DataFrame) -> None:
-    rows = features.head(4).copy()
+    rows = features.head(5).copy()
     rows.loc[rows.index[0], "recency"] = np.nan
     rows.loc[rows.index[1], ["income", "annual_spend"]] = np.nan
+    rows.loc[rows.index[1], "recency"] = 10  # active, value unknown: cold start
     rows.loc[rows.index[2], ["annual_spend"]] = np.nan  # PRD-schema row: income but no spend -> segmented
+    rows.loc[rows.index[4], ["income", "annual_spend"]] = np.nan
+    rows.loc[rows.index[4], "recency"] = 75  # lapsed, value unknown: its segment (Dormant) needs no tier
     reasons = cold_start_reasons(rows)
     assert reasons.iloc[0] == "recency missing"
     assert reasons.iloc[1] == "income and spend missing"
-    assert pd.isna(reasons.iloc[2]) and pd.isna(reasons.iloc[3])
+    assert pd.isna(reasons.iloc[2]) and pd.isna(reasons.iloc[3]) and pd.isna(reasons.iloc[4])
+    # The active/lapsed line is the re-engagement threshold of the rules.
+    assert cold_start_reasons(rows, RuleConfig(dormant_days=100, reengage_days=80)).iloc[4] == "income and spend missing"
 
 
 def test_tiers_are_named_by_value(features: pd.DataFrame) -> None:
@@ -109,3 +114,22 @@ def test_business_labels_respect_the_hierarchy(features: pd.DataFrame) -> None:
     for l1, l2 in zip(labels["l1"], labels["l2"]):
         assert l2 in taxonomy.HIERARCHY[l1]
     assert set(labels["l2"]) == set(taxonomy.L2_SEGMENTS)
+
+
+def test_value_tiers_need_three_distinct_customers(features: pd.DataFrame) -> None:
+    from genemail.errors import DataError
+
+    same = features.head(30).copy()
+    same[["log_income", "log_decayed_spend_rate", "log_purchases"]] = [10.0, 5.0, 2.0]
+    with pytest.raises(DataError, match="take only 1 distinct value"):
+        ValueTiers().fit(same)
+
+
+def test_segmenter_refuses_customers_without_any_varying_value_signal(customers: pd.DataFrame) -> None:
+    from genemail.errors import DataError
+    from genemail.segmentation import HierarchicalSegmenter
+
+    flat = customers.assign(income=50_000.0, income_imputed=False, total_spend=np.nan, total_purchases=np.nan,
+                            **{c: np.nan for c in customers.columns if c.startswith("spend_")})
+    with pytest.raises(DataError, match="no value signal varies"):
+        HierarchicalSegmenter(n_augment=0).fit(flat)

@@ -84,10 +84,12 @@ def test_predictions_are_consistent_with_their_parent(fitted: HierarchicalSegmen
 def test_prd_schema_rows_are_segmented_not_cold_started(fitted: HierarchicalSegmenter, split) -> None:  # noqa: ANN001
     prd = _prd_rows(split[1])
     seg = fitted.segment(prd)
-    # Only customers whose income is also unknown (imputed by the cleaner) fall to cold start.
+    # Only active customers whose income is also unknown (imputed by the cleaner) fall to cold start:
+    # a lapsed customer's segment follows recency, whatever the value.
     no_income = (prd["income"].isna() | prd["income_imputed"]).to_numpy()
-    assert (seg["cold_start_reason"].notna().to_numpy() == no_income).all() and (~no_income).sum() > 100
-    assert set(seg["l2"][~no_income]) <= set(taxonomy.L2_SEGMENTS)
+    active = (prd["recency"] <= fitted.reengage_days).to_numpy()
+    assert (seg["cold_start_reason"].notna().to_numpy() == (no_income & active)).all() and (~no_income).sum() > 100
+    assert set(seg["l2"][~(no_income & active)]) <= set(taxonomy.L2_SEGMENTS)
     # Activity comes from recency alone, so the activity branch must still match the rules.
     truth = fitted.rule_labels(split[1])["l2"].to_numpy(dtype=object)
     lapsed = np.isin(truth, [taxonomy.DORMANT, taxonomy.NEED_REENGAGEMENT]) & ~no_income
@@ -95,14 +97,21 @@ def test_prd_schema_rows_are_segmented_not_cold_started(fitted: HierarchicalSegm
 
 
 def test_cold_start_gets_its_segment_and_reason(fitted: HierarchicalSegmenter, split) -> None:  # noqa: ANN001
-    rows = split[1].head(3).copy()
+    rows = split[1].head(4).copy()
+    spend = [c for c in rows.columns if c.startswith("spend_")] + ["total_spend"]
     rows.loc[rows.index[0], "recency"] = np.nan
     rows.loc[rows.index[1], "income"] = np.nan
-    rows.loc[rows.index[1], [c for c in rows.columns if c.startswith("spend_")] + ["total_spend"]] = np.nan
+    rows.loc[rows.index[1], spend] = np.nan
+    rows.loc[rows.index[1], "recency"] = 5  # active: its segment needs the value tier
+    rows.loc[rows.index[3], ["income", *spend]] = np.nan
+    rows.loc[rows.index[3], "recency"] = 90  # lapsed: Dormant whatever the value
     seg = fitted.segment(rows)
     assert list(seg["l2"][:2]) == [taxonomy.COLD_START] * 2
     assert list(seg["cold_start_reason"][:2]) == ["recency missing", "income and spend missing"]
     assert pd.isna(seg["cold_start_reason"].iloc[2]) and seg["l2"].iloc[2] in taxonomy.L2_SEGMENTS
+    assert pd.isna(seg["cold_start_reason"].iloc[3]) and seg["l2"].iloc[3] == taxonomy.DORMANT
+    assert seg["l1"].iloc[3] in taxonomy.L1_TIERS
+    assert "Income and spending unknown" in " ".join(fitted.explain(rows.iloc[[3]], top_k=5)[0])
     assert fitted.predict_proba(rows)[0, -1] == 1.0
     assert list(seg["customer_id"]) == list(rows["customer_id"])
 

@@ -78,3 +78,19 @@ def test_missing_corrupt_and_unfitted(tmp_path: Path) -> None:
         load_segmenter(tmp_path)
     with pytest.raises(ArtifactError, match="not fitted"):
         save_segmenter(HierarchicalSegmenter(), tmp_path / "x")
+
+
+def test_a_prd_trained_model_keeps_its_feature_groups(customers: pd.DataFrame, tmp_path: Path) -> None:
+    prd = customers.copy()
+    prd[[c for c in prd.columns if c.startswith(("spend_", "purchases_"))] +
+        ["total_spend", "total_purchases", "tenure_days", "purchase_frequency", "web_visits_month",
+         "accepted_campaigns", "favourite_category"]] = np.nan
+    model = HierarchicalSegmenter(max_iter=5, n_augment=1).fit(prd)
+    assert set(model.feature_groups_) == {"income", "activity", "family", "age"}
+    assert model.missing_feature_groups_ == ["spend", "purchases", "history"]
+    assert model.value_features_ == ("log_income",)
+    loaded = load_segmenter(save_segmenter(model, tmp_path))
+    assert loaded.feature_groups_ == model.feature_groups_
+    np.testing.assert_array_equal(loaded.predict(prd), model.predict(prd))
+    # A Kaggle-schema row is scored by the same model from the groups it knows.
+    assert set(loaded.predict(customers.head(20))) <= set(model.classes_)

@@ -84,3 +84,29 @@ def test_real_data_meets_kr1(real_data_file: Path, tmp_path: Path) -> None:
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_test"] >= MIN_TEST
     assert metrics["l2_accuracy"] > 0.85 and metrics["l2_accuracy_perturbed"] > 0.85
+
+
+@pytest.mark.integration
+def test_prd_schema_file_trains_and_meets_kr1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The PRD's own sample format (no spend, purchases or join date) trains with the same script."""
+    from genemail.data import write_synthetic
+    from genemail.data.schema import PRD_REQUIRED
+
+    data = write_synthetic(2500, 3, tmp_path / "prd.csv", schema="prd")
+    assert tuple(pd.read_csv(data, nrows=0).columns) == PRD_REQUIRED
+    out = tmp_path / "seg"
+    assert main(["--data", str(data), "--out", str(out), "--seed", "0"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["source_schema"] == "prd"
+    assert set(metrics["feature_groups"]) == {"income", "activity", "family", "age"}
+    assert set(metrics["missing_feature_groups"]) == {"spend", "purchases", "history"}
+    assert "feature groups used: income, activity, family, age" in printed and "spend" in printed
+    assert metrics["n_test"] >= MIN_TEST
+    assert metrics["l2_accuracy"] > 0.85 and metrics["l2_accuracy_perturbed"] > 0.85
+    assert metrics["hierarchy_consistent"] is True
+    # The saved model scores PRD rows with the feature groups it was trained on.
+    assert run(["segment", "predict", "--model", str(out), "--data", str(data), "--out", str(tmp_path / "s.csv"),
+                "--quiet"]) == 0
+    scored = pd.read_csv(tmp_path / "s.csv")
+    assert set(scored["l2"]) <= {*taxonomy.L2_SEGMENTS, taxonomy.COLD_START}

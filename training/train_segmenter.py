@@ -1,218 +1,21 @@
-"""Train and evaluate the hierarchical segmenter; write the artifacts the Hub card and the app read.
+"""Train and evaluate the hierarchical segmenter (a thin command line over ``genemail.segmentation.training``).
 
     python -m training.train_segmenter --data PATH --out DIR [--seed N] [--half-life DAYS]
 
-Without ``--data`` it trains on synthetic customers (``genemail.data.synthesize``), for the demo.
-
-Evaluation protocol (docs/SEGMENTATION.md):
-1. clean the file; customers with too little data (cold start) are set aside and counted;
-2. a seeded, stratified hold-out split (>= 400 customers when the file allows) - strata are the
-   fit-free parts of the business definition (activity state x has children), so choosing the
-   split needs nothing fitted;
-3. the segmenter (and the KMeans behind its value tiers) is fitted on training rows only; test
-   labels come from the business definition with those train-fitted tiers;
-4. metrics on the clean test rows and on a perturbed copy (10% of income and children fields set
-   missing, ±10% noise on spends and recency). Test rows are never trained on.
-
-Writes DIR/segmenter.skops, DIR/metrics.json, DIR/cleaning_report.json, DIR/plots/*.png,
-DIR/clusters.json and DIR/cluster_profiles.csv.
+Without ``--data`` it trains on synthetic customers, for the demo. The protocol and the artifacts
+it writes are documented in :mod:`genemail.segmentation.training` and docs/SEGMENTATION.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from genemail.errors import GenEmailError
+from genemail.segmentation.training import MIN_TEST, TrainConfig, split, summary, train
 
-from genemail import taxonomy
-from genemail.errors import GenEmailError, config_error
-
-MIN_TEST = 400
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Arguments of one training run (validated)."""
-
-    out: Path
-    data: Path | None = None
-    seed: int = 0
-    half_life_days: float = 90.0
-    test_fraction: float = 0.2
-    n_synthetic: int = 3000
-    threads: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0.05 <= self.test_fraction <= 0.5:
-            raise config_error("test_fraction", self.test_fraction, "a share between 0.05 and 0.5, e.g. 0.2")
-        if self.threads < 1:
-            raise config_error("threads", self.threads, "a whole number >= 1")
-        if self.n_synthetic < 200:
-            raise config_error("n_synthetic", self.n_synthetic, "a whole number >= 200, e.g. 3000")
-        if not math.isfinite(self.half_life_days) or self.half_life_days <= 0:
-            raise config_error("half_life_days", self.half_life_days, "a positive number of days, e.g. 90")
-
-
-def load_data(config: TrainConfig):  # noqa: ANN201 - genemail.data.LoadResult
-    """Clean the given file, or synthesize ``n_synthetic`` customers when no file is given."""
-    from genemail.data import load_customers, write_synthetic
-
-    if config.data is not None:
-        return load_customers(config.data)
-    with tempfile.TemporaryDirectory(prefix="genemail-synth-") as tmp:
-        path = Path(tmp) / "synthetic_customers.csv"
-        write_synthetic(config.n_synthetic, config.seed, path)
-        return load_customers(path)
-
-
-def split(frame: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Seeded split stratified on activity state x has-children (nothing fitted is needed for it)."""
-    from sklearn.model_selection import train_test_split
-
-    from genemail.features import build_features
-    from genemail.segmentation.rules import RuleConfig, activity_state
-
-    features = build_features(frame)
-    state = activity_state(features["recency"], RuleConfig())
-    strata = pd.Series(state).astype(str) + "/" + (features["children"].fillna(0) > 0).astype(str).to_numpy()
-    n_test = max(round(config.test_fraction * len(frame)), min(MIN_TEST, len(frame) // 2))
-    return train_test_split(frame, test_size=n_test, random_state=config.seed, stratify=strata.to_numpy())
-
-
-def _scores(level: str, truth: np.ndarray, pred: np.ndarray, labels: list[str], suffix: str = "") -> dict[str, float]:
-    """``{level}_accuracy{suffix}`` and ``{level}_macro_f1{suffix}``."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {
-        f"{level}_accuracy{suffix}": float(accuracy_score(truth, pred)),
-        f"{level}_macro_f1{suffix}": float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)),
-    }
-
-
-def evaluate(model, test: pd.DataFrame, seed: int) -> dict[str, object]:  # noqa: ANN001 - HierarchicalSegmenter
-    """Metrics on the clean test rows and on their perturbed copy (labels from the clean rows)."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    from genemail.features import PerturbConfig, perturb_customers
-
-    truth = model.rule_labels(test)
-    l1_true, l2_true = truth["l1"].to_numpy(dtype=object), truth["l2"].to_numpy(dtype=object)
-    l1_labels, l2_labels = list(taxonomy.L1_TIERS), [str(c) for c in model.l2_classes_]
-    clean = model.segment(test)
-    perturbed_frame = perturb_customers(test, PerturbConfig(missing_rate=0.1, noise=0.1), seed=seed + 1000)
-    perturbed = model.segment(perturbed_frame)
-    rules_on_perturbed = model.rule_labels(perturbed_frame)["l2"].fillna(taxonomy.COLD_START).to_numpy(dtype=object)
-    l2_pred = clean["l2"].to_numpy(dtype=object)
-    p, r, f, s = precision_recall_fscore_support(l2_true, l2_pred, labels=l2_labels, zero_division=0)
-    metrics: dict[str, object] = {
-        "l1_classes": l1_labels,
-        "l2_classes": l2_labels,
-        **_scores("l1", l1_true, clean["l1"].to_numpy(dtype=object), l1_labels),
-        **_scores("l2", l2_true, l2_pred, l2_labels),
-        **_scores("l1", l1_true, perturbed["l1"].to_numpy(dtype=object), l1_labels, "_perturbed"),
-        **_scores("l2", l2_true, perturbed["l2"].to_numpy(dtype=object), l2_labels, "_perturbed"),
-        "rules_l2_accuracy_perturbed": float(np.mean(rules_on_perturbed == l2_true)),
-        "per_class": {
-            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-            for i, name in enumerate(l2_labels)
-        },
-        "confusion_matrix": {
-            "labels": l2_labels,
-            "matrix": confusion_matrix(l2_true, l2_pred, labels=l2_labels).tolist(),
-            "rows": "true (business definition)",
-            "columns": "predicted",
-        },
-        "hierarchy_consistent": bool(
-            all(b in taxonomy.HIERARCHY.get(a, ()) for a, b in zip(clean["l1"], clean["l2"]) if a != taxonomy.COLD_START)
-        ),
-    }
-    return metrics
-
-
-def tier_silhouette(model, frame: pd.DataFrame) -> float:  # noqa: ANN001
-    """Silhouette of the L1 KMeans tiers in their own standardized value space (training rows)."""
-    from sklearn.metrics import silhouette_score
-
-    from genemail.features import build_features
-    from genemail.segmentation.rules import cold_start_reasons
-
-    features = build_features(frame, model.feature_config)
-    features = features[cold_start_reasons(features).isna().to_numpy()]
-    X = model.tiers_.transform(features)
-    return float(silhouette_score(X, model.tiers_.predict(features), sample_size=min(len(X), 5000), random_state=0))
-
-
-def plot_confusion(matrix: dict, path: Path) -> None:
-    """Confusion matrix PNG (rows: business definition, columns: prediction)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ConfusionMatrixDisplay(np.array(matrix["matrix"]), display_labels=matrix["labels"]).plot(
-        ax=ax, xticks_rotation=30, colorbar=False
-    )
-    ax.set_title("L2 segments on held-out customers")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def train(config: TrainConfig) -> dict[str, object]:
-    """Run the whole protocol; write every artifact into ``config.out``; return the metrics."""
-    from threadpoolctl import threadpool_limits
-
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    with threadpool_limits(limits=config.threads):  # OpenMP oversubscription is ruinous on busy machines
-        return _train(config, out)
-
-
-def _train(config: TrainConfig, out: Path) -> dict[str, object]:
-    from genemail.features import build_features
-    from genemail.segmentation import HierarchicalSegmenter, save_segmenter
-    from genemail.segmentation.clusters import analyze_clusters
-    from genemail.segmentation.rules import cold_start_reasons
-
-    loaded = load_data(config)
-    loaded.report.to_json(out / "cleaning_report.json")
-    frame = loaded.frame.reset_index(drop=True)
-    cold = cold_start_reasons(build_features(frame)).notna().to_numpy()
-    usable = frame[~cold]
-    train_rows, test_rows = split(usable, config)
-    model = HierarchicalSegmenter(
-        half_life_days=config.half_life_days, random_state=config.seed, n_threads=config.threads
-    ).fit(train_rows)
-    metrics = {
-        "data": str(config.data) if config.data else f"synthetic(n={config.n_synthetic}, seed={config.seed})",
-        "seed": config.seed,
-        "half_life_days": config.half_life_days,
-        "n_customers": int(len(frame)),
-        "n_cold_start": int(cold.sum()),
-        "n_train": int(len(train_rows)),
-        "n_test": int(len(test_rows)),
-        **evaluate(model, test_rows, config.seed),
-        "silhouette": tier_silhouette(model, train_rows),
-        "tier_centroids": json.loads(model.tiers_.centroids().to_json(orient="index")),
-        "params": {k: v for k, v in model.get_params().items()},
-    }
-    save_segmenter(model, out / "segmenter.skops")
-    plot_confusion(metrics["confusion_matrix"], out / "plots" / "confusion_matrix.png")
-    segments = model.segment(frame)
-    clusters = analyze_clusters(build_features(frame, model.feature_config), segments, out)
-    metrics["cluster_analysis"] = {k: clusters[k] for k in ("best_k_by_silhouette", "segment_silhouette", "plots")}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics
+__all__ = ["MIN_TEST", "TrainConfig", "main", "parse_args", "split"]
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -231,14 +34,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         test_fraction=args.test_fraction, n_synthetic=args.n_synthetic,
         threads=args.threads,
     )
-
-
-def summary(metrics: dict[str, object]) -> str:
-    """A few lines for the terminal."""
-    keys = ("n_train", "n_test", "l1_accuracy", "l2_accuracy", "l2_macro_f1", "l2_accuracy_perturbed",
-            "rules_l2_accuracy_perturbed", "silhouette")
-    return "\n".join(f"{k:>28}: {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:>28}: {metrics[k]}"
-                     for k in keys)
 
 
 def main(argv: list[str] | None = None) -> int:

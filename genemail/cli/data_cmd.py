@@ -22,16 +22,20 @@ def check(
     reference_date: Optional[str] = typer.Option(
         None, "--reference-date", help="Date for age and tenure (default: latest Dt_Customer in the file)."),
     chunksize: int = typer.Option(100_000, "--chunksize", min=1, help="Rows per chunk (the file is streamed)."),
+    date_order: str = typer.Option("auto", "--date-order", help="Day/month order of numeric dates: auto (read "
+                                                               "from the whole column), dmy or mdy."),
 ) -> None:
     """Validate and clean a customer file, streaming it, and print what was dropped, imputed or folded.
 
     Exits 0 when the file is usable; otherwise prints the file, row and column at fault and exits 2.
     """
+    from genemail.data.cleaning import CleaningConfig
     from genemail.data.loader import iter_customer_chunks
     from genemail.errors import DataError
 
+    config = CleaningConfig(date_order=date_order)
     report = None
-    for result in iter_customer_chunks(path, chunksize=chunksize, reference_date=reference_date):
+    for result in iter_customer_chunks(path, chunksize=chunksize, reference_date=reference_date, config=config):
         report = result.report if report is None else report.merge(result.report)
     assert report is not None  # the loader raises DataError for files without rows
     typer.echo(report.summary())
@@ -49,12 +53,14 @@ def synth(
     n: int = typer.Option(2240, "--n", min=1, help="Number of customers."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same n and seed -> same file)."),
     out: Path = typer.Option(..., "--out", help="Output file: .csv, .tsv, .parquet or .pq."),
+    schema: str = typer.Option("kaggle", "--schema", help="kaggle (raw Kaggle columns) or prd (the PRD's "
+                                                         "sample format: no spend, purchases or join date)."),
 ) -> None:
-    """Write N seeded synthetic customers in the raw Kaggle schema (with the real file's kinds of dirt)."""
+    """Write N seeded synthetic customers (with the real file's kinds of dirt) in the Kaggle or PRD schema."""
     from genemail.data.synth import write_synthetic
 
-    path = write_synthetic(n, seed, out)
-    typer.echo(f"wrote {n} synthetic customers (seed {seed}) to {path}")
+    path = write_synthetic(n, seed, out, schema=schema)
+    typer.echo(f"wrote {n} synthetic customers (seed {seed}, {schema} schema) to {path}")
 
 
 @app.command("compare")

@@ -1,11 +1,14 @@
 """`genemail segment ...` commands: score a customer file with a trained segmenter, or train one.
 
 The file is streamed in chunks (``genemail.data.iter_customer_chunks``) and each chunk's segments
-are appended to the output, so memory stays flat however large the file is.
+are appended to the output, so memory stays flat however large the file is. The output is written
+beside its final name and renamed only when every chunk succeeded, so a failure (a refused row, a
+corrupt page, Ctrl-C) never leaves a partial file behind under the name asked for.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -26,7 +29,7 @@ def _count_rows(path: Path) -> int | None:
             return pq.ParquetFile(path).metadata.num_rows
         with path.open("rb") as handle:
             return max(sum(1 for _ in handle) - 1, 0)
-    except OSError:
+    except Exception:  # noqa: BLE001 - a corrupt file is refused by the loader, with a message; here only the bar
         return None
 
 
@@ -57,25 +60,60 @@ class _Writer:
             self._parquet.close()
 
 
-def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_000, top_k: int = 3,
-               reasons: bool = True, reference_date: Optional[str] = None, progress: bool = True) -> dict[str, int]:
-    """Segment every customer of ``data`` into ``out`` (CSV/Parquet); return counts per L2 segment."""
-    from tqdm.auto import tqdm
-
-    from genemail.data import iter_customer_chunks
+def _check_out(out: Path) -> None:
     from genemail.errors import ConfigError
-    from genemail.segmentation import load_segmenter
 
+    if out.is_dir():
+        raise ConfigError(f"output {out} is a directory", where="--out",
+                          fix=f"give a file name such as {out / 'segments.csv'}")
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ConfigError(f"output {out} has an unsupported extension", where="--out",
                           fix=f"end the output name with one of {OUTPUT_SUFFIXES}")
+
+
+def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_000, top_k: int = 3,
+               reasons: bool = True, reference_date: Optional[str] = None, progress: bool = True,
+               date_order: str = "auto") -> dict[str, int]:
+    """Segment every customer of ``data`` into ``out`` (CSV/Parquet); return counts per L2 segment.
+
+    ``out`` appears only when the whole file was scored (written aside, renamed at the end).
+    """
+    from genemail.data.cleaning import CleaningConfig
+    from genemail.data.loader import iter_customer_chunks
+    from genemail.errors import DataError
+    from genemail.segmentation import load_segmenter
+
+    _check_out(out)
+    config = CleaningConfig(date_order=date_order)
     model = load_segmenter(model_dir)  # ArtifactError names the missing dir and how to train one
-    counts: dict[str, int] = {}
-    writer = _Writer(out)
-    bar = tqdm(total=_count_rows(data), unit="customers", disable=not progress, desc="segmenting")
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")  # same folder: rename is atomic
     try:
-        for result in iter_customer_chunks(data, chunksize=chunksize, reference_date=reference_date):
+        chunks = iter_customer_chunks(data, chunksize=chunksize, reference_date=reference_date, config=config)
+        counts = _score_chunks(model, chunks, partial, _count_rows(data), top_k, reasons, progress)
+        if not counts:
+            raise DataError("no usable customer rows remain after cleaning", where=str(data),
+                            fix="run `genemail data check` on the file to see what was dropped")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return counts
+
+
+def _score_chunks(model, chunks, path: Path, total: int | None, top_k: int, reasons: bool,  # noqa: ANN001
+                  progress: bool) -> dict[str, int]:
+    """Score every chunk into ``path``; return counts per L2 segment."""
+    from tqdm.auto import tqdm
+
+    counts: dict[str, int] = {}
+    writer = _Writer(path)
+    bar = tqdm(total=total, unit="customers", disable=not progress, desc="segmenting")
+    try:
+        for result in chunks:
             frame = result.frame
+            # Progress in input rows (dropped duplicates included) so the bar ends at the file's size.
+            bar.update(int(getattr(result.report, "rows_in", 0) or len(frame)))
+            if frame.empty:  # every row of the chunk was dropped by the cleaner
+                continue
             if reasons:
                 scored = model.segment_and_explain(frame, top_k=top_k, probabilities=True)
             else:
@@ -83,8 +121,6 @@ def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_0
             writer.write(scored)
             for name, n in scored["l2"].value_counts().items():
                 counts[str(name)] = counts.get(str(name), 0) + int(n)
-            # Progress in input rows (dropped duplicates included) so the bar ends at the file's size.
-            bar.update(int(getattr(result.report, "rows_in", 0) or len(frame)))
     finally:
         bar.close()
         writer.close()
@@ -100,11 +136,12 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", min=1, help="Reasons per customer."),
     no_reasons: bool = typer.Option(False, "--no-reasons", help="Skip the reasons column (faster)."),
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="Date for age and tenure."),
+    date_order: str = typer.Option("auto", "--date-order", help="Day/month order of numeric dates: auto, dmy or mdy."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Segment every customer of a file: customer_id, l1, l2, probabilities, cold_start_reason, reasons."""
     counts = score_file(model, data, out, chunksize=chunksize, top_k=top_k, reasons=not no_reasons,
-                        reference_date=reference_date, progress=not quiet)
+                        reference_date=reference_date, progress=not quiet, date_order=date_order)
     total = sum(counts.values())
     typer.echo(f"segmented {total} customers -> {out}")
     for name, n in sorted(counts.items(), key=lambda item: -item[1]):
@@ -119,8 +156,8 @@ def train(
     half_life: float = typer.Option(90.0, "--half-life", help="Time-decay half-life in days."),
 ) -> None:
     """Train and evaluate the segmenter (same as `python -m training.train_segmenter`)."""
-    from training.train_segmenter import TrainConfig, summary
-    from training.train_segmenter import train as run_training
+    from genemail.segmentation.training import TrainConfig, summary
+    from genemail.segmentation.training import train as run_training
 
     metrics = run_training(TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life))
     typer.echo(summary(metrics))

@@ -6,7 +6,8 @@ Public API (other stages code against these names)::
     iter_customer_chunks(path, *, chunksize=100_000, reference_date=None) -> Iterator[LoadResult]
     clean_frame(raw_df, *, reference_date=None) -> LoadResult           # an in-memory raw table
     synthesize(n, seed) -> pd.DataFrame                                 # raw Kaggle schema
-    write_synthetic(n, seed, path) -> Path
+    synthesize_prd(n, seed) -> pd.DataFrame                             # the PRD's sample format
+    write_synthetic(n, seed, path, *, schema="kaggle") -> Path
 
 The names are re-exported lazily (PEP 562, as ``huggingface_hub`` does): importing
 ``genemail.data.schema`` or the CLI does not import pandas.
@@ -29,7 +30,10 @@ _EXPORTS: dict[str, str] = {
     "iter_customer_chunks": "loader",
     "load_customers": "loader",
     "KAGGLE_COLUMNS": "synth",
+    "PRD_COLUMNS": "synth",
     "synthesize": "synth",
+    "synthesize_prd": "synth",
+    "to_prd_schema": "synth",
     "write_synthetic": "synth",
 }
 __all__ = sorted(_EXPORTS)
@@ -38,7 +42,9 @@ if TYPE_CHECKING:  # static tools see the real names
     from genemail.data.cleaning import CleaningAction, CleaningConfig, CleaningReport
     from genemail.data.compare import compare_files, compare_frames, format_comparison
     from genemail.data.loader import LoadResult, clean_frame, iter_customer_chunks, load_customers
-    from genemail.data.synth import KAGGLE_COLUMNS, synthesize, write_synthetic
+    from genemail.data.synth import (
+        KAGGLE_COLUMNS, PRD_COLUMNS, synthesize, synthesize_prd, to_prd_schema, write_synthetic,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,24 +1,26 @@
 """Load customer files (PRD or raw Kaggle schema; CSV or Parquet) into the internal schema.
 
-Reading goes in four steps, each small enough to test on its own:
+Reading goes in five steps, each small enough to test on its own:
 
-1. :func:`inspect_file` looks at the bytes: empty, binary, Parquet, encoding (UTF-8 with or without
-   a byte-order mark, UTF-16, else a reported Latin-1 fallback) and the separator (sniffed).
+1. :func:`genemail.data.files.inspect_file` looks at the bytes: directory, empty, binary, Parquet,
+   encoding and separator.
 2. :func:`match_columns` matches the header case-insensitively and decides the source schema.
-3. :mod:`genemail.data.cleaning` repairs what it can, visibly, and refuses the rest.
-4. :func:`normalize` derives the internal columns of :mod:`genemail.data.schema`.
+3. :func:`genemail.data.rows.scan_file`, one pre-pass over the file: rows with the wrong number of
+   fields, and the whole date column, from which :func:`genemail.data.dates.plan_dates` decides the
+   day/month order, the plausible range and the default reference date.
+4. :mod:`genemail.data.cleaning` repairs what it can, visibly, and refuses the rest.
+5. :func:`genemail.data.normalize.normalize` derives the internal columns of :mod:`genemail.data.schema`.
 
 :func:`iter_customer_chunks` streams a file of any size with flat memory (duplicates across chunks
 are found through 64-bit row hashes); :func:`load_customers` reads a file of at most ``max_bytes``
-at once. The reference date for age and tenure defaults to the latest ``Dt_Customer`` in the file.
+at once. The reference date for age and tenure defaults to the latest plausible ``Dt_Customer``.
+A required column blank in every row refuses the file (after the last chunk, when streaming).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,21 +28,21 @@ import numpy as np
 import pandas as pd
 
 from genemail.data import cleaning as cl
-from genemail.data.cleaning import CleaningConfig, CleaningReport
+from genemail.data.cleaning import CleaningConfig, CleaningReport, DatePlan
+from genemail.data.files import FileFormat, inspect_file, read_header
+from genemail.data.normalize import normalize
+from genemail.data.rows import RowScan, check_shape, read_chunks, scan_file
 from genemail.data.schema import (
-    COLUMN_NAMES, DTYPES, KAGGLE_REQUIRED, PRD_REQUIRED, PURCHASE_CHANNELS, SPEND_CATEGORIES,
+    CAMPAIGN_COLUMNS, KAGGLE_REQUIRED, OPTIONAL_COLUMNS, PRD_REQUIRED, RAW_TEXT_COLUMNS,
 )
+from genemail.data.text import cut, show
 from genemail.errors import ConfigError, DataError
 
+__all__ = ["FileFormat", "LoadResult", "clean_frame", "inspect_file", "iter_customer_chunks", "load_customers",
+           "match_columns", "normalize", "read_header"]
+
 DEFAULT_MAX_BYTES = 256 * 2**20  # load_customers reads at once; bigger files go through iter_customer_chunks
-CAMPAIGN_COLUMNS: tuple[str, ...] = tuple(f"AcceptedCmp{i}" for i in range(1, 6)) + ("Response",)
-OPTIONAL_COLUMNS: tuple[str, ...] = CAMPAIGN_COLUMNS + ("Complain", "Z_CostContact", "Z_Revenue")
-SPEND_SOURCE = dict(zip(SPEND_CATEGORIES, (
-    "MntWines", "MntFruits", "MntMeatProducts", "MntFishProducts", "MntSweetProducts", "MntGoldProds")))
-PURCHASE_SOURCE = dict(zip(PURCHASE_CHANNELS, (
-    "NumWebPurchases", "NumCatalogPurchases", "NumStorePurchases", "NumDealsPurchases")))
-TEXT_COLUMNS = {"ID", "Gender", "Education", "Marital_Status", "KidAge", "Dt_Customer"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
+TEXT_COLUMNS = set(RAW_TEXT_COLUMNS)
 
 
 @dataclass
@@ -53,111 +55,18 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
-class FileFormat:
-    """What :func:`inspect_file` found out about a file."""
+class _Plan:
+    """What holds for every chunk of one file: schema, reference date, date plan, row shapes."""
 
-    kind: str  # "csv" | "parquet"
-    size: int
-    encoding: str | None = None
-    sep: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-# ------------------------------------------------------------------------------------- bytes
-
-
-def inspect_file(path: Path, *, max_bytes: int | None = None) -> FileFormat:
-    """Refuse missing, empty, binary or too-big files; find the encoding and separator of a CSV."""
-    if not path.is_file():
-        raise DataError("file not found", where=str(path), fix="check the path (CSV or Parquet customer table)")
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError("file is empty (0 bytes)", where=str(path), fix="export the customer table again")
-    if max_bytes is not None and size > max_bytes:
-        raise DataError(
-            f"file is {size / 2**20:.1f} MiB, above the {max_bytes / 2**20:.1f} MiB limit for loading at once",
-            where=str(path),
-            fix="stream it with iter_customer_chunks() (as `genemail data check` does) or raise max_bytes",
-        )
-    with path.open("rb") as fh:
-        head = fh.read(64 * 1024)
-    if head.startswith(b"PAR1") or path.suffix.lower() in PARQUET_SUFFIXES:
-        return FileFormat("parquet", size)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding, notes = "utf-16", ("encoding: UTF-16 (byte-order mark)",)
-    else:
-        _refuse_binary(path, head)
-        encoding, notes = _utf8_or_latin1(path, head)
-    sample = head.decode(encoding, errors="replace")
-    sep = _sniff_separator(sample)
-    names = {",": "comma", ";": "semicolon", "\t": "tab"}
-    return FileFormat("csv", size, encoding, sep, notes + (f"separator: {names.get(sep, repr(sep))}",))
-
-
-def _refuse_binary(path: Path, head: bytes) -> None:
-    if head.startswith(b"PK\x03\x04"):
-        kind = "a zip archive or an Excel workbook"
-    elif head.startswith(b"\x1f\x8b"):
-        kind = "gzip-compressed"
-    elif b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head[:4096]) > len(head[:4096]) * 0.05:
-        kind = "a binary file, not text"
-    else:
-        return
-    raise DataError(f"file is {kind}", where=str(path),
-                    fix="save the customer table as CSV (UTF-8) or Parquet and pass that file")
-
-
-def _utf8_or_latin1(path: Path, head: bytes) -> tuple[str, tuple[str, ...]]:
-    """Validate UTF-8 over the whole file in 1 MiB blocks; fall back to Latin-1 with a note."""
-    bom = head.startswith(codecs.BOM_UTF8)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    newlines = 0  # counted block by block, so the failing line is known without re-reading
-    with path.open("rb") as fh:
-        while block := fh.read(2**20):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as err:
-                start = max(err.start, 0)
-                line = newlines + block[:start].count(b"\n") + 1
-                note = (f"encoding: not valid UTF-8 (byte 0x{block[start]:02x} on line {line}); "
-                        "decoded as Latin-1 - check accented text, or re-export as UTF-8")
-                return "latin-1", (note,)
-            newlines += block.count(b"\n")
-    return ("utf-8-sig", ("encoding: UTF-8 with byte-order mark",)) if bom else ("utf-8", ("encoding: UTF-8",))
-
-
-def _sniff_separator(sample: str) -> str:
-    lines = sample.splitlines()
-    header = lines[0] if lines else ""
-    try:
-        sep = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t").delimiter
-        if sep in header:
-            return sep
-    except csv.Error:
-        pass  # the Sniffer gives up on ragged samples: fall back to counting in the header
-    counts = {s: header.count(s) for s in (",", ";", "\t")}
-    return max(counts, key=counts.get) if max(counts.values()) else ","
+    source: str
+    schema: str
+    ref: pd.Timestamp | None
+    dates: DatePlan
+    config: CleaningConfig
+    scan: RowScan | None = None
 
 
 # ------------------------------------------------------------------------------------ header
-
-
-def read_header(path: Path, fmt: FileFormat) -> list[str]:
-    """Column names as written in the file."""
-    if fmt.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return list(pq.ParquetFile(path).schema_arrow.names)
-        except Exception as err:  # pyarrow raises several types for corrupt files
-            raise DataError(f"not a readable Parquet file ({err})", where=str(path),
-                            fix="write it again with pandas.DataFrame.to_parquet, or pass a CSV") from None
-    try:
-        header = pd.read_csv(path, sep=fmt.sep, encoding=fmt.encoding, nrows=0)
-    except pd.errors.EmptyDataError:
-        raise DataError("file is empty (no header line)", where=str(path),
-                        fix="export the customer table again, with its header line") from None
-    return list(header.columns)
 
 
 def match_columns(columns: list[str], source: str) -> tuple[str, dict[str, str]]:
@@ -173,8 +82,8 @@ def match_columns(columns: list[str], source: str) -> tuple[str, dict[str, str]]
             continue
         if canonical in mapping.values():
             first = next(k for k, v in mapping.items() if v == canonical)
-            raise DataError(f"columns {first!r} and {name!r} both match {canonical!r}", where=f"{source}, header",
-                            fix="keep one of them (names are matched case-insensitively)")
+            raise DataError(f"columns {show(first)} and {show(name)} both match {canonical!r}",
+                            where=f"{source}, header", fix="keep one of them (names are matched case-insensitively)")
         mapping[name] = canonical
     found = set(mapping.values())
     missing = {s: [c for c in req if c not in found] for s, req in (("kaggle", KAGGLE_REQUIRED), ("prd", PRD_REQUIRED))}
@@ -182,7 +91,7 @@ def match_columns(columns: list[str], source: str) -> tuple[str, dict[str, str]]
         if not missing[schema]:
             return schema, mapping
     closest = min(missing, key=lambda s: len(missing[s]))
-    shown = ", ".join(map(str, columns[:12])) + (", ..." if len(columns) > 12 else "")
+    shown = ", ".join(cut(str(c), 40) for c in columns[:12]) + (", ..." if len(columns) > 12 else "")
     raise DataError(
         f"missing required columns for the {closest} schema: {', '.join(missing[closest])} (found: {shown})",
         where=f"{source}, header",
@@ -191,44 +100,7 @@ def match_columns(columns: list[str], source: str) -> tuple[str, dict[str, str]]
     )
 
 
-# ------------------------------------------------------------------------------------ chunks
-
-
-def _read_chunks(path: Path, fmt: FileFormat, mapping: dict[str, str], chunksize: int | None) -> Iterator[pd.DataFrame]:
-    """Raw chunks with canonical column names; only the known columns are read."""
-    usecols = list(mapping)
-    if fmt.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        if chunksize is None:
-            yield pd.read_parquet(path, columns=usecols).rename(columns=mapping)
-            return
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize, columns=usecols):
-            yield batch.to_pandas().rename(columns=mapping)
-        return
-    dtype = {name: "string" for name, canonical in mapping.items() if canonical in TEXT_COLUMNS}
-    try:
-        reader = pd.read_csv(path, sep=fmt.sep, encoding=fmt.encoding, usecols=usecols, dtype=dtype,
-                             skipinitialspace=True, chunksize=chunksize)
-        if chunksize is None:
-            yield reader.rename(columns=mapping)
-            return
-        for chunk in reader:
-            yield chunk.rename(columns=mapping)
-    except pd.errors.ParserError as err:
-        raise DataError(f"cannot split the file into columns ({err})", where=str(path),
-                        fix="check quoting and that every line has the header's number of fields") from None
-
-
-def _latest_date(path: Path, fmt: FileFormat, mapping: dict[str, str], chunksize: int | None) -> pd.Timestamp | None:
-    """Pre-pass for streaming: the latest Dt_Customer of the whole file (reads that column only)."""
-    date_col = {k: v for k, v in mapping.items() if v == "Dt_Customer"}
-    latest = None
-    for chunk in _read_chunks(path, fmt, date_col, chunksize):
-        value = cl.parse_dates(chunk["Dt_Customer"]).max()
-        if pd.notna(value) and (latest is None or value > latest):
-            latest = value
-    return latest
+# ------------------------------------------------------------------------- per-file state
 
 
 class _SeenRows:
@@ -246,6 +118,8 @@ class _SeenRows:
     @staticmethod
     def _find(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """Position of each value in sorted ``seen``, or -1."""
+        if len(seen) == 0:
+            return np.full(len(values), -1)
         pos = np.searchsorted(seen, values).clip(max=len(seen) - 1)
         return np.where(seen[pos] == values, pos, -1)
 
@@ -275,14 +149,37 @@ class _SeenRows:
     @staticmethod
     def _refuse(the_id: str, rows: list[int], n: int, source: str) -> None:
         raise DataError(
-            f"ID {the_id!r} is used by different customers (rows {', '.join(map(str, rows))}); "
+            f"ID {show(the_id)} is used by different customers (rows {', '.join(map(str, rows))}); "
             f"{n} row(s) reuse an earlier ID",
             where=f"{source}, column ID",
             fix="give every customer its own ID (rows identical but for the ID are dropped automatically)",
         )
 
 
-# ---------------------------------------------------------------------------------- cleaning
+class _BlankColumns:
+    """Required columns seen with at least one value; refuses the file when one never had any."""
+
+    def __init__(self, required: tuple[str, ...]) -> None:
+        # The date plan handles the date column; empty categorical cells are counted (categories.count_empty).
+        self.todo = [c for c in required if c != "Dt_Customer" and c not in cl.EMPTY_MEANS]
+        self.rows = 0
+
+    def update(self, raw: pd.DataFrame) -> None:
+        self.rows += len(raw)
+        if self.todo and len(raw):
+            filled = raw[self.todo].notna().any()
+            self.todo = [c for c in self.todo if not filled[c]]
+
+    def check(self, source: str) -> None:
+        if self.todo and self.rows:
+            names = ", ".join(self.todo)
+            raise DataError(
+                f"required column{'s' if len(self.todo) > 1 else ''} {names} "
+                f"{'are' if len(self.todo) > 1 else 'is'} blank in every one of the {self.rows} rows",
+                where=f"{source}, column {self.todo[0]}",
+                fix="fill the column in the export (the segmenter cannot place customers without it; "
+                "docs/DATA.md lists the required columns)",
+            )
 
 
 def _numeric_columns(schema: str, present: set[str]) -> list[str]:
@@ -292,19 +189,41 @@ def _numeric_columns(schema: str, present: set[str]) -> list[str]:
     return fixed + [c for c in CAMPAIGN_COLUMNS if c in present]
 
 
-def _clean_chunk(raw: pd.DataFrame, schema: str, ref: pd.Timestamp | None, seen: _SeenRows, source: str,
-                 config: CleaningConfig) -> LoadResult:
+def _plan_dates(counts: pd.Series | None, schema: str, reference_date: pd.Timestamp | None,
+                config: CleaningConfig, source: str) -> DatePlan:
+    """The date plan of the file; refuses a Kaggle file whose join dates are all blank (no reference date)."""
+    if schema != "kaggle":
+        return DatePlan()
+    plan = cl.plan_dates(counts if counts is not None else pd.Series(dtype="int64"), config, source)
+    if plan.n_present == 0 and reference_date is None:
+        raise DataError(
+            "column Dt_Customer is blank in every row, so there is no reference date for age and tenure",
+            where=f"{source}, column Dt_Customer",
+            fix="fill the join dates, or pass a reference date (--reference-date 2014-06-29 / reference_date=) "
+            "to read the file without them: tenure is then unknown",
+        )
+    return plan
+
+
+# ---------------------------------------------------------------------------------- cleaning
+
+
+def _clean_chunk(raw: pd.DataFrame, plan: _Plan, seen: _SeenRows) -> LoadResult:
     """Apply every cleaning rule to one raw chunk and normalize it (index = data row number)."""
+    schema, source, config, ref = plan.schema, plan.source, plan.config, plan.ref
     report = CleaningReport(source=source, source_schema=schema, rows_in=len(raw))
-    frame = cl.drop_missing_ids(raw.copy(), report)
+    if plan.scan is not None and len(plan.scan.malformed):
+        malformed = raw.index.isin(plan.scan.malformed)
+        report.add("dropped_rows", "(row shape)", int(malformed.sum()),
+                   f"wrong number of fields (the header has {plan.scan.n_fields}): row dropped",
+                   plan.scan.malformed_examples(raw.index[malformed].to_numpy()))
+        raw = raw[~malformed]
+    frame = cl.clean_ids(raw.copy(), report, source, config)
     numeric = _numeric_columns(schema, set(frame.columns))
     frame = cl.coerce_numeric(frame, numeric, report, source, config)
     if schema == "kaggle":
-        frame = cl.coerce_dates(frame, "Dt_Customer", report, source, config)
+        frame = cl.coerce_dates(frame, "Dt_Customer", plan.dates, report, source, config)
         if ref is None:
-            ref = frame["Dt_Customer"].max()
-        if ref is None or pd.isna(ref):
-            ref = None
             report.note("no readable Dt_Customer: age and tenure left missing (pass reference_date)")
     for col in frame.columns.intersection(list(TEXT_COLUMNS - {"ID", "Dt_Customer"})):
         frame[col] = frame[col].astype("string").str.strip()
@@ -312,7 +231,7 @@ def _clean_chunk(raw: pd.DataFrame, schema: str, ref: pd.Timestamp | None, seen:
     content = frame.drop(columns="ID")
     duplicate = seen.duplicate_rows(pd.util.hash_pandas_object(content, index=False).to_numpy())
     cl.report_constant_columns(frame, set(numeric) | TEXT_COLUMNS, report)
-    frame = _apply_rules(frame, schema, ref, report, source, config)
+    frame = cl.apply_rules(frame, schema, ref, report, source, config)
     report.add("dropped_rows", "(all but ID)", int(duplicate.sum()),
                "identical to an earlier row except ID: kept the first",
                [f"row {r}" for r in frame.index[duplicate][:cl.MAX_EXAMPLES]])
@@ -321,112 +240,9 @@ def _clean_chunk(raw: pd.DataFrame, schema: str, ref: pd.Timestamp | None, seen:
     out = normalize(frame, schema, ref)
     report.rows_out = len(out)
     report.reference_date = None if ref is None or pd.isna(ref) else ref.date().isoformat()
+    if plan.dates.order_note:
+        report.note(plan.dates.order_note)
     return LoadResult(out, report, schema)
-
-
-def _apply_rules(frame: pd.DataFrame, schema: str, ref: pd.Timestamp | None, report: CleaningReport,
-                 source: str, config: CleaningConfig) -> pd.DataFrame:
-    counts = [c for c in frame.columns if c.startswith(("Mnt", "Num", "AcceptedCmp")) or c in
-              ("Kidhome", "Teenhome", "Recency", "Familysize", "Response")]
-    negative = frame[counts].lt(0).any()  # one vectorized pass; the rule runs only where needed
-    for col in negative.index[negative]:
-        frame = cl.set_missing_outside(frame, col, 0, None, "negative count: set missing", report, source, config)
-    if schema == "kaggle" and ref is not None and pd.notna(ref):
-        low, high = ref.year - config.max_age, ref.year - config.min_age
-        rule = f"birth year gives an age outside [{config.min_age:g}, {config.max_age:g}]: set missing"
-        frame = cl.set_missing_outside(frame, "Year_Birth", low, high, rule, report, source, config)
-    if schema == "prd":
-        rule = f"age outside [{config.min_age:g}, {config.max_age:g}]: set missing"
-        frame = cl.set_missing_outside(frame, "Age", config.min_age, config.max_age, rule, report, source, config)
-        frame["Gender"] = cl.fold_gender(frame["Gender"], report)
-        frame["KidAge"] = cl.fold_kid_age(frame["KidAge"], report)
-    missing_in_file = int(frame["Income"].isna().sum())
-    frame = cl.set_missing_outside(
-        frame, "Income", 0, config.max_income,
-        f"income <= 0 or above {config.max_income:,.0f}: treated as missing (then imputed)", report, source, config)
-    frame["Marital_Status"] = cl.fold_marital(frame["Marital_Status"], report)
-    frame["Education"] = cl.fold_education(frame["Education"], report)
-    frame["income_imputed"] = cl.impute_income(frame, report, missing_in_file)
-    return frame
-
-
-# --------------------------------------------------------------------------------- normalize
-
-
-def normalize(frame: pd.DataFrame, schema: str, ref: pd.Timestamp | None) -> pd.DataFrame:
-    """Derive the internal schema (columns, order and dtypes of ``schema.COLUMNS``) from a cleaned chunk."""
-    n = len(frame)
-    nan = pd.Series(np.nan, index=frame.index)
-    out = pd.DataFrame(index=frame.index)
-    out["customer_id"] = frame["ID"]
-    out["gender"] = frame["Gender"] if schema == "prd" else pd.NA
-    out["education"] = frame["Education"]
-    out["marital_status"] = frame["Marital_Status"]
-    out["income"] = frame["Income"]
-    out["income_imputed"] = frame["income_imputed"]
-    adults = frame["Marital_Status"].isin(["Married", "Together"]).astype("float64") + 1.0
-    if schema == "kaggle":
-        out["age"] = float(ref.year) - frame["Year_Birth"] if ref is not None and pd.notna(ref) else nan
-        out["kids"], out["teens"] = frame["Kidhome"], frame["Teenhome"]
-        out["children"] = out["kids"] + out["teens"]
-        out["kid_age"] = _kid_age_band(out["kids"], out["teens"])
-        out["family_size"] = adults + out["children"]
-        tenure = (ref - frame["Dt_Customer"]).dt.days.astype("float64") if ref is not None else nan
-        out["tenure_days"] = tenure.where(tenure >= 0)  # joined after the reference date: unknown
-        for cat, src in SPEND_SOURCE.items():
-            out[f"spend_{cat}"] = frame[src]
-        for channel, src in PURCHASE_SOURCE.items():
-            out[f"purchases_{channel}"] = frame[src]
-        out["web_visits_month"] = frame["NumWebVisitsMonth"]
-        campaigns = [c for c in CAMPAIGN_COLUMNS if c in frame.columns]
-        out["accepted_campaigns"] = frame[campaigns].sum(axis=1, min_count=1) if campaigns else nan
-    else:
-        out["age"] = frame["Age"]
-        out["kids"] = out["teens"] = pd.NA
-        out["kid_age"] = frame["KidAge"]
-        out["family_size"] = frame["Familysize"]
-        children = (frame["Familysize"] - adults).clip(lower=0)
-        # A stated kid age band implies at least one child; "none" implies zero.
-        children = children.where(out["kid_age"].ne("none").fillna(True), 0.0)
-        out["children"] = children.where(out["kid_age"].isin(["none"]).fillna(True), children.clip(lower=1))
-        for col in ("tenure_days", "web_visits_month", "accepted_campaigns",
-                    *(f"spend_{c}" for c in SPEND_CATEGORIES), *(f"purchases_{c}" for c in PURCHASE_CHANNELS)):
-            out[col] = nan
-    out["recency"] = frame["Recency"]
-    spend = out[[f"spend_{c}" for c in SPEND_CATEGORIES]]
-    out["total_spend"] = spend.sum(axis=1, min_count=1) if n else nan
-    out["total_purchases"] = out[["purchases_web", "purchases_catalog", "purchases_store"]].sum(axis=1, min_count=1)
-    out["favourite_category"] = _favourite(spend, out["total_spend"])
-    # Tenure under a month counts as one month, so brand-new customers get no absurd rates.
-    out["purchase_frequency"] = out["total_purchases"] / (out["tenure_days"].clip(lower=30) / 30.0)
-    return _enforce_schema(out)
-
-
-def _kid_age_band(kids: pd.Series, teens: pd.Series) -> pd.Series:
-    has_kids, has_teens = kids.fillna(0) > 0, teens.fillna(0) > 0
-    band = np.select([has_kids & has_teens, has_kids, has_teens], ["young_and_teen", "young", "teen"], "none")
-    band = pd.Series(band, index=kids.index, dtype="string")
-    return band.mask(kids.isna() & teens.isna())
-
-
-def _favourite(spend: pd.DataFrame, total: pd.Series) -> pd.Series:
-    if spend.empty:
-        return pd.Series(pd.NA, index=spend.index, dtype="string")
-    best = spend.fillna(-1.0).to_numpy().argmax(axis=1)
-    names = np.asarray(SPEND_CATEGORIES, dtype=object)[best]
-    return pd.Series(names, index=spend.index, dtype="string").mask(~(total > 0))
-
-
-def _enforce_schema(out: pd.DataFrame) -> pd.DataFrame:
-    for name in COLUMN_NAMES:
-        dtype = DTYPES[name]
-        col = out[name]
-        if dtype == "Int64":
-            col = pd.to_numeric(col, errors="coerce").round().astype("Int64")
-        elif dtype == "bool":
-            col = col.fillna(False).astype("bool")
-        out[name] = col.astype(dtype)
-    return out[list(COLUMN_NAMES)].reset_index(drop=True)
 
 
 # -------------------------------------------------------------------------------- public API
@@ -447,31 +263,39 @@ def _as_timestamp(reference_date: object) -> pd.Timestamp | None:
 def _iter_results(path: str | Path, chunksize: int | None, reference_date: object, config: CleaningConfig | None,
                   max_bytes: int | None) -> Iterator[LoadResult]:
     path = Path(path)
-    config = config or CleaningConfig()
+    source, config = str(path), config or CleaningConfig()
     ref = _as_timestamp(reference_date)
     fmt = inspect_file(path, max_bytes=max_bytes)
     columns = read_header(path, fmt)
-    schema, mapping = match_columns(columns, str(path))
+    schema, mapping = match_columns(columns, source)
     ignored = [str(c) for c in columns if c not in mapping]
-    if schema == "kaggle" and ref is None and chunksize is not None:
-        ref = _latest_date(path, fmt, mapping, chunksize)
-    seen, offset = _SeenRows(), 0
-    for raw in _read_chunks(path, fmt, mapping, chunksize):
-        raw.index = pd.RangeIndex(offset + 1, offset + 1 + len(raw))
+    date_column = next((k for k, v in mapping.items() if v == "Dt_Customer"), None) if schema == "kaggle" else None
+    scan = scan_file(path, fmt, columns, date_column, source)
+    if scan.n_rows == 0:
+        raise DataError("file has a header but no data rows", where=f"{path}, line 2",
+                        fix="export the customer rows too, not just the header")
+    check_shape(scan, fmt.sep, source, config)
+    dates = _plan_dates(scan.date_counts, schema, ref, config, source)
+    plan = _Plan(source, schema, ref if ref is not None else dates.latest, dates, config, scan)
+    seen, blank, offset = _SeenRows(), _BlankColumns(PRD_REQUIRED if schema == "prd" else KAGGLE_REQUIRED), 0
+    for raw in read_chunks(path, fmt, mapping, chunksize, source):
         offset += len(raw)
+        blank.update(raw)
         if raw.empty:
             continue
-        result = _clean_chunk(raw, schema, ref, seen, str(path), config)
+        result = _clean_chunk(raw, plan, seen)
         for note in fmt.notes:
             result.report.note(note)
         if ignored:
-            result.report.note(f"ignored columns not in the schema: {', '.join(ignored)}")
-        if reference_date is None and result.report.reference_date:
-            result.report.note("reference date = latest Dt_Customer in the file (override with reference_date)")
+            result.report.note(f"ignored columns not in the schema: {', '.join(cut(c, 40) for c in ignored)}")
+        if ref is None and result.report.reference_date:
+            result.report.note(
+                "reference date = latest plausible Dt_Customer in the file (override with reference_date)")
         yield result
-    if offset == 0:
-        raise DataError("file has a header but no data rows", where=f"{path}, line 2",
-                        fix="export the customer rows too, not just the header")
+    blank.check(source)
+    if offset != scan.n_rows:  # pandas and pyarrow disagree on what a row is: the row numbers cannot be trusted
+        raise DataError(f"the file's rows could not be counted consistently ({offset} vs {scan.n_rows})",
+                        where=source, fix="check the quoting of cells that hold line breaks or the delimiter")
 
 
 def iter_customer_chunks(path: str | Path, *, chunksize: int = 100_000, reference_date: object = None,
@@ -479,7 +303,9 @@ def iter_customer_chunks(path: str | Path, *, chunksize: int = 100_000, referenc
     """Stream a customer file of any size, ``chunksize`` rows at a time, with flat memory.
 
     Duplicate customers are found across chunks (by row hash); Income medians for imputation are
-    per chunk. Merge the chunks' reports with ``CleaningReport.merge``.
+    per chunk. Merge the chunks' reports with ``CleaningReport.merge``. A chunk may come out empty
+    (every row dropped); a file whose required column is blank throughout is refused after its
+    last chunk.
     """
     if not isinstance(chunksize, int) or chunksize < 1:  # checked now, not at the first next()
         raise ConfigError(f"chunksize={chunksize!r} is invalid", fix="pass a positive number of rows")
@@ -490,7 +316,7 @@ def load_customers(path: str | Path, *, reference_date: object = None, config: C
                    max_bytes: int | None = DEFAULT_MAX_BYTES) -> LoadResult:
     """Load, clean and normalize a whole customer file (CSV or Parquet, PRD or Kaggle schema).
 
-    ``reference_date`` (age and tenure) defaults to the latest ``Dt_Customer`` in the file.
+    ``reference_date`` (age and tenure) defaults to the latest plausible ``Dt_Customer`` in the file.
     Files above ``max_bytes`` are refused with a size message; stream them with
     :func:`iter_customer_chunks`.
     """
@@ -500,10 +326,19 @@ def load_customers(path: str | Path, *, reference_date: object = None, config: C
 
 def clean_frame(raw: pd.DataFrame, *, reference_date: object = None, config: CleaningConfig | None = None,
                 source: str = "<frame>") -> LoadResult:
-    """Clean and normalize an in-memory raw table (e.g. :func:`genemail.data.synth.synthesize`'s output)."""
+    """Clean and normalize an in-memory raw table (a synthetic table, the app's new-customer form).
+
+    The same rules as for files apply (IDs, numbers, dates, folds), so nothing reaches later stages
+    unchecked; only the file-level checks (row shapes, columns blank throughout) do not apply.
+    """
+    config = config or CleaningConfig()
     schema, mapping = match_columns(list(raw.columns), source)
     frame = raw[list(mapping)].rename(columns=mapping)
     if frame.empty:
         raise DataError("table has no rows", where=source, fix="pass a table with at least one customer")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
-    return _clean_chunk(frame, schema, _as_timestamp(reference_date), _SeenRows(), source, config or CleaningConfig())
+    ref = _as_timestamp(reference_date)
+    counts = frame["Dt_Customer"].value_counts(dropna=True) if schema == "kaggle" else None
+    dates = _plan_dates(counts, schema, ref, config, source)
+    plan = _Plan(source, schema, ref if ref is not None else dates.latest, dates, config)
+    return _clean_chunk(frame, plan, _SeenRows())

@@ -18,7 +18,16 @@ PURCHASE_CHANNELS: tuple[str, ...] = ("web", "catalog", "store", "deals")
 KID_AGE_BANDS: tuple[str, ...] = ("none", "young", "teen", "young_and_teen")
 
 MARITAL_STATUSES: tuple[str, ...] = ("Single", "Together", "Married", "Divorced", "Widow", "Unknown")
+GENDERS: tuple[str, ...] = ("Female", "Male", "Other", "Unknown")
 EDUCATION_LEVELS: tuple[str, ...] = ("Basic", "2n Cycle", "Graduation", "Master", "PhD", "Unknown")
+
+
+# Customer IDs: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64
+# characters. IDs are keys (files, the app, campaign logs) and may appear in a prompt, so they can
+# carry no spaces, punctuation or instructions.
+MAX_ID_LENGTH = 64
+CUSTOMER_ID_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_LENGTH - 1}}}"
+CUSTOMER_ID_RULE = f"letters, digits, '.', '_' or '-' (starting with a letter or digit, at most {MAX_ID_LENGTH})"
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,8 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("customer_id", "string", "Customer ID as text (unique after cleaning)."),
-    Column("gender", "string", "Gender if the source has it (PRD schema), else <NA>."),
+    Column("customer_id", "string", f"Customer ID as text: {CUSTOMER_ID_RULE}; unique after cleaning."),
+    Column("gender", "string", f"One of {GENDERS} if the source has it (PRD schema), else <NA>."),
     Column("age", "float64", "Age in whole years at the reference date."),
     Column("education", "string", f"One of {EDUCATION_LEVELS}."),
     Column("marital_status", "string", f"One of {MARITAL_STATUSES} (Alone->Single; Absurd, YOLO->Unknown)."),
@@ -66,3 +75,7 @@ KAGGLE_REQUIRED: tuple[str, ...] = (
     "MntSweetProducts", "MntGoldProds", "NumDealsPurchases", "NumWebPurchases",
     "NumCatalogPurchases", "NumStorePurchases", "NumWebVisitsMonth",
 )
+CAMPAIGN_COLUMNS: tuple[str, ...] = tuple(f"AcceptedCmp{i}" for i in range(1, 6)) + ("Response",)
+OPTIONAL_COLUMNS: tuple[str, ...] = CAMPAIGN_COLUMNS + ("Complain", "Z_CostContact", "Z_Revenue")
+# Raw columns read as text (everything else of the raw schemas is a number).
+RAW_TEXT_COLUMNS: frozenset[str] = frozenset({"ID", "Gender", "Education", "Marital_Status", "KidAge", "Dt_Customer"})

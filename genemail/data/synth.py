@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genemail.data.schema import PRD_REQUIRED
 from genemail.errors import ConfigError
 
 # Column order of the real file.
@@ -45,6 +46,8 @@ COUNT_MODELS: dict[str, tuple[tuple[float, float, float, float], int]] = {
     "NumStorePurchases": ((-3.105, 1.589, -0.381, 0.281), 13),
     "NumWebVisitsMonth": ((7.184, -0.486, 1.239, 0.634), 20),
 }
+PRD_COLUMNS: tuple[str, ...] = PRD_REQUIRED  # the PRD's sample format, in its order
+SCHEMAS: tuple[str, ...] = ("kaggle", "prd")
 CAMPAIGN_RATES = {"AcceptedCmp3": 0.073, "AcceptedCmp4": 0.075, "AcceptedCmp5": 0.073,
                   "AcceptedCmp1": 0.064, "AcceptedCmp2": 0.013, "Response": 0.149}
 FIRST_DAY, N_DAYS = np.datetime64("2012-07-30"), 700  # 2012-07-30 .. 2014-06-29
@@ -106,14 +109,52 @@ def synthesize(n: int, seed: int, *, dirty: bool = True, id_offset: int = 0) -> 
     return frame[list(KAGGLE_COLUMNS)]
 
 
-def write_synthetic(n: int, seed: int, path: str | Path) -> Path:
-    """Write :func:`synthesize` ``(n, seed)`` to ``path``: Parquet for .parquet/.pq, CSV for .csv/.tsv."""
+def to_prd_schema(raw: pd.DataFrame) -> pd.DataFrame:
+    """A raw Kaggle table in the PRD's sample format (``PRD_COLUMNS``: no spend, purchases or join date).
+
+    Age is taken at the year of the latest join date (as the loader does); ``KidAge`` and
+    ``Familysize`` come from Kidhome/Teenhome and the marital status. The Kaggle table has no gender,
+    so ``Gender`` is drawn from a hash of the rest of the row: rows identical but for the ID stay
+    identical, and the same row always gets the same gender.
+    """
+    dates = pd.to_datetime(raw["Dt_Customer"], format="%d-%b-%y", errors="coerce")
+    year = int(dates.max().year) if dates.notna().any() else 2014
+    kids, teens = raw["Kidhome"].fillna(0), raw["Teenhome"].fillna(0)
+    band = np.select([(kids > 0) & (teens > 0), kids > 0, teens > 0], ["young_and_teen", "young", "teen"], "none")
+    adults = 1 + raw["Marital_Status"].isin(["Married", "Together"]).astype("int64")
+    parity = pd.util.hash_pandas_object(raw.drop(columns="ID"), index=False).to_numpy() % 2
+    return pd.DataFrame({
+        "ID": raw["ID"],
+        "Gender": np.where(parity == 0, "Female", "Male"),
+        "Age": year - raw["Year_Birth"],
+        "Education": raw["Education"],
+        "Marital_Status": raw["Marital_Status"],
+        "Income": raw["Income"],
+        "KidAge": band,
+        "Familysize": adults + kids + teens,
+        "Recency": raw["Recency"],
+    })[list(PRD_COLUMNS)]
+
+
+def synthesize_prd(n: int, seed: int, *, dirty: bool = True, id_offset: int = 0) -> pd.DataFrame:
+    """``n`` synthetic customers in the PRD's sample format (:func:`to_prd_schema` of :func:`synthesize`)."""
+    return to_prd_schema(synthesize(n, seed, dirty=dirty, id_offset=id_offset))
+
+
+def write_synthetic(n: int, seed: int, path: str | Path, *, schema: str = "kaggle") -> Path:
+    """Write ``n`` seeded synthetic customers to ``path``: Parquet for .parquet/.pq, CSV for .csv/.tsv.
+
+    ``schema`` is ``kaggle`` (the raw Kaggle columns, :func:`synthesize`) or ``prd`` (the PRD's
+    sample format, :func:`synthesize_prd`).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".tsv", ".parquet", ".pq"):
         raise ConfigError(f"path={str(path)!r} has an unsupported suffix",
                           fix="end it with .csv, .tsv, .parquet or .pq")
-    frame = synthesize(n, seed)
+    if schema not in SCHEMAS:
+        raise ConfigError(f"schema={schema!r} is invalid", fix=f"pass schema as one of {SCHEMAS}")
+    frame = synthesize(n, seed) if schema == "kaggle" else synthesize_prd(n, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".parquet", ".pq"):
         frame.to_parquet(path, index=False)

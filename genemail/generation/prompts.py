@@ -7,16 +7,25 @@ surface forms appear in the prompt ("45天未光临") and in the reference email
 (see :mod:`genemail.evaluation.metrics`).
 
 The baseline prompt carries the same profile with no segment information at all.
+
+Free text never reaches a prompt: a :class:`CustomerProfile` holds numbers, values of fixed
+vocabularies (kid age band, marital status, favourite category) and a customer ID of the documented
+character set (``genemail.data.schema.CUSTOMER_ID_RULE``), and refuses anything else. The data layer
+already folds every text cell of a file, the app's form or a campaign upload onto those values; the
+check here is the second line of defence for profiles built by hand.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from genemail.data.schema import KID_AGE_BANDS, MARITAL_STATUSES, SPEND_CATEGORIES
+from genemail.data.schema import (
+    CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, KID_AGE_BANDS, MARITAL_STATUSES, SPEND_CATEGORIES,
+)
 from genemail.errors import ConfigError, DataError
 from genemail.generation.strategies import (
     FACT_PLACEHOLDERS,
@@ -49,6 +58,7 @@ _MARITAL_NAMES = {
     "en": {"Single": "single", "Together": "partnered", "Married": "married", "Divorced": "divorced", "Widow": "widowed"},
 }
 _EMAIL_CUE = {"zh": "邮件：", "en": "Email:"}
+_ID = re.compile(CUSTOMER_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -67,9 +77,14 @@ class CustomerProfile:
     tenure_days: int | None = None
 
     def __post_init__(self) -> None:
-        where = f"customer {self.customer_id!r}"
         if not str(self.customer_id).strip():
             raise DataError("empty customer_id", where="customer_id", fix="give every customer an ID")
+        if not isinstance(self.customer_id, str) or not _ID.fullmatch(self.customer_id):
+            from genemail.data.text import show
+
+            raise DataError(f"customer_id {show(str(self.customer_id))} is not a valid ID", where="customer_id",
+                            fix=f"use IDs of {CUSTOMER_ID_RULE} (load customers with genemail.data.load_customers)")
+        where = f"customer {self.customer_id!r}"
         for name in ("age", "children", "family_size", "income", "recency", "tenure_days"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -78,7 +93,10 @@ class CustomerProfile:
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value is not None and value not in allowed:
-                raise DataError(f"{name}={value!r} is unknown", where=f"{where}, field {name}", fix=f"use one of {allowed}")
+                from genemail.data.text import show
+
+                raise DataError(f"{name}={show(value)} is unknown", where=f"{where}, field {name}",
+                                fix=f"use one of {allowed}")
 
     @property
     def income_band(self) -> str | None:

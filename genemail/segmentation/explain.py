@@ -82,6 +82,8 @@ def _value_reasons(tier: str, row: dict[str, float]) -> list[tuple[float, str]]:
         texts.append((0.0, "Income unknown: tier estimated from spending"))
     if np.isnan(row["annual_spend"]) and not np.isnan(row["income"]):
         texts.append((0.0, "No spending history: tier estimated from income and family"))
+    if np.isnan(row["annual_spend"]) and np.isnan(row["income"]):
+        texts.append((0.0, "Income and spending unknown: tier is a rough estimate (the segment follows recency)"))
     return texts
 
 

@@ -10,8 +10,10 @@ on spend and recency) and trains:
   by construction.
 
 Histogram gradient boosting handles missing values natively, so a PRD-schema row (no spend) is
-scored from what it has. Rows with too little data get ``taxonomy.COLD_START`` (see
-:func:`.rules.cold_start_reasons`).
+scored from what it has. The model uses the feature groups its training customers provide
+(:data:`genemail.features.FEATURE_GROUPS`): trained on a PRD-schema file it clusters and classifies on
+income, activity, family and age alone, and :attr:`HierarchicalSegmenter.feature_groups_` says so.
+Rows with too little data get ``taxonomy.COLD_START`` (see :func:`.rules.cold_start_reasons`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from genemail import taxonomy
 from genemail.errors import ConfigError, DataError, config_error
 from genemail.features import (
     FEATURE_COLUMNS,
+    FEATURE_GROUPS,
     MASK_GROUPS,
+    VALUE_FEATURES,
     FeatureConfig,
     PerturbConfig,
     build_features,
+    feature_groups,
     perturb_customers,
+    usable_features,
 )
 from genemail.segmentation.rules import RuleConfig, ValueTiers, business_labels, cold_start_reasons
 
@@ -134,29 +140,33 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         _require_frame(X)
         feature_config, rule_config, augment = self.feature_config, self.rule_config, self._augment_config()
         features = build_features(X, feature_config)
-        cold = cold_start_reasons(features).notna().to_numpy()
+        cold = cold_start_reasons(features, rule_config).notna().to_numpy()
         if (~cold).sum() < 10:
             raise DataError(
                 f"only {(~cold).sum()} customers have enough data to train on",
                 where="fit",
                 fix="train on at least 10 customers with recency and income or spend",
             )
-        self.tiers_ = ValueTiers(random_state=self.random_state).fit(features[~cold])
+        self._choose_features(features[~cold])
+        self.tiers_ = ValueTiers(value_features=self.value_features_, random_state=self.random_state).fit(
+            features[~cold])
         labels = self._labels(features, y, rule_config)
         keep = ~cold & labels["l2"].notna().to_numpy() & labels["l1"].notna().to_numpy()
         train_frame, train_labels = X[keep], labels[keep]
 
         frames, label_parts = [build_features(train_frame, feature_config)], [train_labels]
         for i in range(augment and self.n_augment):
-            noisy = build_features(perturb_customers(train_frame, augment, seed=self.random_state + 1 + i), feature_config)
-            usable = cold_start_reasons(noisy).isna().to_numpy()  # a copy masked into cold start teaches nothing
+            copy = perturb_customers(train_frame, augment, seed=self.random_state + 1 + i)
+            noisy = build_features(copy, feature_config)
+            # A copy masked into cold start teaches nothing.
+            usable = cold_start_reasons(noisy, rule_config).isna().to_numpy()
             frames.append(noisy[usable])
             label_parts.append(train_labels[usable])
         F = self._matrix(pd.concat(frames, ignore_index=True))
         L = pd.concat(label_parts, ignore_index=True)
         l1, l2 = L["l1"].to_numpy(dtype=object), L["l2"].to_numpy(dtype=object)
 
-        self.l1_model_ = self._classifier().fit(F, l1)
+        self.l1_model_ = self._fit_tier(F, l1)
         self.l2_models_ = {tier: self._fit_tier(F[l1 == tier], l2[l1 == tier]) for tier in np.unique(l1)}
         seen_l2 = set(l2)
         self.l2_classes_ = np.array([s for s in taxonomy.L2_SEGMENTS if s in seen_l2], dtype=object)
@@ -171,9 +181,27 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         self.n_train_ = int(keep.sum())
         return self
 
+    def _choose_features(self, features: pd.DataFrame) -> None:
+        """Keep the feature columns the training customers have (two distinct values at least)."""
+        self.feature_columns_ = usable_features(features)
+        self.value_features_ = tuple(f for f in VALUE_FEATURES if f in self.feature_columns_)
+        if not self.value_features_:
+            raise DataError(
+                "no value signal varies across the customers (income, spend and purchases are missing or constant)",
+                where="fit", fix="train on customers whose income or spending is known and differs",
+            )
+        self.feature_groups_ = feature_groups(self.feature_columns_)
+        self.missing_feature_groups_ = [g for g in FEATURE_GROUPS if g not in self.feature_groups_]
+
+    @property
+    def used_features(self) -> tuple[str, ...]:
+        """The feature columns the classifiers read (all of them for a model saved before feature groups)."""
+        return tuple(getattr(self, "feature_columns_", FEATURE_COLUMNS))
+
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
-        """Classifier input: the features plus the distances to the tier centroids, shape (n, 17 + 3)."""
-        return np.hstack([features[list(FEATURE_COLUMNS)].to_numpy(dtype="float64"), self.tiers_.distances(features)])
+        """Classifier input: the used features plus the distances to the tier centroids, shape (n, d + 3)."""
+        used = features[list(self.used_features)].to_numpy(dtype="float64")
+        return np.hstack([used, self.tiers_.distances(features)])
 
     def _classifier(self):  # noqa: ANN202 - sklearn estimator
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -186,11 +214,16 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         )
 
     def _fit_tier(self, F: np.ndarray, l2: np.ndarray):  # noqa: ANN202
-        """The tier's L2 classifier; a constant one when the tier's rows hold a single segment."""
+        """A classifier of ``l2`` (the L1 tiers, or one tier's L2 segments); a constant one for a single class."""
         if len(np.unique(l2)) < 2:
             from sklearn.dummy import DummyClassifier
 
             return DummyClassifier(strategy="most_frequent").fit(F, l2)
+        # A column missing in every row of this subset cannot be binned: a constant never splits instead.
+        empty = np.isnan(F).all(axis=0)
+        if empty.any():
+            F = F.copy()
+            F[:, empty] = 0.0
         return self._classifier().fit(F, l2)
 
     def _labels(self, features: pd.DataFrame, y: object, rule_config: RuleConfig) -> pd.DataFrame:
@@ -217,7 +250,7 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
             F = self._matrix(features)
             l1_proba = _aligned_proba(self.l1_model_, F, taxonomy.L1_TIERS)
             l2_given = {tier: _aligned_proba(self.l2_models_[tier], F, self.l2_classes_) for tier in self.l2_models_}
-        return _Scores(features, cold_start_reasons(features), l1_proba, l2_given)
+        return _Scores(features, cold_start_reasons(features, self.rule_config), l1_proba, l2_given)
 
     def _decode(self, s: _Scores) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchical decoding: best tier, then the best L2 *within that tier*."""

@@ -15,8 +15,11 @@ active, tier Mid/Low, ``children > 0``                ``Parent_Active``
 active, tier Mid/Low, no children (or unknown)        ``Regular_Active``
 ====================================================  =====================
 
-Cold start (no segment, default strategy): ``recency`` unknown, or ``income`` *and* spend both unknown.
-PRD-schema rows (income, recency, children, no spend) are segmented normally.
+Cold start (no segment, default strategy): ``recency`` unknown, or ``income`` *and* spend both unknown
+for an *active* customer (whose segment depends on the value tier). A lapsed customer's segment does
+not depend on the tier, so one with unknown value is still Dormant / Need_Reengagement (the tier is
+then the classifier's estimate from what is known). PRD-schema rows (income, recency, children, no
+spend) are segmented normally.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from genemail import taxonomy
-from genemail.errors import config_error
+from genemail.errors import DataError, config_error
 from genemail.features import VALUE_FEATURES
 
 ACTIVE, REENGAGE, DORMANT_STATE, UNKNOWN = "active", "reengage", "dormant", "unknown"
@@ -79,6 +82,13 @@ class ValueTiers(BaseEstimator):
         from threadpoolctl import threadpool_limits
 
         X = features[list(self.value_features)].to_numpy(dtype="float64")
+        n_distinct = len(np.unique(SimpleImputer(strategy="median").fit_transform(X), axis=0)) if len(X) else 0
+        if n_distinct < len(taxonomy.L1_TIERS):
+            raise DataError(
+                f"the customers' value features ({', '.join(self.value_features)}) take only {n_distinct} distinct "
+                f"value(s): {len(taxonomy.L1_TIERS)} value tiers cannot be formed",
+                where="value tiers (fit)", fix="train on customers whose income or spending differ",
+            )
         self.pipeline_ = make_pipeline(
             SimpleImputer(strategy="median"),
             StandardScaler(),
@@ -158,10 +168,17 @@ def assign_l2(
     ).astype(object)
 
 
-def cold_start_reasons(features: pd.DataFrame) -> pd.Series:
-    """Why a row is cold-started (``"recency missing"``, ``"income and spend missing"``, both ``; ``-joined), else <NA>."""
-    no_recency = features["recency"].isna().to_numpy()
-    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy()
+def cold_start_reasons(features: pd.DataFrame, config: RuleConfig | None = None) -> pd.Series:
+    """Why a row is cold-started (``"recency missing"``, ``"income and spend missing"``, both ``; ``-joined), else <NA>.
+
+    Unknown value (income and spend) cold-starts only active customers (``recency <= reengage_days``):
+    the segment of a lapsed customer is set by recency alone.
+    """
+    config = config or RuleConfig()
+    recency = features["recency"].to_numpy(dtype="float64")
+    no_recency = np.isnan(recency)
+    lapsed = recency > config.reengage_days
+    no_value = (features["income"].isna() & features["annual_spend"].isna()).to_numpy() & ~lapsed
     reasons = np.select(
         [no_recency & no_value, no_recency, no_value],
         ["recency missing; income and spend missing", "recency missing", "income and spend missing"],
@@ -174,7 +191,7 @@ def business_labels(features: pd.DataFrame, tiers: ValueTiers, config: RuleConfi
     """Columns ``l1``, ``l2`` from the business definition; both <NA> on cold-start rows."""
     l1 = tiers.predict(features).astype(object)
     l2 = assign_l2(l1, features["recency"], features["children"], config)
-    cold = cold_start_reasons(features).notna().to_numpy()
+    cold = cold_start_reasons(features, config).notna().to_numpy()
     l1[cold] = None
     l2[cold] = None
     return pd.DataFrame({"l1": l1, "l2": l2}, index=features.index).astype("string")
