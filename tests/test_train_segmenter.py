@@ -11,7 +11,8 @@ import pytest
 
 from genemail import taxonomy
 from genemail.cli import run
-from training.train_segmenter import MIN_TEST, TrainConfig, main, split
+from genemail.segmentation.training import MIN_TEST, TrainConfig, split
+from training.train_segmenter import main
 
 REQUIRED_METRICS = (
     "l1_classes", "l2_classes", "n_train", "n_test", "l1_accuracy", "l2_accuracy", "l2_macro_f1",

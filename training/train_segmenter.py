@@ -8,46 +8,47 @@ it writes are documented in :mod:`genemail.segmentation.training` and docs/SEGME
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from genemail.errors import GenEmailError
-from genemail.segmentation.training import MIN_TEST, TrainConfig, split, summary, train
+import typer
 
-__all__ = ["MIN_TEST", "TrainConfig", "main", "parse_args", "split"]
+from genemail.cli.runner import run_typer
+from genemail.segmentation.training import MIN_TEST, TrainConfig
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+PROG = "python -m training.train_segmenter"
+D = TrainConfig  # the defaults live on the config
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """Command-line arguments -> :class:`TrainConfig`."""
-    parser = argparse.ArgumentParser(prog="python -m training.train_segmenter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=None, help="customer CSV/Parquet (default: synthetic customers)")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=0, help="seed of split, KMeans, augmentation, models")
-    parser.add_argument("--half-life", type=float, default=90.0, help="time-decay half-life in days")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help=f"held-out share (at least {MIN_TEST} rows)")
-    parser.add_argument("--n-synthetic", type=int, default=3000, help="synthetic customers when --data is omitted")
-    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads (1 is fastest on shared machines)")
-    args = parser.parse_args(argv)
-    return TrainConfig(
-        out=args.out, data=args.data, seed=args.seed, half_life_days=args.half_life,
-        test_fraction=args.test_fraction, n_synthetic=args.n_synthetic,
-        threads=args.threads,
-    )
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Output directory.")],
+    data: Annotated[Path | None, typer.Option(help="Customer CSV/Parquet (default: synthetic customers).",
+                                              exists=True, dir_okay=False, readable=True)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of split, KMeans, augmentation and models.")] = D.seed,
+    half_life: Annotated[float, typer.Option(help="Time-decay half-life in days.")] = D.half_life_days,
+    test_fraction: Annotated[float, typer.Option(help=f"Held-out share (at least {MIN_TEST} rows).")] = D.test_fraction,
+    n_synthetic: Annotated[int, typer.Option(help="Synthetic customers when --data is omitted.")] = D.n_synthetic,
+    threads: Annotated[int, typer.Option(help="OpenMP threads (1 is fastest on shared machines).")] = D.threads,
+    reference_date: Annotated[str | None, typer.Option(
+        help="Date age and tenure are counted to (default: the file's latest plausible join date).")] = None,
+) -> None:
+    """Train the segmenter on DATA's training split and evaluate it on the held-out split."""
+    from genemail.segmentation.training import summary
+    from genemail.segmentation.training import train as run_training
+
+    config = TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life, test_fraction=test_fraction,
+                         n_synthetic=n_synthetic, threads=threads, reference_date=reference_date)
+    typer.echo(summary(run_training(config)))
+    typer.echo(f"wrote {config.out}/segmenter.skops, metrics.json, cleaning_report.json, clusters.json, plots/")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; user errors print one line and return 2."""
-    try:
-        config = parse_args(argv)
-        metrics = train(config)
-    except GenEmailError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary(metrics))
-    print(f"wrote {config.out}/segmenter.skops, metrics.json, cleaning_report.json, clusters.json, plots/")
-    return 0
+    """Run the command; usage and user errors print a message and return 2 (no traceback)."""
+    return run_typer(app, argv, PROG)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -50,6 +50,7 @@ class TrainConfig:
     test_fraction: float = 0.2
     n_synthetic: int = 3000
     threads: int = 1
+    reference_date: str | None = None  # age and tenure are counted to this date (default: the file's latest)
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.test_fraction <= 0.5:
@@ -67,7 +68,7 @@ def load_data(config: TrainConfig):  # noqa: ANN201 - genemail.data.LoadResult
     from genemail.data import load_customers, write_synthetic
 
     if config.data is not None:
-        return load_customers(config.data)
+        return load_customers(config.data, reference_date=config.reference_date)
     with tempfile.TemporaryDirectory(prefix="genemail-synth-") as tmp:
         path = Path(tmp) / "synthetic_customers.csv"
         write_synthetic(config.n_synthetic, config.seed, path)
