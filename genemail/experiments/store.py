@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from genemail.errors import ArtifactError, ConfigError, DataError
+from genemail.errors import DataError
+from genemail.sqlite import Migration, SqliteStore
 from genemail.experiments.assignment import ARMS
 from genemail.experiments.events import EVENT_TYPES
 from genemail.experiments.sendlog import STORED_FIELDS
@@ -80,68 +79,12 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 @dataclass
-class ResultsStore:
+class ResultsStore(SqliteStore):
     """Experiments' send logs and events in one SQLite file; safe to share across threads."""
 
-    path: Path
-    busy_timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
-        if isinstance(self.busy_timeout_s, bool) or not isinstance(self.busy_timeout_s, (int, float)) \
-                or self.busy_timeout_s <= 0:
-            raise ConfigError(f"busy_timeout_s={self.busy_timeout_s!r} is invalid", where="ResultsStore",
-                              fix="pass busy_timeout_s as a positive number of seconds")
-        if self.path.is_dir():
-            raise ConfigError(f"path={str(self.path)!r} is a folder", where="ResultsStore",
-                              fix="pass the path of a .sqlite file (it is created if missing)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
-
-    # --- connections (the ratings store's pattern) ---------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: a committed batch survives power loss
-            conn.row_factory = sqlite3.Row
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        try:
-            with self._connect() as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
-            with self._write() as conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                             "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-                if done and max(done) > SCHEMA_VERSION:
-                    raise ArtifactError(
-                        f"results database has schema version {max(done)}, newer than this GenEmail's "
-                        f"{SCHEMA_VERSION}", where=str(self.path),
-                        fix="upgrade GenEmail, or point --db (GENEMAIL_RESULTS_DB) at another file")
-                for version, statements in MIGRATIONS:
-                    if version not in done:
-                        for sql in statements:
-                            conn.execute(sql)
-                        conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_now()))
-        except sqlite3.DatabaseError as exc:
-            raise ArtifactError(f"cannot open the results database ({exc})", where=str(self.path),
-                                fix="pass a GenEmail results SQLite file (or a new path) with --db") from exc
+    MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
+    KIND: ClassVar[str] = "results"
+    OPEN_FIX: ClassVar[str] = "pass a GenEmail results SQLite file (or a new path) with --db (GENEMAIL_RESULTS_DB)"
 
     # --- writing -------------------------------------------------------------------------------
     def record_sends(self, sends: "pd.DataFrame") -> tuple[int, int]:

@@ -20,13 +20,12 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from genemail.errors import ArtifactError, ConfigError, DataError
+from genemail.errors import ConfigError, DataError
+from genemail.sqlite import Migration, SqliteStore, utc_now_iso
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
 
 if TYPE_CHECKING:  # pandas is only needed by ``all()``
@@ -46,11 +45,6 @@ _SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # git SHA-1, or SHA-25
 def new_submission_id() -> str:
     """A fresh ``submission_id``: make one when a pair is *shown*, reuse it on every retry."""
     return str(uuid.uuid4())
-
-
-def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 with milliseconds (``2025-01-31T12:00:00.123+00:00``)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _bad(name: str, value: object, expected: str) -> DataError:
@@ -189,83 +183,18 @@ _PAGE = 500  # rows per read in iter_since: bounded memory, short read transacti
 
 
 @dataclass
-class RatingsStore:
-    """Ratings in one SQLite file. Safe to share across threads (one connection per call).
+class RatingsStore(SqliteStore):
+    """Ratings in one SQLite file (:class:`genemail.sqlite.SqliteStore`'s durability rules).
 
-    ``busy_timeout_s`` is how long a writer waits for another writer's lock before failing.
+    Safe to share across threads (one connection per call).
     """
 
-    path: Path
-    busy_timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
-        if not isinstance(self.busy_timeout_s, (int, float)) or self.busy_timeout_s <= 0:
-            raise ConfigError(
-                f"busy_timeout_s={self.busy_timeout_s!r} is invalid", where="RatingsStore",
-                fix="pass busy_timeout_s as a positive number of seconds",
-            )
-        if self.path.is_dir():
-            raise ConfigError(f"path={str(self.path)!r} is a folder", where="RatingsStore",
-                              fix="pass the path of a .sqlite file (it is created if missing)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
-
-    # --- connections ---------------------------------------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # isolation_level=None: no implicit transactions; writes open BEGIN IMMEDIATE themselves,
-        # which takes the write lock up front (no deadlock-prone read-then-upgrade).
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: a committed row survives power loss
-            conn.row_factory = sqlite3.Row
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        try:
-            with self._connect() as conn:
-                conn.execute("PRAGMA journal_mode = WAL")  # persistent: stored in the file
-            with self._write() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-                )
-                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-                if done and max(done) > SCHEMA_VERSION:
-                    raise ArtifactError(
-                        f"ratings database has schema version {max(done)}, newer than this GenEmail's {SCHEMA_VERSION}",
-                        where=str(self.path), fix="upgrade GenEmail, or point GENEMAIL_RATINGS_DB at another file",
-                    )
-                for version, statements in MIGRATIONS:
-                    if version not in done:
-                        for sql in statements:
-                            conn.execute(sql)
-                        conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_now_iso()))
-        except sqlite3.DatabaseError as exc:
-            raise ArtifactError(f"cannot open the ratings database ({exc})", where=str(self.path),
-                                fix="check that the file is a GenEmail ratings SQLite file and is writable") from exc
+    MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
+    KIND: ClassVar[str] = "ratings"
+    OPEN_FIX: ClassVar[str] = ("point GENEMAIL_RATINGS_DB at a GenEmail ratings SQLite file (or a new path) "
+                               "that is writable")
 
     # --- public API ----------------------------------------------------------------------------
-    def schema_version(self) -> int:
-        """The highest migration applied to this file."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
-
     def add(self, rating: Rating) -> int:
         """Store ``rating`` (committed before returning) and return its ``rating_id``.
 
