@@ -31,10 +31,10 @@ CSS = """
 
 
 def build_demo(service: "GenEmailService") -> "gr.Blocks":
-    """The whole app for ``service`` (already started): a status banner and six tabs."""
+    """The whole app for ``service`` (already started): a status banner and seven tabs."""
     import gradio as gr
 
-    from genemail.app_ui import campaign, compose, models, rate, results, segments
+    from genemail.app_ui import campaign, compose, label, models, rate, results, segments
     from genemail.app_ui.common import banner_markdown, guard
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -45,6 +45,8 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 compose.build(service)
             with gr.Tab("Rate", id="rate"):
                 rate.build(service)
+            with gr.Tab("Label", id="label"):
+                label.build(service)
             with gr.Tab("Segments", id="segments") as segments_tab:
                 segments.build(service, segments_tab)
             with gr.Tab("Campaign", id="campaign"):

@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         ids = GenEmailService(ServiceConfig(release_repo=f"{NAMESPACE}/x", work_dir=tmp / "ids")).customer_ids()
         port = free_port()
         env.update(GENEMAIL_RELEASE_REPO=f"{NAMESPACE}/genemail-release", GENEMAIL_RELEASE_REVISION=TAG,
-                   GENEMAIL_RATINGS_DB=str(tmp / "ratings.sqlite"))
+                   GENEMAIL_RATINGS_DB=str(tmp / "ratings.sqlite"), GENEMAIL_LABELS_DB=str(tmp / "labels.sqlite"),
+                   GENEMAIL_RESULTS_DB=str(tmp / "results.sqlite"))
         t0 = time.monotonic()
         app = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
                                env=env, stdout=open(tmp / "app.log", "wb"), stderr=subprocess.STDOUT)

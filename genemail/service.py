@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import LoadedSystem
     from genemail.ratings.store import RatingsStore
+    from genemail.labels.workflow import LabelTask, LabelWorkflow
     from genemail.ratings.workflow import RatingPair, RatingWorkflow
     from genemail.settings import Settings
 
@@ -72,6 +73,8 @@ class ServiceConfig:
         ratings_db: SQLite file of the ratings store.
         ratings_repo: dataset repo the ratings are exported to; ``None`` keeps them local.
         results_db: SQLite file of the experiments' send logs and outcome events (the Results tab).
+        labels_db: SQLite file of the hand labels (the Label tab).
+        labels_repo: dataset repo the hand labels are exported to; ``None`` keeps them local.
         work_dir: where campaign outputs and the export folder go (``None``: a temp folder).
         lang: language of the prompts and strategy texts (``zh`` or ``en``).
         max_campaign_rows: largest campaign run from the app.
@@ -89,6 +92,8 @@ class ServiceConfig:
     ratings_db: Path = Path("ratings.sqlite")
     ratings_repo: str | None = None
     results_db: Path = Path("results.sqlite")
+    labels_db: Path = Path("labels.sqlite")
+    labels_repo: str | None = None
     work_dir: Path | None = None
     lang: str = "zh"
     max_campaign_rows: int = 2000
@@ -118,6 +123,7 @@ class ServiceConfig:
             "token": settings.hf_token, "hf_endpoint": settings.hf_endpoint,
             "ratings_db": settings.ratings_db, "ratings_repo": settings.ratings_repo,
             "results_db": settings.results_db, "customers_path": settings.customers_path,
+            "labels_db": settings.labels_db, "labels_repo": settings.labels_repo,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -164,9 +170,11 @@ class GenEmailService:
         self.load_error: str | None = None
         self._customers: CustomerTable | None = None
         self._ratings: RatingWorkflow | None = None
+        self._labels: LabelWorkflow | None = None
         self._overviews: dict[str, dict[str, Any]] = {}  # release sha -> segment overview
         self.exporter: Any = None
         self.export_error: str | None = None
+        self.labels_exporter: Any = None
         self._work_dir = Path(config.work_dir) if config.work_dir else Path(tempfile.mkdtemp(prefix="genemail-app-"))
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -186,8 +194,12 @@ class GenEmailService:
         return self
 
     def _start_export(self) -> None:
-        if not self.config.ratings_repo:
-            return
+        if self.config.ratings_repo:
+            self._start_ratings_export()
+        if self.config.labels_repo:
+            self._start_labels_export()
+
+    def _start_ratings_export(self) -> None:
         from genemail.ratings.export import start_export
 
         try:
@@ -197,10 +209,20 @@ class GenEmailService:
             self.export_error = str(err)
             logger.warning("ratings export not started: %s", err)
 
+    def _start_labels_export(self) -> None:
+        from genemail.labels.export import start_labels_export
+
+        try:
+            self.labels_exporter = start_labels_export(self.labels.store, self.config.labels_repo,
+                                                       self._work_dir / "labels_export", token=self.config.token)
+        except GenEmailError as err:  # labels stay local
+            logger.warning("labels export not started: %s", err)
+
     def close(self) -> None:
-        """Stop the export (a last push runs in its own thread)."""
-        if self.exporter is not None:
-            self.exporter.stop()
+        """Stop the exports (a last push runs in its own thread)."""
+        for exporter in (self.exporter, self.labels_exporter):
+            if exporter is not None:
+                exporter.stop()
 
     @property
     def ready(self) -> bool:
@@ -298,6 +320,24 @@ class GenEmailService:
     def stats(self) -> tuple[dict[str, Any], pd.DataFrame]:
         """The live rating statistics: ``(summary dict, tidy table)``."""
         return self.ratings.stats()
+
+    # -- hand labels (KR1) ----------------------------------------------------------------------
+    @property
+    def labels(self) -> LabelWorkflow:
+        if self._labels is None:
+            from genemail.labels.workflow import LabelWorkflow
+
+            self._labels = LabelWorkflow(self.config.labels_db)
+        return self._labels
+
+    def next_label(self, rater: str, customer_id: str | None = None) -> LabelTask:
+        """The next customer ``rater`` should label (segments covered, borderline first), shown blind."""
+        snap = self.snapshot
+        return self.labels.next_task(rater, self.customers, snap.segmenter, snap.release_info, customer_id)
+
+    def label(self, task: LabelTask, *, rater: str, l1: str, l2: str, note: str = "") -> int:
+        """Store a labeler's tier and segment for ``task``; return the ``label_id`` (idempotent)."""
+        return self.labels.submit(task, rater=rater, l1=l1, l2=l2, note=note)
 
     # -- campaign ------------------------------------------------------------------------------
     def campaign(self, source: str | Path | int, options: GenerationOptions | None = None,

@@ -34,6 +34,8 @@ class Settings:
     ratings_db: Path = Path("ratings.sqlite")
     ratings_repo: str | None = None
     customers_path: Path | None = None
+    labels_db: Path = Path("labels.sqlite")
+    labels_repo: str | None = None
     results_db: Path = Path("results.sqlite")
     results_repo: str | None = None
 
@@ -53,6 +55,8 @@ class Settings:
             ratings_db=Path(_env("GENEMAIL_RATINGS_DB", "ratings.sqlite")),
             ratings_repo=_env("GENEMAIL_RATINGS_REPO"),
             customers_path=Path(c) if (c := _env("GENEMAIL_CUSTOMERS")) else None,
+            labels_db=Path(_env("GENEMAIL_LABELS_DB", "labels.sqlite")),
+            labels_repo=_env("GENEMAIL_LABELS_REPO"),
             results_db=Path(_env("GENEMAIL_RESULTS_DB", "results.sqlite")),
             results_repo=_env("GENEMAIL_RESULTS_REPO"),
         )

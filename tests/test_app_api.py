@@ -12,7 +12,7 @@ from genemail.taxonomy import COLD_START, L2_SEGMENTS
 pytestmark = pytest.mark.integration
 
 ENDPOINTS = {"/segment", "/compose", "/regenerate", "/compose_new", "/next_pair", "/rate", "/stats", "/segments",
-             "/segments_method", "/campaign", "/release", "/release_info", "/tags", "/status", "/results", "/ingest"}
+             "/segments_method", "/campaign", "/release", "/release_info", "/tags", "/status", "/results", "/ingest", "/next_label", "/label", "/label_stats"}
 
 
 @pytest.fixture

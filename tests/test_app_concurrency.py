@@ -29,7 +29,8 @@ def fresh_app(app_release, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folder = tmp_path_factory.mktemp("concurrency")
     service = GenEmailService(ServiceConfig(
         release_repo=app_release.repo_id, revision=TAGS[0], hf_endpoint=app_release.endpoint,
-        n_demo_customers=40, ratings_db=folder / "ratings.sqlite", work_dir=folder / "work")).start()
+        n_demo_customers=40, ratings_db=folder / "ratings.sqlite", labels_db=folder / "labels.sqlite",
+        results_db=folder / "results.sqlite", work_dir=folder / "work")).start()
     assert service.ready, service.load_error
     demo = build_demo(service)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,

@@ -51,7 +51,8 @@ def test_settings_defaults_and_overrides() -> None:
 def offline_service(tmp_path: Path) -> GenEmailService:
     """A service whose release repo does not exist: it must still start and explain itself."""
     config = ServiceConfig(release_repo="nobody/genemail-release", revision="v1", n_demo_customers=40,
-                           ratings_db=tmp_path / "r.sqlite", work_dir=tmp_path / "work")
+                           ratings_db=tmp_path / "r.sqlite", labels_db=tmp_path / "l.sqlite",
+                           results_db=tmp_path / "x.sqlite", work_dir=tmp_path / "work")
     return GenEmailService(config).start()
 
 

@@ -111,3 +111,38 @@ def test_prd_schema_file_trains_and_meets_kr1(tmp_path: Path, capsys: pytest.Cap
                 "--quiet"]) == 0
     scored = pd.read_csv(tmp_path / "s.csv")
     assert set(scored["l2"]) <= {*taxonomy.L2_SEGMENTS, taxonomy.COLD_START}
+
+
+@pytest.mark.integration
+def test_training_evaluates_on_hand_labels_apart_from_the_rule_labels(synthetic_raw_csv: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    """A small, made-up label file (two labelers): the report must match what the saved model predicts."""
+    from genemail.data import load_customers
+    from genemail.segmentation import load_segmenter
+
+    frame = load_customers(synthetic_raw_csv).frame
+    ids = frame["customer_id"].astype(str).tolist()[:80]
+    segments = [taxonomy.DORMANT if i % 2 else taxonomy.HIGHVALUE_ACTIVE for i in range(80)]
+    rows = [{"customer_id": c, "rater": "ann", "l1": "unsure", "l2": s} for c, s in zip(ids, segments)]
+    rows += [{"customer_id": c, "rater": "bob", "l1": "unsure", "l2": s if i < 60 else taxonomy.PARENT_ACTIVE}
+             for i, (c, s) in enumerate(zip(ids, segments))]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(rows).to_csv(labels, index=False)
+    out = tmp_path / "seg"
+    assert main(["--data", str(synthetic_raw_csv), "--out", str(out), "--labels", str(labels)]) == 0
+    assert "hand labels: 160 labels by 2 labeler(s)" in capsys.readouterr().out
+    report = json.loads((out / "metrics.json").read_text())["hand_labels"]
+    assert report["n_customers"] == 60 and report["disputed"] == 20  # the last 20 are one-to-one ties
+    model = load_segmenter(out / "segmenter.skops")
+    agreed = frame[frame["customer_id"].astype(str).isin(ids[:60])]
+    predicted = dict(zip(model.segment(agreed)["customer_id"].astype(str), model.segment(agreed)["l2"]))
+    truth = dict(zip(ids[:60], segments[:60]))
+    expected = np.mean([predicted[c] == truth[c] for c in truth])
+    assert report["all"]["model"]["l2"]["accuracy"] == pytest.approx(expected)
+    low, high = report["all"]["model"]["l2"]["ci"]
+    assert low <= expected <= high and report["all"]["rules"]["l2"]["n"] == 60
+    assert report["agreement"]["kappa_n"] == 80 and report["agreement"]["cohen_kappa"] < 1
+    assert "l2_accuracy" in json.loads((out / "metrics.json").read_text())  # the rule-label KR1 is still there
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,l2\nX,VIP\n", encoding="utf-8")
+    assert main(["--data", str(synthetic_raw_csv), "--out", str(tmp_path / "x"), "--labels", str(bad)]) == 2

@@ -1,6 +1,6 @@
 """Train and evaluate the hierarchical segmenter (a thin command line over ``genemail.segmentation.training``).
 
-    python -m training.train_segmenter --data PATH --out DIR [--seed N] [--half-life DAYS]
+    python -m training.train_segmenter --data PATH --out DIR [--seed N] [--half-life DAYS] [--labels FILE]
 
 Without ``--data`` it trains on synthetic customers, for the demo. The protocol and the artifacts
 it writes are documented in :mod:`genemail.segmentation.training` and docs/SEGMENTATION.md.
@@ -34,13 +34,18 @@ def train(
     threads: Annotated[int, typer.Option(help="OpenMP threads (1 is fastest on shared machines).")] = D.threads,
     reference_date: Annotated[str | None, typer.Option(
         help="Date age and tenure are counted to (default: the file's latest plausible join date).")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        help="Hand labels (CSV/JSONL/Parquet: customer_id, rater, l1, l2) of customers of DATA, as the app's "
+             "Label tab exports them: KR1 is also measured against them.", exists=True, dir_okay=False,
+        readable=True)] = None,
 ) -> None:
     """Train the segmenter on DATA's training split and evaluate it on the held-out split."""
     from genemail.segmentation.training import summary
     from genemail.segmentation.training import train as run_training
 
     config = TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life, test_fraction=test_fraction,
-                         n_synthetic=n_synthetic, threads=threads, reference_date=reference_date)
+                         n_synthetic=n_synthetic, threads=threads, reference_date=reference_date,
+                         labels=labels)
     typer.echo(summary(run_training(config)))
     typer.echo(f"wrote {config.out}/segmenter.skops, metrics.json, cleaning_report.json, clusters.json, plots/")
 

@@ -5,8 +5,6 @@ API endpoints: ``/results`` (experiment, metric -> summary, table, rates plot, c
 also a library call (``genemail.experiments``) and a command (``genemail results ...``).
 """
 
-from __future__ import annotations
-
 import html
 from typing import Any
 

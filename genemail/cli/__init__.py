@@ -12,8 +12,7 @@ import sys
 
 import typer
 
-from genemail.cli import data_cmd, generate_cmd, hub_cmd, release_cmd, segment_cmd
-from genemail.cli import results_cmd
+from genemail.cli import data_cmd, generate_cmd, hub_cmd, labels_cmd, release_cmd, results_cmd, segment_cmd
 from genemail.cli.runner import run_typer
 
 app = typer.Typer(
@@ -28,6 +27,7 @@ app.add_typer(segment_cmd.app, name="segment")
 app.add_typer(hub_cmd.app, name="hub")
 app.add_typer(release_cmd.app, name="release")
 app.add_typer(results_cmd.app, name="results")
+app.add_typer(labels_cmd.app, name="labels")
 release_cmd.register_top_level(app)
 generate_cmd.register_top_level(app)
 

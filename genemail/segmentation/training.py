@@ -51,6 +51,7 @@ class TrainConfig:
     n_synthetic: int = 3000
     threads: int = 1
     reference_date: str | None = None  # age and tenure are counted to this date (default: the file's latest)
+    labels: Path | None = None  # hand labels (the app's Label tab export): evaluate KR1 on them too
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.test_fraction <= 0.5:
@@ -213,6 +214,11 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     from genemail.segmentation.clusters import analyze_clusters
     from genemail.segmentation.rules import cold_start_reasons
 
+    hand_labels = None
+    if config.labels is not None:  # read first: a bad labels file fails before minutes of training
+        from genemail.labels.evaluate import read_labels
+
+        hand_labels = read_labels(config.labels)
     loaded = load_data(config)
     loaded.report.to_json(out / "cleaning_report.json")
     frame = loaded.frame.reset_index(drop=True)
@@ -244,6 +250,11 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     segments = model.segment(frame)
     clusters = analyze_clusters(build_features(frame, model.feature_config), segments, out)
     metrics["cluster_analysis"] = {k: clusters[k] for k in ("best_k_by_silhouette", "segment_silhouette", "plots")}
+    if hand_labels is not None:  # reported apart from the rule-label accuracy above
+        from genemail.labels.evaluate import evaluate_labels
+
+        metrics["hand_labels"] = evaluate_labels(hand_labels, frame, model,
+                                                 test_ids=set(test_rows["customer_id"].astype(str)))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
@@ -259,4 +270,8 @@ def summary(metrics: dict[str, object]) -> str:
     missing = metrics.get("missing_feature_groups") or []
     lines.append(f"{'not in the data':>28}: {', '.join(missing) or 'none'}"
                  + (f" ({metrics.get('source_schema')} schema)" if missing else ""))
+    if metrics.get("hand_labels"):
+        from genemail.labels.evaluate import format_labels_report
+
+        lines.append(format_labels_report(metrics["hand_labels"]))
     return "\n".join(lines)

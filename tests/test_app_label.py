@@ -1,0 +1,44 @@
+"""The app's Label tab through ``gradio_client``: blind customers to label, stored answers, statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+from genemail.taxonomy import DORMANT
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(app_url: str):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_label_tab_shows_a_profile_without_the_answer_and_stores_the_label(client, app_service) -> None:
+    before = app_service.labels.store.count()
+    header, profile, *_ = client.predict("lena", "", api_name="/next_label")
+    fields = {row[0]: row[1] for row in profile["data"]}
+    customer_id = str(fields["customer_id"])
+    assert customer_id in header and "age" in fields
+    assert not {"l1", "l2", "segment", "l2_proba"} & set(fields)  # the model's answer is never shown
+    status, stats = client.predict("lena", "Mid", DORMANT, "looks lapsed", api_name="/label")
+    assert "Saved as label #" in status and "labels by" in stats
+    assert app_service.labels.store.count() == before + 1
+    row = app_service.labels.store.all().iloc[-1]
+    assert (row["rater"], row["customer_id"], row["l1"], row["l2"]) == ("lena", customer_id, "Mid", DORMANT)
+    assert row["model_l2"] and row["release_sha"] == app_service.snapshot.release_sha
+    # the next customer for lena is another one
+    header2, profile2, *_ = client.predict("lena", "", api_name="/next_label")
+    assert customer_id not in header2
+
+
+def test_label_tab_mistakes_are_messages(client) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="no labeler name"):
+        client.predict("", "", api_name="/next_label")
+    client.predict("max", "", api_name="/next_label")
+    with pytest.raises(AppError, match="no tier or no segment"):
+        client.predict("max", None, None, "", api_name="/label")
