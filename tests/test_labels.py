@@ -96,3 +96,25 @@ def test_read_labels_names_the_line_of_a_bad_label(tmp_path: Path) -> None:
     missing.write_text("customer_id,rater\nC1,ann\n", encoding="utf-8")
     with pytest.raises(DataError, match="missing l2"):
         read_labels(missing)
+
+
+@pytest.mark.integration
+def test_labels_are_exported_to_a_hub_dataset(tmp_path: Path, hub_api, repo_name) -> None:
+    import json
+
+    from huggingface_hub import hf_hub_download
+
+    from genemail.labels.export import start_labels_export
+
+    store = LabelsStore(tmp_path / "labels.sqlite")
+    repo_id = repo_name("labels")
+    scheduler = start_labels_export(store, repo_id, tmp_path / "export", every=60, hf_api=hub_api)
+    try:
+        ids = [store.add(_label(customer_id=f"C{i}", note="日本語も")) for i in range(3)]
+        scheduler.trigger().result(timeout=60)
+        pushed = Path(hf_hub_download(repo_id, f"data/{scheduler.jsonl_path.name}", repo_type="dataset",
+                                      token=hub_api.token, cache_dir=tmp_path / "cache"))
+        rows = [json.loads(line) for line in pushed.read_text(encoding="utf-8").splitlines()]
+        assert [r["label_id"] for r in rows] == ids and rows[0]["note"] == "日本語も"
+    finally:
+        scheduler.stop()
