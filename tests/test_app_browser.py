@@ -86,3 +86,26 @@ def test_compose_and_rate_in_a_real_browser(page, app_url: str, app_service, tmp
     assert rater["rater"] == "browser-rater" and rater["choice"] == "A"
     _shot(page, tmp_path, "rate.png")
     assert page.locator("text=Traceback").count() == 0
+
+
+def test_label_and_results_tabs_in_a_real_browser(page, app_url: str, app_service, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(app_url)
+    expect(page.get_by_text("Release bob/genemail-release@v1")).to_be_visible()
+    before = app_service.labels.store.count()
+    page.get_by_role("tab", name="Label").click()
+    page.locator("#labeler textarea, #labeler input").first.fill("browser-labeler")
+    page.locator("#next-label").click()
+    expect(page.locator("#label-header")).to_contain_text("Customer")
+    page.locator("#label-l1").get_by_text("Mid", exact=True).click()
+    page.locator("#label-l2").get_by_text("Dormant", exact=True).click()
+    page.locator("#save-label").click()
+    expect(page.locator("#label-status")).to_contain_text("Saved as label #")
+    assert app_service.labels.store.count() == before + 1
+    _shot(page, tmp_path, "label.png")
+
+    page.get_by_role("tab", name="Results").click()
+    expect(page.locator("#show-results")).to_be_visible()
+    _shot(page, tmp_path, "results.png")
+    assert page.locator("text=Traceback").count() == 0
