@@ -26,6 +26,10 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# One compute thread per process (subprocesses inherit it): the suite's models are tiny, and a test
+# process beside a Hub or app subprocess on two cores otherwise oversubscribes them; OpenMP's
+# spinning threads then made a micro-model campaign 15x slower than on one thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 pytest_plugins = [
