@@ -13,7 +13,7 @@ import sys
 import typer
 
 from genemail.cli import data_cmd, generate_cmd, hub_cmd, release_cmd, segment_cmd
-from genemail.cli import results_cmd
+from genemail.cli import results_cmd, serve_cmd
 from genemail.cli.runner import run_typer
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(release_cmd.app, name="release")
 app.add_typer(results_cmd.app, name="results")
 release_cmd.register_top_level(app)
 generate_cmd.register_top_level(app)
+serve_cmd.register_top_level(app)
 
 
 def run(argv: list[str] | None = None) -> int:
