@@ -90,3 +90,17 @@ def test_campaign_on_ray_writes_the_local_engines_rows(ray_cluster, app_release,
     assert {r["release_sha"] for r in ray_rows} == {app_release.release_shas["v1"]}
     assert summary["release"]["revision"] == "v1" and sum(summary["by_segment"].values()) == len(local)
     assert not (tmp_path / ".ray.jsonl.ray-work").exists()
+
+
+def test_a_workers_error_is_the_command_lines_one_line_message(ray_cluster, app_release, tmp_path: Path,
+                                                               capsys) -> None:
+    from genemail.data import write_synthetic
+
+    broken = tmp_path / "artifacts"  # a segmenter and strategies but no adapters: the workers cannot load it
+    shutil.copytree(app_release.artifacts / "segmenter", broken / "segmenter")
+    data = write_synthetic(20, 2, tmp_path / "customers.csv")
+    code = run(["campaign", "--artifacts", str(broken), "--data", str(data), "--out", str(tmp_path / "e.jsonl"),
+                "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no adapters found" in err and "make train" in err
+    assert "Traceback" not in err and not (tmp_path / "e.jsonl").exists()

@@ -93,20 +93,13 @@ def test_cli_refuses_ray_options_without_the_ray_engine(synthetic_raw_csv: Path,
     assert not (tmp_path / "s.csv").exists() and not (tmp_path / "e.jsonl").exists()
 
 
-def test_a_workers_user_error_is_found_under_rays_wrappers() -> None:
-    from genemail.engines.ray_batch import _user_error
+def test_a_workers_user_error_travels_back_as_its_own_class() -> None:
+    from genemail.engines.ray_batch import dump_error, load_error
+    from genemail.errors import GenEmailError
 
-    original = ServingError("server down", fix="start it")
-
-    class RayTaskError(Exception):  # what Ray raises in the driver: the worker's error as `.cause`
-        def __init__(self, cause: BaseException) -> None:
-            super().__init__("traceback text")
-            self.cause = cause
-
-    wrapped = RuntimeError("UserCodeException")
-    wrapped.__cause__ = RayTaskError(original)
-    assert _user_error(wrapped) is original
-    assert _user_error(RuntimeError("a bug")) is None
+    back = load_error(dump_error(ServingError("server down", where="http://h/v1", fix="start it")))
+    assert type(back) is ServingError and str(back) == "http://h/v1: server down. Fix: start it."
+    assert type(load_error(json.dumps({"type": "SystemExit", "what": "x"}))) is GenEmailError  # never another class
 
 
 # ------------------------------------------------------------------------------- block grouping

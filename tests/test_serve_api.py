@@ -20,7 +20,8 @@ from genemail.taxonomy import BASELINE, DORMANT, HIGHVALUE_ACTIVE, PARENT_ACTIVE
 from tests.fixtures.models import FIXTURE_ADAPTERS
 
 GREEDY = GenerationConfig(max_new_tokens=6)
-PROMPTS = ["客户：45岁，已婚\n邮件：", "客户：30岁\n邮件：", "Customer: 52 y, married\nEmail:", "客户：61岁，2个孩子\n邮件："]
+PROMPTS = ["客户：45岁，已婚\n邮件：", "客户：30岁\n邮件：", "Customer: 52 y, married\nEmail:",
+           "客户：61岁，2个孩子\n邮件："]
 
 
 @pytest.fixture(scope="module")

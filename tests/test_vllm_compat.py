@@ -91,7 +91,8 @@ BY_CONFIG: list[tuple[dict, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "field", "rule"), BY_CONFIG, ids=[c[1] + "-" + str(i) for i, c in enumerate(BY_CONFIG)])
+@pytest.mark.parametrize(("changes", "field", "rule"), BY_CONFIG,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(BY_CONFIG)])
 def test_each_config_rule_refuses_with_the_field_and_a_fix(tiny_adapters_dir: Path, base: BaseModelInfo,
                                                          tmp_path: Path, changes: dict, field: str, rule: str) -> None:
     folder = edit_config(copy_of(tiny_adapters_dir, tmp_path), **changes)

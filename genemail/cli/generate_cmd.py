@@ -60,7 +60,8 @@ def campaign(
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
                               seed=sampling_seed, lang=lang)
     remote = backend_config(backend, base_url, api_key=api_key, concurrency=2 * batch_size)  # a batch's rows
-    ray = ray_config_for(engine, address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker)
+    ray = ray_config_for(engine, address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                         work_dir=work_dir)
     if ray is not None:
         from genemail.engines.ray_campaign import campaign_on_ray
 

@@ -174,7 +174,7 @@ def predict(
     """Segment every customer of a file: customer_id, l1, l2, probabilities, cold_start_reason, reasons."""
     from genemail.engines.cluster import ray_config_for
 
-    ray = ray_config_for(engine, address=ray_address, workers=workers)
+    ray = ray_config_for(engine, address=ray_address, workers=workers, work_dir=work_dir)
     counts = score_file(model, data, out, chunksize=chunksize, top_k=top_k, reasons=not no_reasons,
                         reference_date=reference_date, progress=not quiet, date_order=date_order, engine=engine,
                         ray=ray, work_dir=work_dir)

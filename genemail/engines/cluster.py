@@ -35,7 +35,8 @@ class RayConfig:
 
     def __post_init__(self) -> None:
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
-            raise config_error("address", self.address, "auto, ray://HOST:10001 or HOST:6379 (or none: a local cluster)")
+            raise config_error("address", self.address,
+                               "auto, ray://HOST:10001 or HOST:6379 (or none: a local cluster)")
         if self.num_cpus is not None and (not isinstance(self.num_cpus, int) or self.num_cpus < 1):
             raise config_error("num_cpus", self.num_cpus, "a positive integer")
         if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
@@ -49,7 +50,7 @@ class RayConfig:
 
 
 def ray_config_for(engine: str, *, address: str | None = None, workers: int | None = None,
-                   gpus_per_worker: float = 0.0) -> RayConfig | None:
+                   gpus_per_worker: float = 0.0, work_dir: object = None) -> RayConfig | None:
     """The command line's ``--engine`` and Ray options as a :class:`RayConfig` (None for the local engine)."""
     from genemail.engines import ENGINES
 
@@ -57,9 +58,9 @@ def ray_config_for(engine: str, *, address: str | None = None, workers: int | No
         raise ConfigError(f"engine {engine!r} is unknown", where="--engine", fix=f"pass one of {', '.join(ENGINES)}")
     if engine == "ray":
         return RayConfig(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
-    if address is not None or workers is not None or gpus_per_worker:
-        raise ConfigError("--ray-address, --workers and --gpus-per-worker need --engine ray", where="--engine",
-                          fix="add --engine ray, or drop the Ray options")
+    if address is not None or workers is not None or gpus_per_worker or work_dir is not None:
+        raise ConfigError("--ray-address, --workers, --gpus-per-worker and --work-dir need --engine ray",
+                          where="--engine", fix="add --engine ray, or drop the Ray options")
     return None
 
 

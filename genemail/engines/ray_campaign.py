@@ -86,10 +86,25 @@ class CampaignJob:
         from dataclasses import asdict
 
         spec = {"artifacts": self.spec.artifacts, "release": self.spec.release, "revision": self.spec.revision,
-                "base_url": self.spec.backend.base_url if self.spec.backend else None}
+                "base_url": self.spec.backend.base_url if self.spec.backend else None,
+                "artifacts_stamp": _folder_stamp(Path(self.spec.artifacts)) if self.spec.artifacts else None}
         return {"job": "campaign", "source": self.source, "spec": spec, "config": asdict(self.config),
                 "batch_size": self.batch_size, "release": self.release_info, "partition_rows": self.partition_rows,
                 "experiment": asdict(self.experiment) if self.experiment is not None else None}
+
+
+def _folder_stamp(folder: Path) -> str:
+    """A digest of the model files' names, sizes and mtimes: a retrained local folder is another job."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for sub in ("segmenter", "base", "adapters", "strategies.yaml", "base_model.json"):
+        path = folder / sub
+        for item in sorted([path] if path.is_file() else path.rglob("*") if path.is_dir() else []):
+            if item.is_file():
+                stat = item.stat()
+                digest.update(f"{item.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 class _Presegmented:
@@ -136,7 +151,7 @@ class CampaignWorker(PartitionWorker):
     def __init__(self, work_root: str, fmt: str, spec: SystemSpec, config: "GenerationConfig", batch_size: int,
                  release_info: dict[str, Any] | None, experiment: "ExperimentConfig | None") -> None:
         super().__init__(work_root, fmt)
-        self.system = spec.load()
+        self.system = self.load(spec.load)
         self.config, self.batch_size = config, batch_size
         self.release_info, self.experiment = release_info, experiment
 

@@ -63,7 +63,8 @@ class SegmentWorker(PartitionWorker):
         from genemail.segmentation import load_segmenter
 
         super().__init__(work_root, fmt)
-        self.model, self.top_k, self.reasons = load_segmenter(Path(model_dir)), top_k, reasons
+        self.model = self.load(lambda: load_segmenter(Path(model_dir)))
+        self.top_k, self.reasons = top_k, reasons
 
     def process(self, customers: "pd.DataFrame") -> "pd.DataFrame":
         if self.reasons:

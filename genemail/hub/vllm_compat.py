@@ -267,7 +267,8 @@ def _check_tensors(weights: Path, base: BaseModelInfo | None, limits: ServingLim
                 problem(wf, key, list(shape), "not a LoRA tensor (a fully trained module); vLLM does not load it",
                         "retrain with modules_to_save=None")
         elif kind == "lora_magnitude_vector":
-            problem(wf, key, list(shape), "a DoRA magnitude vector; vLLM does not load DoRA", "retrain without use_dora")
+            problem(wf, key, list(shape), "a DoRA magnitude vector; vLLM does not load DoRA",
+                    "retrain without use_dora")
         elif kind.startswith("lora_embedding"):
             if base is not None and base.vocab_size and kind == "lora_embedding_A" and shape[-1] != base.vocab_size:
                 problem(wf, key, list(shape), f"an embedding LoRA for {shape[-1]} tokens, but the base model has "
@@ -405,12 +406,13 @@ def _check_plan(plan: Any, base: BaseModelInfo | None, limits: ServingLimits) ->
         raise ArtifactError("missing (not a PEFT adapter)", where=f"adapter {name!r}, {CONFIG_FILE}", fix=RETRAIN)
     config = read_config(plan.blob(CONFIG_FILE), name)
     weights = plan.files.get(WEIGHTS_FILE)
-    if isinstance(weights, bytes):  # safetensors reads a file: spill the bytes to one
-        with tempfile.NamedTemporaryFile(suffix=".safetensors", delete=False) as handle:
-            handle.write(weights)
-        weights = Path(handle.name)
     top_level = [path for path in plan.files if "/" not in path]
-    return check_adapter(name, config, weights, top_level, base, limits)
+    if not isinstance(weights, bytes):
+        return check_adapter(name, config, weights, top_level, base, limits)
+    with tempfile.TemporaryDirectory(prefix="genemail-check-") as tmp:  # safetensors reads a file
+        spilled = Path(tmp) / WEIGHTS_FILE
+        spilled.write_bytes(weights)
+        return check_adapter(name, config, spilled, top_level, base, limits)
 
 
 def _publish_base(api: Any, cfg: Any, plans: Sequence[Any]) -> BaseModelInfo | None:

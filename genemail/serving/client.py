@@ -230,7 +230,8 @@ def backend_config(backend: str, base_url: str | None, *, api_key: str | None = 
                    concurrency: int = 32) -> OpenAIBackendConfig | None:
     """The command line's ``--backend`` / ``--base-url`` as a config (None: the local PEFT generator)."""
     if backend not in BACKENDS:
-        raise ConfigError(f"backend {backend!r} is unknown", where="--backend", fix=f"pass one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"backend {backend!r} is unknown", where="--backend",
+                          fix=f"pass one of {', '.join(BACKENDS)}")
     if backend == "peft":
         if base_url is not None:
             raise ConfigError("--base-url needs --backend openai", where="--base-url",
