@@ -13,10 +13,10 @@ export HF_HUB_DISABLE_UPDATE_CHECK := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test test-fast demo train hub app bench clean help
+.PHONY: setup test test-fast demo train hub app bench bench-vllm clean help
 
 help:
-	@echo "make setup | test | test-fast | demo | train | hub | app | bench | clean"
+	@echo "make setup | test | test-fast | demo | train | hub | app | bench | bench-vllm | clean"
 
 # Idempotent: re-installs only when a requirements file or pyproject.toml changed.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -47,6 +47,10 @@ app: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# vLLM multi-LoRA serving vs the PEFT path; needs a CUDA GPU and vLLM (says so and exits 0 without them)
+bench-vllm: setup
+	$(BIN)/python -m bench.bench_vllm
 
 clean:
 	rm -rf $(ARTIFACTS) $(HUB_ROOT) .pytest_cache

@@ -47,6 +47,10 @@ class ReleaseError(HubError):
     """A release manifest is invalid or a pinned artifact does not match its pin."""
 
 
+class ServingError(GenEmailError):
+    """A completions server (``genemail serve``, vLLM, ...) cannot be reached or answered with an error."""
+
+
 def config_error(name: str, value: object, expected: str) -> ConfigError:
     """Shorthand for the common ``__post_init__`` failure: argument, received value, expectation."""
     return ConfigError(

@@ -12,7 +12,8 @@ import sys
 
 import typer
 
-from genemail.cli import data_cmd, generate_cmd, hub_cmd, labels_cmd, release_cmd, results_cmd, segment_cmd
+from genemail.cli import data_cmd, generate_cmd, hub_cmd, labels_cmd, release_cmd, results_cmd
+from genemail.cli import segment_cmd, serve_cmd
 from genemail.cli.runner import run_typer
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(results_cmd.app, name="results")
 app.add_typer(labels_cmd.app, name="labels")
 release_cmd.register_top_level(app)
 generate_cmd.register_top_level(app)
+serve_cmd.register_top_level(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -27,6 +27,17 @@ def campaign(
     control: float = typer.Option(0.2, "--control", help="fraction of customers in the control arm (baseline email)"),
     holdout: float = typer.Option(0.1, "--holdout", help="fraction held out (no email), to measure incrementality"),
     seed: int = typer.Option(0, "--seed", help="assignment seed of the experiment (same name + seed = same arms)"),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (docs/SCALING.md)"),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join: auto, ray://HOST:10001 "
+                                    "(default: a local cluster for the run)"),
+    workers: int = typer.Option(None, "--workers", min=1, help="Ray workers (default: the cluster's CPUs or GPUs)"),
+    gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", min=0, help="GPUs per Ray worker"),
+    work_dir: Path = typer.Option(None, "--work-dir", help="Ray: partitions and finished rows (default: beside "
+                                  "--out); a rerun resumes from it"),
+    backend: str = typer.Option("peft", "--backend", help="peft (load the models here) or openai (generate "
+                                "through an OpenAI-compatible server: genemail serve, vLLM)"),
+    base_url: str = typer.Option(None, "--base-url", help="the server of --backend openai, e.g. http://127.0.0.1:8000/v1"),
+    api_key: str = typer.Option(None, "--api-key", help="the server's API key (vLLM --api-key), if it has one"),
 ) -> None:
     """Segment every customer in DATA and write their emails in mixed batches.
 
@@ -35,9 +46,11 @@ def campaign(
     the experiment's send log, which `genemail results ingest` joins outcomes to.
     """
     from genemail.data import load_customers
+    from genemail.engines.cluster import ray_config_for
     from genemail.generation.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import load_system
+    from genemail.serving.client import backend_config, load_remote_system
 
     plan = None
     if experiment is not None:  # validated before anything is loaded
@@ -46,7 +59,23 @@ def campaign(
         plan = ExperimentConfig(name=experiment, control=control, holdout=holdout, seed=seed)
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
                               seed=sampling_seed, lang=lang)
-    system = load_system(artifacts=artifacts, release=release, revision=revision)
+    remote = backend_config(backend, base_url, api_key=api_key, concurrency=2 * batch_size)  # a batch's rows
+    ray = ray_config_for(engine, address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                         work_dir=work_dir)
+    if ray is not None:
+        from genemail.engines.ray_campaign import campaign_on_ray
+
+        loaded = load_customers(data)
+        typer.echo(loaded.report.summary(), err=True)
+        summary = campaign_on_ray(data, loaded.frame, artifacts=artifacts, release=release, revision=revision,
+                                  out_path=out, config=config, batch_size=batch_size, experiment=plan, ray=ray,
+                                  backend=remote, work_dir=work_dir, log=lambda m: typer.echo(m, err=True))
+        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if remote is not None:
+        system = load_remote_system(remote, artifacts=artifacts, release=release, revision=revision)
+    else:
+        system = load_system(artifacts=artifacts, release=release, revision=revision)
     for warning in system.warnings:
         typer.echo(f"warning: {warning}", err=True)
     loaded = load_customers(data)

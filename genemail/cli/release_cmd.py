@@ -18,11 +18,16 @@ def publish_command(
     namespace: str = typer.Option(..., "--namespace", help="User or organization that owns the repos."),
     tag: str = typer.Option(..., "--tag", help="Release tag (e.g. v1), also set on every artifact repo."),
     private: bool = typer.Option(False, "--private", help="Create missing repos as private."),
+    force: bool = typer.Option(False, "--force", help="Publish adapters that vLLM would refuse (docs/SCALING.md); "
+                               "the release records that it was forced."),
 ) -> None:
     """Publish every artifact to NS/genemail-* repos and a release repo pinning them, tagged TAG."""
     from genemail.hub.publish import PublishConfig, publish
 
-    result = publish(PublishConfig(artifacts=artifacts, namespace=namespace, tag=tag, private=private))
+    result = publish(PublishConfig(artifacts=artifacts, namespace=namespace, tag=tag, private=private, force=force))
+    if result.manifest.serving is not None and result.manifest.serving.forced:
+        for problem in result.manifest.serving.problems:
+            typer.echo(f"warning: forced past the vLLM check: {problem}", err=True)
     for repo in result.repos:
         state = "committed" if repo.committed else "unchanged"
         typer.echo(f"{repo.name:<28} {repo.repo_id:<48} {repo.sha[:12]}  {state}")
@@ -50,6 +55,24 @@ def pull(
     typer.echo(f"release {repo} {revision} -> {release.release_sha} ({release.revision_kind})")
     typer.echo(format_pull_table(release))
     typer.echo(f"loaded: segmenter {type(segmenter).__name__}, {len(release.adapters)} adapter(s)")
+
+
+@app.command("serve-args")
+def serve_args(
+    repo: str = typer.Argument(..., help="Release repo id, e.g. demo/genemail-release."),
+    revision: str = typer.Option("main", "--revision", "-r", help="Tag (reproducible), commit sha, or branch."),
+    local_dir: Path | None = typer.Option(None, "--local-dir", help="Download here instead of the HF cache."),
+) -> None:
+    """Print the `vllm serve` command that serves a pulled release's base model and adapters."""
+    import shlex
+
+    from genemail.hub.release import pull_release
+    from genemail.hub.vllm_compat import vllm_serve_command
+
+    release = pull_release(repo, revision, local_dir=local_dir)  # downloads, verifies, runs the vLLM checks
+    for warning in release.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(shlex.join(vllm_serve_command(release)))
 
 
 @app.command("tags")

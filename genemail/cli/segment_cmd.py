@@ -73,11 +73,17 @@ def _check_out(out: Path) -> None:
 
 def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_000, top_k: int = 3,
                reasons: bool = True, reference_date: Optional[str] = None, progress: bool = True,
-               date_order: str = "auto") -> dict[str, int]:
+               date_order: str = "auto", engine: str = "local", ray=None,  # noqa: ANN001 - engines.RayConfig
+               work_dir: Optional[Path] = None) -> dict[str, int]:
     """Segment every customer of ``data`` into ``out`` (CSV/Parquet); return counts per L2 segment.
 
     ``out`` appears only when the whole file was scored (written aside, renamed at the end).
+    ``engine="ray"`` scores the same chunks on a Ray cluster (``genemail.engines.ray_segment``).
     """
+    if engine == "ray":
+        return _score_on_ray(model_dir, data, out, chunksize=chunksize, top_k=top_k, reasons=reasons,
+                             reference_date=reference_date, progress=progress, date_order=date_order, ray=ray,
+                             work_dir=work_dir)
     from genemail.data.cleaning import CleaningConfig
     from genemail.data.loader import iter_customer_chunks
     from genemail.errors import DataError
@@ -127,6 +133,26 @@ def _score_chunks(model, chunks, path: Path, total: int | None, top_k: int, reas
     return counts
 
 
+def _score_on_ray(model_dir: Path, data: Path, out: Path, *, ray, work_dir: Optional[Path],  # noqa: ANN001
+                  progress: bool, **options) -> dict[str, int]:  # noqa: ANN003 - score_file's options
+    from genemail.engines.cluster import ray_config_for
+    from genemail.engines.ray_segment import SegmentJob, score_on_ray, write_outputs
+
+    _check_out(out)
+    job = SegmentJob(model_dir=model_dir, data=data, work_dir=work_dir or out.with_name(f".{out.name}.ray-work"),
+                     ray=ray or ray_config_for("ray"), **options)
+    run = score_on_ray(job, progress=progress)
+    if run.skipped:
+        typer.echo(f"resumed: {run.skipped} of {len(run.parts)} partitions were already scored", err=True)
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        counts = write_outputs(run, _Writer(partial), source=data)  # input order: the local engine's file
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return counts
+
+
 @app.command("predict")
 def predict(
     model: Path = typer.Option(..., "--model", help="Directory with segmenter.skops (from `segment train`)."),
@@ -138,10 +164,20 @@ def predict(
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="Date for age and tenure."),
     date_order: str = typer.Option("auto", "--date-order", help="Day/month order of numeric dates: auto, dmy or mdy."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (docs/SCALING.md)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join: auto, "
+                                              "ray://HOST:10001 (default: a local cluster for the run)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers (default: the cluster's CPUs)."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Ray: partitions and finished outputs "
+                                            "(default: beside --out); a rerun resumes from it."),
 ) -> None:
     """Segment every customer of a file: customer_id, l1, l2, probabilities, cold_start_reason, reasons."""
+    from genemail.engines.cluster import ray_config_for
+
+    ray = ray_config_for(engine, address=ray_address, workers=workers, work_dir=work_dir)
     counts = score_file(model, data, out, chunksize=chunksize, top_k=top_k, reasons=not no_reasons,
-                        reference_date=reference_date, progress=not quiet, date_order=date_order)
+                        reference_date=reference_date, progress=not quiet, date_order=date_order, engine=engine,
+                        ray=ray, work_dir=work_dir)
     total = sum(counts.values())
     typer.echo(f"segmented {total} customers -> {out}")
     for name, n in sorted(counts.items(), key=lambda item: -item[1]):

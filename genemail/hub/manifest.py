@@ -19,7 +19,9 @@ Format (``format_version`` 1)::
       },
       "base_model": {"id": "demo/genemail-base", "revision": "<40 hex>"} | null,
       "strategies": {"path": "strategies.yaml", "version": "3", "sha256": "<64 hex>"} | null,
-      "eval": {"path": "eval/eval.json", "sha256": "<64 hex>", "files": [...]} | null
+      "eval": {"path": "eval/eval.json", "sha256": "<64 hex>", "files": [...]} | null,
+      "serving_check": {"engine": "vllm", "passed": true, "forced": false, "max_lora_rank": 8,
+                        "problems": []}              (absent in releases published before the check)
     }
 """
 
@@ -137,6 +139,32 @@ class FileRef:
 
 
 @dataclass(frozen=True)
+class ServingCheck:
+    """The serving engine's adapter check at publish (``genemail.hub.vllm_compat``), and whether it was forced."""
+
+    passed: bool
+    forced: bool = False
+    max_lora_rank: int | None = None
+    problems: tuple[str, ...] = ()
+    engine: str = "vllm"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "passed": self.passed, "forced": self.forced,
+                "max_lora_rank": self.max_lora_rank, "problems": list(self.problems)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "ServingCheck":
+        _require(isinstance(data, dict) and isinstance(data.get("passed"), bool),
+                 "serving_check needs a boolean 'passed'", where)
+        problems = data.get("problems") or []
+        _require(isinstance(problems, list) and all(isinstance(p, str) for p in problems),
+                 "serving_check.problems must be a list of strings", where)
+        return cls(passed=data["passed"], forced=bool(data.get("forced", False)),
+                   max_lora_rank=data.get("max_lora_rank"), problems=tuple(problems),
+                   engine=str(data.get("engine", "vllm")))
+
+
+@dataclass(frozen=True)
 class ReleaseManifest:
     """Everything one release revision pins; serialized as ``release.json``."""
 
@@ -148,6 +176,7 @@ class ReleaseManifest:
     base_model: BaseModelRef | None = None
     strategies: FileRef | None = None
     eval: FileRef | None = None
+    serving: ServingCheck | None = None  # None: published before the check existed
     created_at: str = field(default_factory=utc_now)
     format_version: int = FORMAT_VERSION
 
@@ -170,6 +199,12 @@ class ReleaseManifest:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._to_dict()
+        if self.serving is not None:
+            out["serving_check"] = self.serving.to_dict()
+        return out
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
             "created_at": self.created_at,
@@ -218,6 +253,7 @@ class ReleaseManifest:
                      "base_model needs 'id' and 'revision'", where)
             base_model = BaseModelRef(base_model["id"], base_model["revision"])
         strategies, evaluation = data.get("strategies"), data.get("eval")
+        serving = data.get("serving_check")
         return cls(
             namespace=data.get("namespace") or "",
             segmenter=ArtifactPin.from_dict(arts["segmenter"], f"{where}, artifacts.segmenter"),
@@ -227,6 +263,7 @@ class ReleaseManifest:
             base_model=base_model,
             strategies=None if strategies is None else FileRef.from_dict(strategies, f"{where}, strategies"),
             eval=None if evaluation is None else FileRef.from_dict(evaluation, f"{where}, eval"),
+            serving=None if serving is None else ServingCheck.from_dict(serving, f"{where}, serving_check"),
             created_at=str(data.get("created_at") or ""),
             format_version=data["format_version"],
         )

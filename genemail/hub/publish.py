@@ -30,6 +30,7 @@ from genemail.hub.manifest import (
     ReleaseManifest,
     is_full_sha,
 )
+from genemail.hub.vllm_compat import check_for_publish
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -53,6 +54,7 @@ class PublishConfig:
     tag: str
     private: bool = False
     token: str | None = field(default=None, repr=False)
+    force: bool = False  # publish adapters vLLM would refuse; the release records it (genemail.hub.vllm_compat)
 
     def __post_init__(self) -> None:
         if not (self.artifacts / "segmenter" / "segmenter.skops").is_file():
@@ -376,6 +378,7 @@ def publish(cfg: PublishConfig, api: "HfApi | None" = None) -> PublishResult:
 
     api = api or HfApi(token=cfg.token)
     plans = plan_artifacts(cfg)
+    serving = check_for_publish(api, cfg, plans)  # before any write: refuses unservable adapters unless forced
     strategies_ref, strategies_bytes = _strategies(cfg.artifacts)
     eval_ref, eval_files = _evaluation(cfg.artifacts)
     release_id = f"{cfg.namespace}/{RELEASE_REPO}"
@@ -409,7 +412,7 @@ def publish(cfg: PublishConfig, api: "HfApi | None" = None) -> PublishResult:
     manifest = ReleaseManifest(
         namespace=cfg.namespace, segmenter=pin("segmenter"), base=pin("base"), corpus=pin("corpus"),  # type: ignore[arg-type]
         adapters={n.split(":", 1)[1]: pin(n) for n in pinned if n.startswith("adapter:")},  # type: ignore[misc]
-        base_model=_base_model_ref(api, cfg, pinned), strategies=strategies_ref, eval=eval_ref,
+        base_model=_base_model_ref(api, cfg, pinned), strategies=strategies_ref, eval=eval_ref, serving=serving,
     )
     extra: dict[str, Path | bytes] = dict(eval_files)
     if strategies_bytes is not None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from genemail.errors import HubError, ReleaseError
 from genemail.hub.manifest import MANIFEST_FILENAME, ArtifactPin, BaseModelRef, ReleaseManifest, is_full_sha
 from genemail.hub.errors import hub_errors
+from genemail.hub.vllm_compat import check_pulled
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -225,6 +226,8 @@ def pull_release(repo_id: str, revision: str = "main", *, token: str | None = No
     if kind in ("branch", "unknown"):
         what = "is a branch" if kind == "branch" else "could not be checked (Hub not reachable)"
         warnings.append(f"{revision} {what}: this pull is not reproducible; pin a tag or sha")
+    adapter_paths = {seg: paths[f"adapter:{seg}"] for seg in manifest.adapters}
+    warnings += check_pulled(manifest, adapter_paths, paths.get("base"), token=token)  # what vLLM would refuse
     return PulledRelease(
         manifest=manifest, release_sha=release_sha, revision=revision, revision_kind=kind,
         release_path=release_path, segmenter_path=segmenter_path, strategies=strategies,
