@@ -332,11 +332,11 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
     def segment_and_explain(self, X: pd.DataFrame, top_k: int = 3, *, probabilities: bool = True) -> pd.DataFrame:
         """:meth:`segment` plus a ``reasons`` column (``" | "``-joined), in one scoring pass."""
-        from genemail.segmentation.explain import explain_rows
+        from genemail.segmentation.explain import reason_text
 
         s = self._scores(X)
         frame = self._segment_frame(X, s, probabilities)
-        frame["reasons"] = [" | ".join(r) for r in explain_rows(self, s.features, frame, top_k)]
+        frame["reasons"] = reason_text(self, s.features, frame, top_k).array
         return frame
 
     def rule_labels(self, X: pd.DataFrame) -> pd.DataFrame:
