@@ -112,7 +112,7 @@ def _distinct(values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _numbers(values: np.ndarray, fn: Callable[[float], str], rows: np.ndarray) -> "pa.Array":
     """``fn(value)`` on the ``rows`` of a float array (null elsewhere), formatted once per distinct value."""
     uniques, codes = _distinct(values, rows)
-    return _take([fn(float(v)) for v in uniques], codes)
+    return _take([fn(v) for v in uniques.tolist()], codes)
 
 
 def _labels(values: np.ndarray, fn: Callable[[Any], str], rows: np.ndarray) -> "pa.Array":
