@@ -1,109 +1,222 @@
-"""Benchmark: segment N synthetic customers, the trained segmenter beside the plain pandas rules.
+"""Benchmark: `genemail segment predict` on N synthetic customers, beside the bare pandas rules, in one run.
 
-    python -m bench.bench_segment [--n 1000000] [--seed 0] [--model DIR] [--threads 1]
+    python -m bench.bench_segment [--n 1000000] [--seed 0] [--model DIR] [--threads N]
 
-Stages (each timed with its own peak of traced memory):
-  load      read + clean the CSV (``load_customers``): shared by both paths;
-  features  ``build_features`` (vectorized pandas);
-  predict   segmenter: ``segment()`` (features again + L1 model + 3 L2 models + decoding);
-            rules:     ``business_labels`` (KMeans tier assignment + ``np.select`` on the thresholds).
-The "ratio" column is rules speed / segmenter speed: what the learned model costs over the rules.
-Generating the CSV is not timed. Without ``--model`` a segmenter is trained on 3,000 synthetic
-customers first (also not timed).
+Three parts, all on the same CSV (generating it and training the model are not timed):
+
+1. **End to end, as a user runs it**: ``genemail segment predict --model DIR --data N.csv --out
+   out.parquet`` (and ``out.csv``), reasons included, timed as a whole process (wall clock, CPU, peak
+   resident memory from ``wait4``), interpreter start, imports and model loading included. Beside it the
+   **bare rules**, also a whole process: ``pandas.read_csv`` with no cleaning, the raw columns the rules
+   need, ``build_features``, ``business_labels`` with the model's tiers, ``to_parquet``. The goal is
+   about the ratio of the two.
+2. **Stages in process** (what the command does, chunk by chunk, timed separately): load (read, clean,
+   normalize), features, predict (segments and probabilities), predict with reasons, write (Parquet,
+   CSV). The rules' own stages beside them.
+3. The **fixed cost**: the same command on 1,000 customers (start-up, imports, model loading).
+
+Other processes share the machine: the load average is printed with every figure. Ratios from one run
+are what the goals are about. Without ``--model`` a segmenter is trained on 3,000 synthetic customers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
 MB = 2**20
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_SECONDS = 10.0  # end-to-end command on 1,000,000 customers
+GOAL_RATIO = 3.0  # command / bare rules, same file, same run
+GOAL_MEMORY_MB = 1024.0
+
+# The bare rules as a user would write them: read, take the columns, features, rules, write. No cleaning.
+RULES_SCRIPT = """
+import sys, pandas as pd
+from genemail.features import build_features
+from genemail.segmentation import load_segmenter
+from genemail.segmentation.rules import business_labels
+model = load_segmenter(sys.argv[1])
+raw = pd.read_csv(sys.argv[2])
+spend = {"wines": "MntWines", "fruits": "MntFruits", "meat": "MntMeatProducts", "fish": "MntFishProducts",
+         "sweets": "MntSweetProducts", "gold": "MntGoldProds"}
+frame = pd.DataFrame({"customer_id": raw["ID"].astype(str), "income": raw["Income"], "recency": raw["Recency"],
+                      **{f"spend_{k}": raw[v] for k, v in spend.items()},
+                      "total_purchases": raw["NumWebPurchases"] + raw["NumCatalogPurchases"] + raw["NumStorePurchases"],
+                      "children": raw["Kidhome"] + raw["Teenhome"]})
+labels = business_labels(build_features(frame), model.tiers_, model.rule_config)
+labels.assign(customer_id=frame["customer_id"].to_numpy()).to_parquet(sys.argv[3], index=False)
+"""
 
 
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    """Run ``fn`` once; return (result, seconds, peak traced MiB).
+def load() -> float:
+    return os.getloadavg()[0]
 
-    tracemalloc sees numpy and pandas buffers (they allocate through Python's tracked allocator),
-    so the peak is the stage's own working memory above what was already allocated.
-    """
-    tracemalloc.start()
-    tracemalloc.reset_peak()
+
+def run_process(args: list[str]) -> dict[str, float]:
+    """Run ``args`` (cwd = repository root); wall seconds, CPU seconds, peak resident MiB, load average."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    before = load()
     start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"[bench_segment] {' '.join(args[:6])} ... failed:\n{err[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+            "load": (before + load()) / 2}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``fn()`` with its wall and CPU seconds (CPU of the whole process: every thread)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    seconds = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return result, seconds, peak / MB
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _train_small(seed: int, threads: int):  # noqa: ANN202 - HierarchicalSegmenter
+def _model_dir(model: Path | None, seed: int, tmp: Path) -> Path:
+    if model is not None:
+        return model
     from genemail.data import synthesize
     from genemail.data.loader import clean_frame
-    from genemail.segmentation import HierarchicalSegmenter
+    from genemail.segmentation import HierarchicalSegmenter, save_segmenter
 
-    frame = clean_frame(synthesize(3000, seed)).frame
-    return HierarchicalSegmenter(random_state=seed, n_threads=threads).fit(frame)
+    frame = clean_frame(synthesize(3000, seed), source="bench customers").frame
+    save_segmenter(HierarchicalSegmenter(random_state=seed).fit(frame), tmp / "model")
+    return tmp / "model"
 
 
-def run_bench(n: int, seed: int, model_dir: Path | None, threads: int) -> list[dict[str, Any]]:
-    """Time the stages on ``n`` customers; return one row per stage."""
-    from genemail.data import load_customers, write_synthetic
+def stages(model_dir: Path, data: Path, tmp: Path, threads: int) -> dict[str, tuple[float, float]]:
+    """In-process seconds (wall, CPU) of each stage of the command and of the rules, summed over chunks."""
+    import pandas as pd
+
+    from genemail.cli.segment_cmd import _Writer
+    from genemail.data.loader import iter_customer_chunks
     from genemail.features import build_features
     from genemail.segmentation import load_segmenter
     from genemail.segmentation.rules import business_labels
 
-    model = load_segmenter(model_dir) if model_dir else _train_small(seed, threads)
+    model = load_segmenter(model_dir)
     model.set_params(n_threads=threads)
-    with tempfile.TemporaryDirectory(prefix="genemail-bench-") as tmp:
-        path = write_synthetic(n, seed + 1, Path(tmp) / "customers.csv")
-        loaded, t_load, m_load = measure(lambda: load_customers(path, max_bytes=None))
-    frame = loaded.frame
-    rows = len(frame)
-    features, t_feat, m_feat = measure(lambda: build_features(frame, model.feature_config))
-    _, t_seg, m_seg = measure(lambda: model.segment(frame))
-    _, t_rule, m_rule = measure(lambda: business_labels(features, model.tiers_, model.rule_config))
-    stages = [
-        ("load (CSV -> internal schema)", t_load, m_load, t_load, m_load),
-        ("features", t_feat, m_feat, t_feat, m_feat),
-        ("predict", t_seg, m_seg, t_rule, m_rule),
-        ("total", t_load + t_feat + t_seg, max(m_load, m_feat, m_seg), t_load + t_feat + t_rule,
-         max(m_load, m_feat, m_rule)),
-    ]
-    return [
-        {"stage": name, "rows": rows, "seg_per_s": rows / ts, "seg_mb": ms, "rule_per_s": rows / tr,
-         "rule_mb": mr, "ratio": (rows / tr) / (rows / ts)}
-        for name, ts, ms, tr, mr in stages
-    ]
+    totals: dict[str, list[float]] = {}
+
+    def add(name: str, wall: float, cpu: float) -> None:
+        totals.setdefault(name, [0.0, 0.0])
+        totals[name][0] += wall
+        totals[name][1] += cpu
+
+    chunks = iter_customer_chunks(data)
+    parquet, csv = _Writer(tmp / "stages.parquet"), _Writer(tmp / "stages.csv")
+    while True:
+        result, wall, cpu = timed(lambda: next(chunks, None))
+        add("load (CSV -> internal schema)", wall, cpu)
+        if result is None:
+            break
+        frame = result.frame
+        add("rows", len(frame), 0.0)
+        features, *t = timed(lambda: build_features(frame, model.feature_config))
+        add("features", *t)
+        add("predict (segments, probabilities)", *timed(lambda: model.segment(frame, probabilities=True))[1:])
+        scored, *t = timed(lambda: model.segment_and_explain(frame, probabilities=True))
+        add("predict with reasons", *t)
+        add("write Parquet", *timed(lambda: parquet.write(scored))[1:])
+        add("write CSV", *timed(lambda: csv.write(scored))[1:])
+        add("rules: business_labels", *timed(lambda: business_labels(features, model.tiers_, model.rule_config))[1:])
+    parquet.close()
+    csv.close()
+    # The rules' own read: plain pandas on the whole file.
+    add("rules: pandas.read_csv", *timed(lambda: pd.read_csv(data))[1:])
+    return {name: (wall, cpu) for name, (wall, cpu) in totals.items()}
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The results as a fixed-width table."""
-    header = f"{'stage':<31}{'segmenter cust/s':>18}{'peak MiB':>10}{'rules cust/s':>15}{'peak MiB':>10}{'ratio':>8}"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(f"{r['stage']:<31}{r['seg_per_s']:>18,.0f}{r['seg_mb']:>10.1f}"
-                     f"{r['rule_per_s']:>15,.0f}{r['rule_mb']:>10.1f}{r['ratio']:>7.1f}x")
+def run_bench(n: int, seed: int, model: Path | None, threads: int) -> dict[str, Any]:
+    """Generate the file, run the three parts; return every figure."""
+    from genemail.data import write_synthetic
+
+    tmp = Path(tempfile.mkdtemp(prefix="genemail-bench-segment-"))
+    model_dir = _model_dir(model, seed, tmp)
+    data = write_synthetic(n, seed + 1, tmp / "customers.csv")
+    small = write_synthetic(1000, seed + 2, tmp / "small.csv")
+    command = [sys.executable, "-m", "genemail", "segment", "predict", "--model", str(model_dir), "--quiet",
+               "--threads", str(threads)]
+    figures: dict[str, Any] = {"n": n, "threads": threads, "cores": os.cpu_count()}
+    figures["cli_parquet"] = run_process([*command, "--data", str(data), "--out", str(tmp / "out.parquet")])
+    figures["cli_csv"] = run_process([*command, "--data", str(data), "--out", str(tmp / "out.csv")])
+    figures["rules"] = run_process([sys.executable, "-c", RULES_SCRIPT, str(model_dir), str(data),
+                                    str(tmp / "rules.parquet")])
+    figures["cli_small"] = run_process([*command, "--data", str(small), "--out", str(tmp / "small.parquet")])
+    figures["rules_small"] = run_process([sys.executable, "-c", RULES_SCRIPT, str(model_dir), str(small),
+                                          str(tmp / "rules_small.parquet")])
+    load_before = load()
+    figures["stages"] = stages(model_dir, data, tmp, threads)
+    figures["stages_load"] = (load_before + load()) / 2
+    return figures
+
+
+def _row(label: str, value: str, goal: str = "") -> str:
+    return f"| {label} | {value} | {goal} |"
+
+
+def format_report(f: dict[str, Any]) -> str:
+    """Markdown tables: end to end with the goals, then the stages."""
+    cli, csv, rules = f["cli_parquet"], f["cli_csv"], f["rules"]
+    rows = f["stages"]["rows"][0]
+    ratio, ratio_csv = cli["wall"] / rules["wall"], csv["wall"] / rules["wall"]
+    fixed = f["cli_small"]["wall"]
+    lines = [
+        f"{f['n']:,} synthetic customers ({rows:,.0f} after the cleaner drops duplicates), "
+        f"{f['cores']} cores, --threads {f['threads']}",
+        "",
+        "| measure | measured | goal |",
+        "|---|---:|---:|",
+        _row(f"`segment predict` -> .parquet, with reasons: wall s (CPU s; load avg {cli['load']:.1f})",
+             f"{cli['wall']:.1f} ({cli['cpu']:.1f})", f"< {GOAL_SECONDS:g} s" if f["n"] >= 1_000_000 else ""),
+        _row(f"`segment predict` -> .csv, with reasons: wall s (CPU s; load avg {csv['load']:.1f})",
+             f"{csv['wall']:.1f} ({csv['cpu']:.1f})", ""),
+        _row(f"bare rules process (read_csv, features, rules, to_parquet): wall s (CPU s; load avg {rules['load']:.1f})",
+             f"{rules['wall']:.1f} ({rules['cpu']:.1f})", ""),
+        _row("command / bare rules, wall (.parquet / .csv)", f"**{ratio:.1f}x** / {ratio_csv:.1f}x", f"<= {GOAL_RATIO:g}x"),
+        _row("command / bare rules, CPU", f"{cli['cpu'] / rules['cpu']:.1f}x", ""),
+        _row("peak memory of the command, MiB (.parquet / .csv)", f"{cli['peak_mb']:.0f} / {csv['peak_mb']:.0f}",
+             f"< {GOAL_MEMORY_MB:g}"),
+        _row("peak memory of the bare rules, MiB", f"{rules['peak_mb']:.0f}", ""),
+        _row("fixed cost: the command on 1,000 customers, wall s (CPU s)",
+             f"{fixed:.1f} ({f['cli_small']['cpu']:.1f})", ""),
+        _row("fixed cost: the bare rules on 1,000 customers, wall s (CPU s)",
+             f"{f['rules_small']['wall']:.1f} ({f['rules_small']['cpu']:.1f})", ""),
+        "",
+        f"Stages in process, summed over 100,000-row chunks (load avg {f['stages_load']:.1f}):",
+        "",
+        "| stage | wall s | CPU s | customers/s (wall) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, (wall, cpu) in f["stages"].items():
+        if name != "rows":
+            lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {rows / wall:,.0f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run the benchmark, print the table."""
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_segment", description=__doc__.split("\n\n")[0])
+    """Parse arguments, run the benchmark, print the tables."""
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_segment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="synthetic customers (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", type=Path, default=None, help="trained segmenter dir (default: train a small one)")
-    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads for the models")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="threads scoring each chunk (default: one per core)")
     args = parser.parse_args(argv)
-    if args.n < 1:
-        parser.error("--n must be a positive number of customers")
-    rows = run_bench(args.n, args.seed, args.model, args.threads)
-    print(f"segmenting {rows[0]['rows']:,} customers (of {args.n:,} generated; the cleaner drops duplicates)")
-    print(format_table(rows))
+    if args.n < 1 or args.threads < 1:
+        parser.error("--n and --threads must be positive")
+    print(format_report(run_bench(args.n, args.seed, args.model, args.threads)), flush=True)
     return 0
 
 

@@ -4,13 +4,19 @@ The file is streamed in chunks (``genemail.data.iter_customer_chunks``) and each
 are appended to the output, so memory stays flat however large the file is. The output is written
 beside its final name and renamed only when every chunk succeeded, so a failure (a refused row, a
 corrupt page, Ctrl-C) never leaves a partial file behind under the name asked for.
+
+The next chunk is read and cleaned in a background thread while the current one is scored, and the
+segmenter scores each chunk on ``--threads`` threads: the trees release the GIL, so on an idle
+machine reading, scoring and writing overlap. Both CSV and Parquet are written with pyarrow (the
+CSV quotes every text cell; numbers are written in their shortest form that reads back exactly).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 
 import typer
 
@@ -18,6 +24,7 @@ app = typer.Typer(help="Segment customers: score a file with a trained segmenter
                   no_args_is_help=True)
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
+T = TypeVar("T")
 
 
 def _count_rows(path: Path) -> int | None:
@@ -27,37 +34,80 @@ def _count_rows(path: Path) -> int | None:
             import pyarrow.parquet as pq
 
             return pq.ParquetFile(path).metadata.num_rows
-        with path.open("rb") as handle:
-            return max(sum(1 for _ in handle) - 1, 0)
+        lines = 0
+        with path.open("rb") as handle:  # counted in 1 MiB blocks: ten times faster than line by line
+            while block := handle.read(1 << 20):
+                lines += block.count(b"\n")
+        return max(lines - 1, 0)
     except Exception:  # noqa: BLE001 - a corrupt file is refused by the loader, with a message; here only the bar
         return None
 
 
+def _prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``items``, produced ``depth`` ahead in a background thread (its exceptions re-raised here)."""
+    import queue
+    import threading
+
+    done = object()
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            buffer.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="genemail-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 class _Writer:
-    """Appends scored chunks to a CSV or Parquet file (Parquet keeps the first chunk's schema)."""
+    """Appends scored chunks to a CSV or Parquet file with pyarrow (both keep the first chunk's schema)."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self._parquet, self._first = path, None, True
+        self.path, self._writer, self._schema = path, None, None
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, frame) -> None:  # noqa: ANN001 - pandas DataFrame
-        if self.path.suffix.lower() == ".csv":
-            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        import pyarrow as pa
 
-            if self._parquet is None:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                self._parquet = pq.ParquetWriter(self.path, table.schema)
+        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            if self.path.suffix.lower() == ".csv":
+                import pyarrow.csv as pacsv
+
+                self._writer = pacsv.CSVWriter(self.path, table.schema)
             else:
-                table = pa.Table.from_pandas(frame, schema=self._parquet.schema, preserve_index=False)
-            self._parquet.write_table(table)
-        self._first = False
+                import pyarrow.parquet as pq
+
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
 
     def close(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _check_out(out: Path) -> None:
@@ -74,10 +124,11 @@ def _check_out(out: Path) -> None:
 def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_000, top_k: int = 3,
                reasons: bool = True, reference_date: Optional[str] = None, progress: bool = True,
                date_order: str = "auto", engine: str = "local", ray=None,  # noqa: ANN001 - engines.RayConfig
-               work_dir: Optional[Path] = None) -> dict[str, int]:
+               work_dir: Optional[Path] = None, threads: int | None = None) -> dict[str, int]:
     """Segment every customer of ``data`` into ``out`` (CSV/Parquet); return counts per L2 segment.
 
     ``out`` appears only when the whole file was scored (written aside, renamed at the end).
+    ``threads`` scores each chunk on that many threads (None: one per core).
     ``engine="ray"`` scores the same chunks on a Ray cluster (``genemail.engines.ray_segment``).
     """
     if engine == "ray":
@@ -92,10 +143,12 @@ def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = 100_0
     _check_out(out)
     config = CleaningConfig(date_order=date_order)
     model = load_segmenter(model_dir)  # ArtifactError names the missing dir and how to train one
+    model.set_params(n_threads=threads or os.cpu_count() or 1)
     partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")  # same folder: rename is atomic
     try:
         chunks = iter_customer_chunks(data, chunksize=chunksize, reference_date=reference_date, config=config)
-        counts = _score_chunks(model, chunks, partial, _count_rows(data), top_k, reasons, progress)
+        total = _count_rows(data) if progress else None
+        counts = _score_chunks(model, _prefetch(chunks), partial, total, top_k, reasons, progress)
         if not counts:
             raise DataError("no usable customer rows remain after cleaning", where=str(data),
                             fix="run `genemail data check` on the file to see what was dropped")
@@ -170,6 +223,8 @@ def predict(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers (default: the cluster's CPUs)."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Ray: partitions and finished outputs "
                                             "(default: beside --out); a rerun resumes from it."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                          help="Threads scoring each chunk (default: one per core)."),
 ) -> None:
     """Segment every customer of a file: customer_id, l1, l2, probabilities, cold_start_reason, reasons."""
     from genemail.engines.cluster import ray_config_for
@@ -177,7 +232,7 @@ def predict(
     ray = ray_config_for(engine, address=ray_address, workers=workers, work_dir=work_dir)
     counts = score_file(model, data, out, chunksize=chunksize, top_k=top_k, reasons=not no_reasons,
                         reference_date=reference_date, progress=not quiet, date_order=date_order, engine=engine,
-                        ray=ray, work_dir=work_dir)
+                        ray=ray, work_dir=work_dir, threads=threads)
     total = sum(counts.values())
     typer.echo(f"segmented {total} customers -> {out}")
     for name, n in sorted(counts.items(), key=lambda item: -item[1]):

@@ -9,6 +9,7 @@ every empty cell is counted in the report.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from genemail.data.report import MAX_EXAMPLES, CleaningConfig, CleaningReport, examples, refuse_if_mostly_bad
@@ -66,25 +67,37 @@ def count_empty(frame: pd.DataFrame, report: CleaningReport) -> None:
 def fold_categories(values: pd.Series, vocabulary: tuple[str, ...], folds: dict[str, str], column: str,
                     report: CleaningReport, unknown: str | None = "Unknown") -> pd.Series:
     """Map values case-insensitively onto ``vocabulary``; fold synonyms, unknown values to ``unknown``
-    (or missing when ``unknown`` is None). Empty cells become ``unknown`` (see :func:`count_empty`)."""
+    (or missing when ``unknown`` is None). Empty cells become ``unknown`` (see :func:`count_empty`).
+
+    The rules run on the column's distinct values (a handful), then reach every row through the
+    distinct values' codes, so a million rows cost about what a hundred do.
+    """
     text = values.astype("string").str.strip()
-    lower = text.str.lower()
+    codes, distinct = pd.factorize(text)  # missing cells get code -1
+    lower = pd.Series(distinct, dtype="string").str.lower()
     canonical = {v.lower(): v for v in vocabulary}
-    out = lower.map(canonical).astype("string")
+    out = lower.map(canonical).astype("string").to_numpy(dtype=object, na_value=None)
     for src, dst in folds.items():
-        hit = (lower == src) & out.isna()
+        hit = (lower == src).fillna(False).to_numpy() & pd.isna(out)
         if hit.any():
-            report.add("folded", column, int(hit.sum()), f"{src!r} -> {dst!r}", examples(text, hit))
+            rows = _rows_of(codes, hit)
+            report.add("folded", column, int(rows.sum()), f"{src!r} -> {dst!r}", examples(text, rows))
             out[hit] = dst
-    rest = out.isna() & text.notna() & (text != "")
-    if rest.any() and unknown is not None:
-        report.add("folded", column, int(rest.sum()), f"unrecognized value -> {unknown!r}", examples(text, rest))
-        out[rest] = unknown
-    elif rest.any():
-        report.add("set_missing", column, int(rest.sum()), "unrecognized value: set missing", examples(text, rest))
-    if unknown is not None:
-        out = out.fillna(unknown)
-    return out
+    rest = pd.isna(out) & (lower != "").fillna(False).to_numpy()
+    if rest.any():
+        rows = _rows_of(codes, rest)
+        if unknown is not None:
+            report.add("folded", column, int(rows.sum()), f"unrecognized value -> {unknown!r}", examples(text, rows))
+            out[rest] = unknown
+        else:
+            report.add("set_missing", column, int(rows.sum()), "unrecognized value: set missing", examples(text, rows))
+    table = np.append(out, unknown)  # code -1 (a missing cell) -> the last entry
+    return pd.Series(pd.array(table[codes], dtype="string"), index=values.index)
+
+
+def _rows_of(codes: np.ndarray, distinct_mask: np.ndarray) -> np.ndarray:
+    """Rows whose distinct value is in ``distinct_mask`` (missing cells, code -1, never are)."""
+    return np.append(distinct_mask, False)[codes]
 
 
 def fold_marital(values: pd.Series, report: CleaningReport) -> pd.Series:

@@ -103,32 +103,60 @@ def match_columns(columns: list[str], source: str) -> tuple[str, dict[str, str]]
 # ------------------------------------------------------------------------- per-file state
 
 
-class _SeenRows:
-    """Rows and IDs of earlier chunks, as one sorted array of 64-bit hashes per chunk.
+class _SortedRuns:
+    """A growing set of 64-bit keys with payload columns, kept as a few sorted runs.
 
-    Memory is 8 bytes per kept row (+4 for the ID's row number) and nothing is ever re-sorted or
-    copied as the file grows. Two different rows share a hash with probability ~n^2/2^65 (about
-    1e-7 for 2M rows): accepted.
+    Each chunk adds one sorted run; a run is merged into the one before it while that one is at
+    most twice its size (a log-structured merge), so there are at most ~log2(chunks) runs to search
+    and each key is copied only ~log2(chunks) times as the file grows.
     """
 
     def __init__(self) -> None:
-        self.rows: list[np.ndarray] = []
-        self.ids: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted hashes, their row numbers)
+        self.runs: list[tuple[np.ndarray, ...]] = []  # (sorted keys, payload...) per run
 
-    @staticmethod
-    def _find(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
-        """Position of each value in sorted ``seen``, or -1."""
-        if len(seen) == 0:
-            return np.full(len(values), -1)
-        pos = np.searchsorted(seen, values).clip(max=len(seen) - 1)
-        return np.where(seen[pos] == values, pos, -1)
+    def add(self, keys: np.ndarray, *payload: np.ndarray) -> None:
+        """Add ``keys`` (any order) with their payload columns."""
+        if len(keys) == 0:
+            return
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], *(p[order] for p in payload)))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            newer, older = self.runs.pop(), self.runs.pop()
+            merged = [np.concatenate([a, b]) for a, b in zip(older, newer)]
+            order = np.argsort(merged[0], kind="stable")  # two sorted runs: a linear merge
+            self.runs.append(tuple(column[order] for column in merged))
+
+    def find(self, values: np.ndarray) -> list[tuple[np.ndarray, tuple[np.ndarray, ...]]]:
+        """Per run: a mask of the ``values`` found in it, and their payload values."""
+        order = np.argsort(values, kind="stable")  # sorted queries walk each run in order: cache friendly
+        queries = values[order]
+        found = []
+        for keys, *payload in self.runs:
+            pos = np.empty(len(values), dtype=np.int64)
+            pos[order] = np.searchsorted(keys, queries).clip(max=len(keys) - 1)
+            hit = keys[pos] == values
+            found.append((hit, tuple(p[pos[hit]] for p in payload)))
+        return found
+
+
+class _SeenRows:
+    """Rows and IDs of earlier chunks, as 64-bit hashes in sorted runs (:class:`_SortedRuns`).
+
+    Memory is 8 bytes per kept row (+8 for the ID's row and chunk numbers). Two different rows
+    share a hash with probability ~n^2/2^65 (about 1e-7 for 2M rows): accepted.
+    """
+
+    def __init__(self) -> None:
+        self.rows = _SortedRuns()
+        self.ids = _SortedRuns()  # payload: row number, chunk number
+        self.chunks = 0
 
     def duplicate_rows(self, hashes: np.ndarray) -> np.ndarray:
         """True for rows equal (but for ID) to an earlier row of this or an earlier chunk."""
         dup = pd.Series(hashes).duplicated().to_numpy().copy()  # to_numpy may return a read-only view
-        for seen in self.rows:
-            dup |= self._find(hashes, seen) >= 0
-        self.rows.append(np.sort(hashes[~dup]))
+        for hit, _ in self.rows.find(hashes):
+            dup |= hit
+        self.rows.add(hashes[~dup])
         return dup
 
     def check_ids(self, ids: pd.Series, source: str) -> None:
@@ -138,13 +166,18 @@ class _SeenRows:
         if dup.any():
             the_id = ids[dup].iloc[0]
             self._refuse(the_id, list(ids.index[ids == the_id][:3]), int(ids.duplicated().sum()), source)
-        for seen, rows in self.ids:
-            pos = self._find(hashes, seen)
-            if (pos >= 0).any():
-                i = int(np.argmax(pos >= 0))
-                self._refuse(ids.iloc[i], [int(rows[pos[i]]), int(ids.index[i])], int((pos >= 0).sum()), source)
-        order = np.argsort(hashes)
-        self.ids.append((hashes[order], ids.index.to_numpy(dtype=np.int64)[order].astype(np.uint32)))
+        earlier = np.full(len(hashes), -1, dtype=np.int64)  # row number of the same ID in an earlier chunk
+        chunk = np.full(len(hashes), np.iinfo(np.int64).max)
+        for hit, (rows, chunks) in self.ids.find(hashes):
+            earlier[hit], chunk[hit] = rows, chunks
+        if (earlier >= 0).any():
+            # Named as before runs were merged: the earliest chunk with a reused ID, its first reuse.
+            first = chunk == chunk.min()
+            i = int(np.argmax(first))
+            self._refuse(ids.iloc[i], [int(earlier[i]), int(ids.index[i])], int(first.sum()), source)
+        self.ids.add(hashes, ids.index.to_numpy(dtype=np.int64).astype(np.uint32),
+                     np.full(len(hashes), self.chunks, dtype=np.uint32))
+        self.chunks += 1
 
     @staticmethod
     def _refuse(the_id: str, rows: list[int], n: int, source: str) -> None:

@@ -8,11 +8,19 @@ of customers"``. Percentiles come from the training customers (kept in the fitte
 Reasons are ranked: the activity clause (it decides the L2 branch) first, then the value facts
 that set the tier, most distinctive first, then the family clause, then notes on time decay and
 low confidence.
+
+The whole table is explained at once, without a Python loop over customers (a million customers
+take about a second, not a minute): each clause is formatted once per *distinct* value (customers
+share a few hundred recencies, percentiles and tiers), gathered per row with Arrow ``take``, and
+placed into a fixed sequence of slots of which each row keeps its first ``top_k``.
+:mod:`.explain_reference` is the same logic one customer at a time; the tests hold both to the
+same strings.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,15 +28,30 @@ import pandas as pd
 from genemail import taxonomy
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from genemail.segmentation.model import HierarchicalSegmenter
+    from genemail.segmentation.rules import RuleConfig
 
 CURRENCY = "¥"
 # Below this marginal probability a "borderline" note is added.
 LOW_CONFIDENCE = 0.6
 # Below this activity weight the time-decay note is worth showing.
 DECAY_NOTE_BELOW = 0.6
+SEPARATOR = " | "  # between the reasons of one customer in a table cell
 
-_ACTIVE_L2 = (taxonomy.HIGHVALUE_ACTIVE, taxonomy.PARENT_ACTIVE, taxonomy.REGULAR_ACTIVE)
+_FAMILY_L2 = (taxonomy.PARENT_ACTIVE, taxonomy.REGULAR_ACTIVE)
+# The value facts in their tie-breaking order: feature, then the words around its number.
+_FACTS: tuple[tuple[str, str, Callable[[float], str], str], ...] = (
+    ("annual_spend", f"spends {CURRENCY}", lambda v: f"{v:,.0f}", " a year"),
+    ("income", f"household income {CURRENCY}", lambda v: f"{v:,.0f}", ""),
+    ("total_purchases", "", lambda v: f"{v:.0f}", " purchases"),
+)
+_VALUE_NOTES: tuple[str, ...] = (
+    "Income unknown: tier estimated from spending",
+    "No spending history: tier estimated from income and family",
+    "Income and spending unknown: tier is a rough estimate (the segment follows recency)",
+)
 
 
 def percentile(model: "HierarchicalSegmenter", name: str, values: np.ndarray) -> np.ndarray:
@@ -53,96 +76,210 @@ def _rank_words(pct: float) -> str:
     return f"bottom {max(1, round(pct))}% of customers"
 
 
-def _activity(l2: str, recency: float, rules) -> str:  # noqa: ANN001 - RuleConfig
-    days = f"Last purchase {recency:.0f} days ago"
-    if l2 == taxonomy.DORMANT:
-        return f"{days} (> {rules.dormant_days:.0f}): lapsed"
-    if l2 == taxonomy.NEED_REENGAGEMENT:
-        return f"{days} (> {rules.reengage_days:.0f}, ≤ {rules.dormant_days:.0f}): cooling off, worth re-engaging"
-    return f"{days} (≤ {rules.reengage_days:.0f}): active"
+def _capitalized(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
-def _value_reasons(tier: str, row: dict[str, float]) -> list[tuple[float, str]]:
-    """(distinctiveness, text) for each known value fact; the most extreme percentile ranks first."""
-    facts = [
-        ("spend_pct", "annual_spend", lambda v: f"spends {CURRENCY}{v:,.0f} a year"),
-        ("income_pct", "income", lambda v: f"household income {CURRENCY}{v:,.0f}"),
-        ("purchases_pct", "total_purchases", lambda v: f"{v:.0f} purchases"),
+# --------------------------------------------------------- texts per distinct value, as Arrow arrays
+
+
+def _strings(values: Sequence[str]) -> "pa.Array":
+    import pyarrow as pa
+
+    # large_string: a table of millions of rows may hold more than 2 GiB of reason text.
+    return pa.array(values, type=pa.large_string())
+
+
+def _take(table: Sequence[str], codes: np.ndarray) -> "pa.Array":
+    """``table[code]`` per row; null where ``code < 0``."""
+    import pyarrow as pa
+
+    return _strings(table).take(pa.array(codes, mask=codes < 0))
+
+
+def _distinct(values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct floats on ``rows`` and each row's code among them (-1 off ``rows``).
+
+    Floats are told apart by their bits, so ``-0.0`` keeps its own text (``f"{-0.0:.0f}"`` is "-0").
+    """
+    codes = np.full(len(values), -1, dtype=np.int64)
+    bits = np.ascontiguousarray(values[rows], dtype="float64").view(np.int64)
+    found, uniques = pd.factorize(bits)
+    codes[rows] = found
+    return np.asarray(uniques, dtype=np.int64).view(np.float64), codes
+
+
+def _numbers(values: np.ndarray, fn: Callable[[float], str], rows: np.ndarray) -> "pa.Array":
+    """``fn(value)`` on the ``rows`` of a float array (null elsewhere), formatted once per distinct value."""
+    uniques, codes = _distinct(values, rows)
+    return _take([fn(v) for v in uniques.tolist()], codes)
+
+
+def _labels(values: np.ndarray, fn: Callable[[Any], str], rows: np.ndarray) -> "pa.Array":
+    """``fn(value)`` on the ``rows`` of an object array (text or <NA>), once per distinct value."""
+    found, uniques = pd.factorize(pd.Series(values[rows], dtype=object).fillna("<NA>"))
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[rows] = found
+    return _take([fn(v) for v in uniques], codes)
+
+
+def _join(*parts: "pa.Array | str") -> "pa.Array":
+    """Element-wise concatenation (null where any part is null); plain strings are broadcast."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    args = [pa.scalar(p, type=pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args, pa.scalar("", type=pa.large_string()))
+
+
+def _is(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """``values`` is one of ``names`` (False for <NA>), as a bool array."""
+    return pd.Series(values, dtype=object).isin(names).to_numpy()
+
+
+# ---------------------------------------------------------------------------------- clauses
+
+
+def _activity(l2: np.ndarray, recency: np.ndarray, rules: "RuleConfig", rows: np.ndarray) -> "pa.Array":
+    days = _numbers(recency, lambda r: f"Last purchase {r:.0f} days ago", rows)
+    suffixes = (f" (≤ {rules.reengage_days:.0f}): active",
+                f" (> {rules.reengage_days:.0f}, ≤ {rules.dormant_days:.0f}): cooling off, worth re-engaging",
+                f" (> {rules.dormant_days:.0f}): lapsed")
+    state = np.where(_is(l2, (taxonomy.DORMANT,)), 2, np.where(_is(l2, (taxonomy.NEED_REENGAGEMENT,)), 1, 0))
+    return _join(days, _take(suffixes, np.where(rows, state, -1)))
+
+
+def _value_slots(model: "HierarchicalSegmenter", t: dict[str, np.ndarray], rows: np.ndarray) -> list["pa.Array"]:
+    """Each row's value list, one array per position: its known facts, the most distinctive
+    percentile first, then the note on unknown value (at most three entries, see below)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first, later, pcts = [], [], []  # per fact: its text in first position (after the lead), in later ones
+    for feature, prefix, number, suffix in _FACTS:
+        pct = percentile(model, feature, t[feature])
+        has = rows & ~np.isnan(pct)  # a fact needs a percentile (a known value and a training reference)
+        rank = _numbers(pct, lambda p: f"{suffix}, {_rank_words(p)}", has)
+        if prefix:  # capitalizing the sentence capitalizes the fixed words before the number
+            numbers = _numbers(t[feature], number, has)
+            plain, capital = _join(prefix, numbers, rank), _join(_capitalized(prefix), numbers, rank)
+        else:
+            plain = _join(_numbers(t[feature], number, has), rank)
+            capital = _join(_numbers(t[feature], lambda v, f=number: _capitalized(f(v)), has), rank)
+        first.append(plain)
+        later.append(capital)
+        pcts.append(np.where(has, pct, np.nan))
+    present = ~np.isnan(np.column_stack(pcts))
+    # Distinctiveness |pct - 50|, largest first; the stable sort keeps the _FACTS order on ties.
+    score = np.where(present, -np.abs(np.column_stack(pcts) - 50.0), np.inf)
+    order = np.argsort(score, axis=1, kind="stable")
+    n_facts = present.sum(axis=1)
+    note = _value_note(t["income"], t["annual_spend"], rows)
+    lead = _labels(t["l1"], lambda tier: _capitalized(f"{tier} value tier: "), rows)
+    null = pa.scalar(None, type=pa.large_string())
+    slots = []
+    for j in range(len(_FACTS)):
+        texts = first if j == 0 else later
+        facts = [pc.if_else(pa.array((order[:, j] == c) & (j < n_facts)), texts[c], null) for c in range(len(_FACTS))]
+        fact = pc.coalesce(*facts)
+        slots.append(pc.coalesce(_join(lead, fact) if j == 0 else fact, _note_at(note, n_facts, j)))
+    # A note needs income or spend unknown, which removes that fact: a row has at most three entries.
+    return slots
+
+
+def _value_note(income: np.ndarray, spend: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Index into ``_VALUE_NOTES`` of what is said when income or spending is unknown (-1: nothing)."""
+    no_income, no_spend = np.isnan(income), np.isnan(spend)
+    note = np.select([no_income & ~no_spend, no_spend & ~no_income, no_spend & no_income], [0, 1, 2], default=-1)
+    return np.where(rows, note, -1)
+
+
+def _note_at(note: np.ndarray, n_facts: np.ndarray, position: int) -> "pa.Array":
+    """The value note where it lands at ``position`` (right after the row's facts)."""
+    return _take(_VALUE_NOTES, np.where(n_facts == position, note, -1))
+
+
+def _family(children: np.ndarray, rows: np.ndarray) -> "pa.Array":
+    def words(c: float) -> str:
+        if np.isnan(c):
+            return "Children at home unknown: treated as none"
+        if c > 0:
+            return f"{c:.0f} {'child' if c == 1 else 'children'} at home: parent"
+        return "No children at home"
+
+    return _numbers(children, words, rows)
+
+
+def _decay(weight: np.ndarray, recency: np.ndarray, half_life: float, rows: np.ndarray) -> "pa.Array":
+    return _join(_numbers(weight, lambda w: f"Past spending counts {w:.0%}", rows),
+                 _numbers(recency, lambda r: f" after {r:.0f} quiet days", rows),
+                 f" (half-life {half_life:.0f} days)")
+
+
+def _borderline(proba: np.ndarray, l2: np.ndarray, rows: np.ndarray) -> "pa.Array":
+    # f"{p:.0%}" rounds p * 100 half to even, as np.rint does: a hundred distinct texts, not a million.
+    percent = np.rint(np.where(rows, proba, 0.0) * 100.0)
+    return _join(_numbers(percent, lambda p: f"Borderline: {p:.0f}% confident in ", rows), _labels(l2, str, rows))
+
+
+# --------------------------------------------------------------------------------- public API
+
+
+def _table(features: pd.DataFrame, segments: pd.DataFrame) -> dict[str, np.ndarray]:
+    floats = ("recency", "children", "activity_weight", "annual_spend", "income", "total_purchases")
+    table = {name: features[name].to_numpy(dtype="float64") for name in floats}
+    table |= {name: segments[name].to_numpy(dtype=object) for name in ("l1", "l2", "cold_start_reason")}
+    table["l2_proba"] = segments["l2_proba"].to_numpy(dtype="float64")
+    return table
+
+
+def reason_lists(model: "HierarchicalSegmenter", features: pd.DataFrame, segments: pd.DataFrame,
+                 top_k: int = 3) -> "pa.Array":
+    """Every row's top ``top_k`` reasons as an Arrow list array (row ``i`` is ``segments`` row ``i``)."""
+    import pyarrow as pa
+
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        from genemail.errors import config_error
+
+        raise config_error("top_k", top_k, "a whole number >= 1, e.g. 3")
+    t = _table(features, segments)
+    cold = ~pd.isna(t["cold_start_reason"])
+    warm = ~cold
+    values = _value_slots(model, t, warm)
+    family = warm & _is(t["l2"], _FAMILY_L2)
+    decayed = warm & (t["activity_weight"] < DECAY_NOTE_BELOW) & ~np.isnan(t["annual_spend"])
+    borderline = warm & (t["l2_proba"] < LOW_CONFIDENCE)
+    slots = [
+        _labels(t["cold_start_reason"], lambda r: f"Cold start ({r}): default strategy until we know more", cold),
+        _activity(t["l2"], t["recency"], model.rule_config, warm),
+        *values[:2],
+        _family(t["children"], family),
+        *values[2:],
+        _decay(t["activity_weight"], t["recency"], float(model.half_life_days), decayed),
+        _borderline(t["l2_proba"], t["l2"], borderline),
     ]
-    out: list[tuple[float, str]] = []
-    for pct_key, value_key, words in facts:
-        pct, value = row[pct_key], row[value_key]
-        if not np.isnan(pct):
-            out.append((abs(pct - 50.0), f"{words(value)}, {_rank_words(pct)}"))
-    out.sort(key=lambda item: -item[0])
-    lead = f"{tier} value tier: "
-    texts = [(score, (lead if i == 0 else "") + text) for i, (score, text) in enumerate(out)]
-    texts = [(s, t[0].upper() + t[1:]) for s, t in texts]
-    if np.isnan(row["income"]) and not np.isnan(row["annual_spend"]):
-        texts.append((0.0, "Income unknown: tier estimated from spending"))
-    if np.isnan(row["annual_spend"]) and not np.isnan(row["income"]):
-        texts.append((0.0, "No spending history: tier estimated from income and family"))
-    if np.isnan(row["annual_spend"]) and np.isnan(row["income"]):
-        texts.append((0.0, "Income and spending unknown: tier is a rough estimate (the segment follows recency)"))
-    return texts
-
-
-def _family(l2: str, children: float) -> str | None:
-    if l2 not in (taxonomy.PARENT_ACTIVE, taxonomy.REGULAR_ACTIVE):
-        return None
-    if np.isnan(children):
-        return "Children at home unknown: treated as none"
-    if children > 0:
-        noun = "child" if children == 1 else "children"
-        return f"{children:.0f} {noun} at home: parent"
-    return "No children at home"
-
-
-def _one(row: dict, rules, half_life: float, top_k: int) -> list[str]:  # noqa: ANN001
-    if not pd.isna(row["cold_start_reason"]):
-        return [f"Cold start ({row['cold_start_reason']}): default strategy until we know more"][:top_k]
-    l2, tier = row["l2"], row["l1"]
-    reasons = [_activity(l2, row["recency"], rules)]
-    values = _value_reasons(tier, row)
-    reasons += [text for _, text in values[:2]]
-    family = _family(l2, row["children"])
-    if family:
-        reasons.append(family)
-    reasons += [text for _, text in values[2:]]
-    if row["activity_weight"] < DECAY_NOTE_BELOW and not np.isnan(row["annual_spend"]):
-        reasons.append(
-            f"Past spending counts {row['activity_weight']:.0%} after {row['recency']:.0f} quiet days "
-            f"(half-life {half_life:.0f} days)"
-        )
-    if row["l2_proba"] < LOW_CONFIDENCE:
-        reasons.append(f"Borderline: {row['l2_proba']:.0%} confident in {l2}")
-    return reasons[:top_k]
+    # Each row keeps its first top_k present slots, in slot order: gather them row by row into a list array.
+    has = np.column_stack([s.is_valid().to_numpy(zero_copy_only=False) for s in slots])
+    keep = has & (np.cumsum(has, axis=1) <= top_k)
+    rows, columns = np.nonzero(keep)  # row-major: each row's kept slots in order
+    n = len(cold)
+    flat = pa.concat_arrays(slots).take(pa.array(columns * n + rows))
+    offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    return pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), flat)
 
 
 def explain_rows(
     model: "HierarchicalSegmenter", features: pd.DataFrame, segments: pd.DataFrame, top_k: int = 3
 ) -> list[list[str]]:
     """Top ``top_k`` reasons per row, given the row's features and its ``segment()`` output."""
-    if top_k < 1:
-        from genemail.errors import config_error
+    return reason_lists(model, features, segments, top_k).to_pylist()
 
-        raise config_error("top_k", top_k, "a whole number >= 1, e.g. 3")
-    table = pd.DataFrame(
-        {
-            "l1": segments["l1"].to_numpy(dtype=object),
-            "l2": segments["l2"].to_numpy(dtype=object),
-            "l2_proba": segments["l2_proba"].to_numpy(dtype="float64"),
-            "cold_start_reason": segments["cold_start_reason"].to_numpy(dtype=object),
-            "recency": features["recency"].to_numpy(dtype="float64"),
-            "children": features["children"].to_numpy(dtype="float64"),
-            "activity_weight": features["activity_weight"].to_numpy(dtype="float64"),
-            "annual_spend": features["annual_spend"].to_numpy(dtype="float64"),
-            "income": features["income"].to_numpy(dtype="float64"),
-            "total_purchases": features["total_purchases"].to_numpy(dtype="float64"),
-            "spend_pct": percentile(model, "annual_spend", features["annual_spend"]),
-            "income_pct": percentile(model, "income", features["income"]),
-            "purchases_pct": percentile(model, "total_purchases", features["total_purchases"]),
-        }
-    )
-    rules, half_life = model.rule_config, float(model.half_life_days)
-    return [_one(row, rules, half_life, top_k) for row in table.to_dict("records")]
+
+def reason_text(model: "HierarchicalSegmenter", features: pd.DataFrame, segments: pd.DataFrame,
+                top_k: int = 3, separator: str = SEPARATOR) -> pd.Series:
+    """Each row's top ``top_k`` reasons joined by ``separator``, as a text Series (default index)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    joined = pc.binary_join(reason_lists(model, features, segments, top_k), pa.scalar(separator, pa.large_string()))
+    return pd.Series(pd.array(joined, dtype="str"))

@@ -13,6 +13,7 @@ revision you pinned.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,33 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+def _skops_io():  # noqa: ANN202 - the skops.io module
+    """``skops.io``, imported without importing torch when torch is not loaded yet.
+
+    Importing skops.io lists every scikit-learn estimator, and that walk imports scikit-learn's
+    array-API shim for torch, which imports torch: about 40% of the import, and a segmenter never
+    needs torch. While skops is imported, ``torch`` is made unimportable (``sys.modules`` entry None);
+    the shim's ImportError is ignored by the walk, and the entry is removed again right after, so a
+    later ``import torch`` works as usual. A process that already has torch is left alone.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io as sio
+
+        return sio
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import skops.io as sio
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return sio
+
+
 def save_segmenter(model: "HierarchicalSegmenter", path: str | Path) -> Path:
     """Write ``model`` to ``path`` (a file, or a directory that gets ``segmenter.skops``); return the file."""
-    import skops.io as sio
-
     from genemail import __version__
+
+    sio = _skops_io()
 
     if not hasattr(model, "l2_models_"):
         raise ArtifactError("the segmenter is not fitted", where=str(path), fix="call fit(customers) before saving")
@@ -67,8 +90,7 @@ def _resolve(path: str | Path) -> Path:
 
 def untrusted_types(path: str | Path) -> list[str]:
     """Types in the file outside skops' defaults and :data:`TRUSTED_TYPES` (empty for a clean file)."""
-    import skops.io as sio
-
+    sio = _skops_io()
     target = _resolve(path)
     try:
         found = sio.get_untrusted_types(file=target)
@@ -79,8 +101,7 @@ def untrusted_types(path: str | Path) -> list[str]:
 
 def load_segmenter(path: str | Path) -> "HierarchicalSegmenter":
     """Load a segmenter saved by :func:`save_segmenter` from a file or its directory."""
-    import skops.io as sio
-
+    sio = _skops_io()
     target = _resolve(path)
     unexpected = untrusted_types(target)
     if unexpected:
