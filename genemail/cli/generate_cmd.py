@@ -27,14 +27,22 @@ def campaign(
     control: float = typer.Option(0.2, "--control", help="fraction of customers in the control arm (baseline email)"),
     holdout: float = typer.Option(0.1, "--holdout", help="fraction held out (no email), to measure incrementality"),
     seed: int = typer.Option(0, "--seed", help="assignment seed of the experiment (same name + seed = same arms)"),
+    control_release: str = typer.Option(None, "--control-release", help="with --experiment: the control arm gets "
+                                        "this release's segmented emails instead of the baseline (e.g. v2 vs v1)"),
+    control_revision: str = typer.Option("main", "--control-revision", help="revision of --control-release"),
+    control_artifacts: Path = typer.Option(None, "--control-artifacts", file_okay=False,
+                                           help="a local artifacts folder for the control arm instead of a release"),
 ) -> None:
     """Segment every customer in DATA and write their emails in mixed batches.
 
     Without --experiment each row holds the segmented and the baseline email. With it, each customer is
     assigned an arm (segmented, control or holdout), only that arm's email is written, and the output is
-    the experiment's send log, which `genemail results ingest` joins outcomes to.
+    the experiment's send log, which `genemail results ingest` joins outcomes to. With --control-release
+    (or --control-artifacts) the control arm gets that release's segmented emails: new adapters against
+    their parents, everything else equal (docs/LOOP.md).
     """
     from genemail.data import load_customers
+    from genemail.errors import ConfigError
     from genemail.generation.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import load_system
@@ -44,16 +52,32 @@ def campaign(
         from genemail.experiments.assignment import ExperimentConfig
 
         plan = ExperimentConfig(name=experiment, control=control, holdout=holdout, seed=seed)
+    other = control_release is not None or control_artifacts is not None
+    if other and plan is None:
+        raise ConfigError("--control-release / --control-artifacts need --experiment", where="genemail campaign",
+                          fix="add --experiment NAME (the control arm exists only in an experiment)")
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
                               seed=sampling_seed, lang=lang)
     system = load_system(artifacts=artifacts, release=release, revision=revision)
-    for warning in system.warnings:
+    source = load_system(artifacts=control_artifacts, release=control_release, revision=control_revision) \
+        if other else None
+    for warning in (*system.warnings, *(source.warnings if source else ())):
         typer.echo(f"warning: {warning}", err=True)
     loaded = load_customers(data)
     typer.echo(loaded.report.summary(), err=True)
     summary = run_campaign(loaded.frame, system.segmenter, system.strategies, system.generator, out, config,
-                           batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan)
+                           batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan,
+                           control_source=_as_control(source))
     typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _as_control(system) -> object:  # noqa: ANN001 - LoadedSystem or None
+    """The control arm's emails from another loaded system (None: the baseline adapter, as usual)."""
+    from genemail.generation.campaign import ControlSource
+
+    if system is None:
+        return None
+    return ControlSource(system.generator, system.strategies, system.release_info)
 
 
 def register_top_level(root: typer.Typer) -> None:

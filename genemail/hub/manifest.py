@@ -19,8 +19,12 @@ Format (``format_version`` 1)::
       },
       "base_model": {"id": "demo/genemail-base", "revision": "<40 hex>"} | null,
       "strategies": {"path": "strategies.yaml", "version": "3", "sha256": "<64 hex>"} | null,
-      "eval": {"path": "eval/eval.json", "sha256": "<64 hex>", "files": [...]} | null
+      "eval": {"path": "eval/eval.json", "sha256": "<64 hex>", "files": [...]} | null,
+      "lineage": {...}            # only in a release made by preference tuning (genemail.hub.lineage)
     }
+
+``lineage`` is optional and written only when present, so every release published before it existed
+keeps its exact bytes; a reader that does not know the key ignores it.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ReleaseError
+
+if TYPE_CHECKING:
+    from genemail.hub.lineage import Lineage
 
 FORMAT_VERSION = 1
 MANIFEST_FILENAME = "release.json"
@@ -148,6 +155,7 @@ class ReleaseManifest:
     base_model: BaseModelRef | None = None
     strategies: FileRef | None = None
     eval: FileRef | None = None
+    lineage: "Lineage | None" = None
     created_at: str = field(default_factory=utc_now)
     format_version: int = FORMAT_VERSION
 
@@ -170,6 +178,12 @@ class ReleaseManifest:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._core_dict()
+        if self.lineage is not None:
+            out["lineage"] = self.lineage.to_dict()
+        return out
+
+    def _core_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
             "created_at": self.created_at,
@@ -218,6 +232,11 @@ class ReleaseManifest:
                      "base_model needs 'id' and 'revision'", where)
             base_model = BaseModelRef(base_model["id"], base_model["revision"])
         strategies, evaluation = data.get("strategies"), data.get("eval")
+        lineage = None
+        if data.get("lineage") is not None:
+            from genemail.hub.lineage import Lineage
+
+            lineage = Lineage.from_dict(data["lineage"], where=f"{where}, lineage")
         return cls(
             namespace=data.get("namespace") or "",
             segmenter=ArtifactPin.from_dict(arts["segmenter"], f"{where}, artifacts.segmenter"),
@@ -227,6 +246,7 @@ class ReleaseManifest:
             base_model=base_model,
             strategies=None if strategies is None else FileRef.from_dict(strategies, f"{where}, strategies"),
             eval=None if evaluation is None else FileRef.from_dict(evaluation, f"{where}, eval"),
+            lineage=lineage,
             created_at=str(data.get("created_at") or ""),
             format_version=data["format_version"],
         )
