@@ -102,7 +102,23 @@ def pushed_ref(output: str) -> str:
     return line.split()[1]
 
 
-def summary_table(report: dict[str, Any], send_log: Path, truth: Path, labels: tuple[str, str]) -> str:
+def fact_rates(sends: Any, customers: Path) -> dict[str, float]:
+    """Per arm: the share of sent emails whose stated facts match the customer's profile."""
+    from genemail.data import load_customers
+    from genemail.evaluation.metrics import fact_consistency
+    from genemail.generation.prompts import profile_from_row
+
+    profiles = {str(r["customer_id"]): profile_from_row(r) for r in load_customers(customers).frame.to_dict("records")}
+    out = {}
+    for arm, part in sends[sends["email"].notna()].groupby("arm"):
+        checks = [fact_consistency(e, profiles[c]).consistent for c, e in zip(part["customer_id"], part["email"])
+                  if c in profiles]
+        out[str(arm)] = sum(checks) / len(checks) if checks else float("nan")
+    return out
+
+
+def summary_table(report: dict[str, Any], send_log: Path, truth: Path, labels: tuple[str, str],
+                  customers: Path | None = None) -> str:
     """v2 against v1 per segment: measured lift and decision, the truth's expected lift, phrase shares."""
     from genemail.experiments.content import expected_lift, expected_rates, phrase_shares, shares_by_arm
     from genemail.experiments.sendlog import read_send_log
@@ -127,6 +143,10 @@ def summary_table(report: dict[str, Any], send_log: Path, truth: Path, labels: t
         for phrase, s in phrases.items():
             lines.append(f"  {segment:<18} {phrase:<6} effect {100 * s['effect']:+.0f} pts: "
                          f"{old} {_share(s.get('control'))} -> {new} {_share(s.get('segmented'))}")
+    if customers is not None:
+        facts = fact_rates(sends, customers)
+        lines.append(f"Emails whose stated facts match the customer: {old} {_share(facts.get('control'))}, "
+                     f"{new} {_share(facts.get('segmented'))}")
     return "\n".join(lines)
 
 
@@ -202,7 +222,7 @@ def loop(
 
     print(f"\n== {new} against {old}, per segment (clicks; lift in points; true lift = what the truth implies "
           "for the emails sent) ==")
-    print(summary_table(report, work / f"{name}.sendlog.jsonl", same_base, (new, old)))
+    print(summary_table(report, work / f"{name}.sendlog.jsonl", same_base, (new, old), work / "customers-2.csv"))
     load = os.getloadavg()
     print("\n[loop] step seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
     print(f"[loop] done in {time.perf_counter() - t0:.0f} s (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}); "
