@@ -48,8 +48,8 @@ def run_step(args: list[str], endpoint: str, *, show: bool = False) -> str:
     """Run ``python -m <args>`` against the local Hub; print the command (and its output when ``show``)."""
     shown = " ".join(args[1:] if args[0] == "genemail" else ["python -m", *args])
     print(f"[loop] {'genemail ' if args[0] == 'genemail' else ''}{shown}", flush=True)
-    result = subprocess.run([sys.executable, "-m", *args], env=demo.hub_env(endpoint), text=True,
-                            stdout=subprocess.PIPE)
+    env = {**demo.hub_env(endpoint), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # keep the campaign's own bar only
+    result = subprocess.run([sys.executable, "-m", *args], env=env, text=True, stdout=subprocess.PIPE)
     if show:
         print(result.stdout, end="")
     if result.returncode != 0:

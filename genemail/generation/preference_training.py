@@ -32,7 +32,8 @@ from genemail.taxonomy import L2_SEGMENTS
 
 LINEAGE_FILE = "lineage.json"
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
-_COPY_SKIP = frozenset({"eval", ".done", LINEAGE_FILE})  # stale for the next release
+# What `genemail publish` makes a release from; the parent's eval/ is left out (it measured other adapters).
+RELEASE_ENTRIES: tuple[str, ...] = ("segmenter", "base", "corpus", "adapters", "strategies.yaml", "base_model.json")
 
 
 @dataclass(frozen=True)
@@ -183,25 +184,34 @@ def base_model_of(artifacts: Path) -> str | Path:
 
 
 def copy_parent(artifacts: Path, out: Path) -> None:
-    """Copy the parent artifacts folder into ``out`` (hard links where possible), minus stale files."""
+    """Copy what a release is made of (:data:`RELEASE_ENTRIES`) from the parent folder into ``out``.
+
+    Hard links where possible: the parent's files are never rewritten, so sharing them is safe. Only
+    those entries are copied, so ``out`` may live inside the parent folder (``artifacts/loop/...``)
+    and the parent's other folders (evaluation, experiments, the loop's own files) stay behind.
+    """
     import os
 
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out} exists and is not empty", where="--out",
                           fix="pass a new folder for the next release's artifacts (or delete that one)")
-    if out.resolve() == artifacts.resolve() or artifacts.resolve() in out.resolve().parents:
-        raise ConfigError(f"--out {out} is inside --artifacts {artifacts}", where="--out",
-                          fix="write the next release's artifacts beside the parent's, not into it")
+    if out.resolve() == artifacts.resolve():
+        raise ConfigError(f"--out {out} is the parent folder itself", where="--out",
+                          fix="write the next release's artifacts into a new folder")
 
     def link(src: str, dst: str) -> None:
         try:
-            os.link(src, dst)  # the parent's files are never rewritten, so sharing inodes is safe
+            os.link(src, dst)
         except OSError:
             shutil.copy2(src, dst)
 
-    shutil.copytree(artifacts, out, ignore=lambda d, names: [n for n in names if Path(d) == artifacts
-                                                               and n in _COPY_SKIP], copy_function=link,
-                    dirs_exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RELEASE_ENTRIES:
+        source = artifacts / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, copy_function=link)
+        elif source.is_file():
+            link(str(source), str(out / name))
 
 
 def write_card(out_dir: Path, segment: str, base_model_id: str, parent: dict[str, Any],
