@@ -83,16 +83,19 @@ def test_tune_segments_writes_the_next_artifacts_folder_with_lineage(tiny_base_m
     (parent / "segmenter" / "metrics.json").write_text("{}")
     (parent / "eval").mkdir()
     (parent / "eval" / "eval.json").write_text("{}")
+    (parent / "experiment").mkdir()  # the demo's experiment files: not part of a release
+    (parent / "experiment" / "results.sqlite").write_text("x")
     source = PreferenceSource(path=tmp_path / "prefs", repo_id="demo/genemail-preferences", sha=DATASET_SHA)
     info = {"experiment": "loop-v1", "release": [{"repo_id": "demo/genemail-release", "revision": "v1",
                                                    "sha": "3" * 40, "rows": 10}],
             "segments": {DORMANT: {"sent": 40, "clicked": 6, "not_clicked": 30, "pairs": 12}}}
     parents = {DORMANT: {"repo_id": "demo/genemail-adapter-dormant", "sha": PARENT_SHA, "verified": True}}
-    out = tmp_path / "next"
+    out = parent / "loop" / "next"  # inside the parent folder, as make loop writes it
     tuned = tune_segments(parent, out, source, info, {DORMANT: _pairs(tiny_corpus_dir, DORMANT)}, parents,
                           PreferenceTrainConfig(max_steps=2, batch_size=4, progress=False), "demo/genemail-base")
     assert [t.segment for t in tuned] == [DORMANT]
     assert not (out / "eval").exists(), "the parent's evaluation was copied into the next release"
+    assert sorted(p.name for p in out.iterdir()) == ["adapters", "base", LINEAGE_FILE, "segmenter"]
     assert (out / "segmenter" / "metrics.json").is_file() and (out / "base" / "config.json").is_file()
     untouched = out / "adapters" / HIGHVALUE_ACTIVE / "adapter_model.safetensors"
     assert untouched.read_bytes() == (parent / "adapters" / HIGHVALUE_ACTIVE / "adapter_model.safetensors").read_bytes()

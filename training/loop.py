@@ -166,9 +166,9 @@ def loop(
     hub_root: Annotated[Path, typer.Option(help="Local Hub data folder.")] = Path(".hub"),
     hub_port: Annotated[int, typer.Option(help="Local Hub port.", min=1, max=65535)] = 8765,
     first_customers: Annotated[int, typer.Option(help="Customers of experiment 1 (v1: outcomes to learn from).",
-                                                 min=500)] = 12000,
+                                                 min=500)] = 8000,
     second_customers: Annotated[int, typer.Option(help="Customers of experiment 2 (v2 against v1).", min=500)
-                                ] = 12000,
+                                ] = 10000,
     min_pairs: Annotated[int, typer.Option(help="Segments with fewer preference pairs are not tuned.")] = 30,
 ) -> None:
     """One turn of the loop: v1 -> experiment -> preferences -> DPO -> v2 -> v2 against v1."""

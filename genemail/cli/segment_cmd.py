@@ -1,4 +1,7 @@
-"""`genemail segment ...` commands: score a customer file with a trained segmenter, or train one.
+"""`genemail segment ...` commands: score a customer file with a trained segmenter, train one, or check drift.
+
+``drift`` compares two snapshots of the customer table (migration matrix, PSI, retrain verdict) and
+``synth-drift`` writes a later snapshot with a known drift (``genemail.segmentation.drift``).
 
 The file is streamed in chunks (``genemail.data.iter_customer_chunks``) and each chunk's segments
 are appended to the output, so memory stays flat however large the file is. The output is written
@@ -14,7 +17,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Segment customers: score a file with a trained segmenter, or train one.",
+app = typer.Typer(help="Segment customers: score a file with a trained segmenter, train one, or check drift.",
                   no_args_is_help=True)
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
