@@ -13,10 +13,10 @@ export HF_HUB_DISABLE_UPDATE_CHECK := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test test-fast demo train hub app bench bench-vllm clean help
+.PHONY: setup test test-fast demo train loop hub app bench bench-vllm clean help
 
 help:
-	@echo "make setup | test | test-fast | demo | train | hub | app | bench | bench-vllm | clean"
+	@echo "make setup | test | test-fast | demo | train | loop | hub | app | bench | bench-vllm | clean"
 
 # Idempotent: re-installs only when a requirements file or pyproject.toml changed.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -38,6 +38,10 @@ train: setup
 
 demo: setup
 	$(BIN)/python -m training.demo --artifacts $(ARTIFACTS)
+
+# One turn of the learning loop on the simulator: v1 -> experiment -> preferences -> DPO -> v2 vs v1.
+loop: setup
+	$(BIN)/python -m training.loop --artifacts $(ARTIFACTS) --hub-root $(HUB_ROOT) --hub-port $(HUB_PORT)
 
 hub: setup
 	$(BIN)/genemail hub serve --root $(HUB_ROOT) --host 127.0.0.1 --port $(HUB_PORT) --token $(HUB_TOKEN)

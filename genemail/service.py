@@ -398,6 +398,24 @@ class GenEmailService:
             self._overviews[key] = cached
         return cached
 
+    def segment_drift(self, before: str | Path | None, after: str | Path | None) -> dict[str, Any]:
+        """Two snapshots of the customer table through the loaded segmenter: migration, PSI, verdict.
+
+        ``before`` empty means the demo customers; ``after`` is required (an uploaded file).
+        """
+        from genemail.data.loader import load_customers
+        from genemail.segmentation.drift import drift_report, migration_shares, model_trained_at
+
+        if not after:
+            raise DataError("no later snapshot given", where="Segments tab, drift",
+                            fix="upload the later customer file (genemail segment synth-drift makes one to try)")
+        snap = self.snapshot
+        first = self.customers if not before else load_customers(Path(before)).frame
+        second = load_customers(Path(after)).frame
+        stamp, source = model_trained_at(snap.segmenter_dir)
+        report = drift_report(snap.segmenter, first, second, trained_at=stamp, trained_at_source=source)
+        return {"report": report, "shares": migration_shares(report.migration)}
+
     def _served_copies(self, key: str, plots: Mapping[str, Path]) -> dict[str, Path]:
         """Copy the release's plots under :attr:`work_dir`: a web app may serve that folder, not the Hub cache."""
         import shutil

@@ -12,7 +12,8 @@ from genemail.taxonomy import COLD_START, L2_SEGMENTS
 pytestmark = pytest.mark.integration
 
 ENDPOINTS = {"/segment", "/compose", "/regenerate", "/compose_new", "/next_pair", "/rate", "/stats", "/segments",
-             "/segments_method", "/campaign", "/release", "/release_info", "/tags", "/status", "/results", "/ingest", "/next_label", "/label", "/label_stats"}
+             "/segments_method", "/segments_drift", "/campaign", "/release", "/release_info", "/tags", "/status",
+             "/results", "/ingest", "/next_label", "/label", "/label_stats"}
 
 
 @pytest.fixture
@@ -107,6 +108,32 @@ def test_segments_endpoint_shows_sizes_and_plots(client, app_service) -> None:
     assert table["data"] and profiles["data"]
     summary, table, _ = client.predict("HDBSCAN", api_name="/segments_method")
     assert "HDBSCAN" in summary
+
+
+def test_segments_drift_shows_the_migration_matrix_of_two_snapshots(client, app_service, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    from genemail.data import synthesize
+    from genemail.segmentation.drift import DriftSpec, synthesize_drift
+
+    raw = synthesize(300, 5, dirty=False)
+    later, returned = synthesize_drift(raw, DriftSpec(days=60, returning=0.3, seed=1))
+    raw.to_csv(tmp_path / "before.csv", index=False)
+    later.to_csv(tmp_path / "after.csv", index=False)
+    verdict, counts, shares, psi = client.predict(handle_file(str(tmp_path / "before.csv")),
+                                                  handle_file(str(tmp_path / "after.csv")), api_name="/segments_drift")
+    assert verdict.startswith("**Retrain recommended.**") and "changed segment" in verdict
+    assert counts["headers"][0] == "before" and counts["headers"][-1] == "(gone)"
+    assert sum(sum(row[1:]) for row in counts["data"]) == 300  # every customer, in both snapshots
+    dormant = counts["headers"].index("Dormant")
+    assert sum(row[dormant] for row in counts["data"]) >= int((~returned).sum() * 0.9)  # the lapsed ones
+    assert all(abs(sum(v for v in row[1:] if v == v) - 1) < 1e-3 for row in shares["data"] if any(row[1:]))
+    assert psi["data"][0][0] in ("recency", "activity_weight")  # the most drifted features come first
+    with pytest.raises(Exception, match="no later snapshot"):
+        client.predict(None, None, api_name="/segments_drift")
+    # The service alone: "before" empty means the demo customers.
+    result = app_service.segment_drift(None, tmp_path / "after.csv")
+    assert result["report"].n_before == len(app_service.customers)
 
 
 def test_switching_release_changes_the_loaded_shas(client, app_service, app_release) -> None:

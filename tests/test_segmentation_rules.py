@@ -8,7 +8,7 @@ import pytest
 
 from genemail import taxonomy
 from genemail.errors import ConfigError
-from genemail.features import build_features
+from genemail.features import VALUE_FEATURES, build_features
 from genemail.segmentation.rules import (
     RuleConfig,
     ValueTiers,
@@ -120,7 +120,7 @@ def test_value_tiers_need_three_distinct_customers(features: pd.DataFrame) -> No
     from genemail.errors import DataError
 
     same = features.head(30).copy()
-    same[["log_income", "log_decayed_spend_rate", "log_purchases"]] = [10.0, 5.0, 2.0]
+    same[list(VALUE_FEATURES)] = [10.0, 5.0, 2.0]
     with pytest.raises(DataError, match="take only 1 distinct value"):
         ValueTiers().fit(same)
 

@@ -4,7 +4,11 @@ Everything but the sizes comes from the release's segmenter artifact (``clusters
 ``plots/*.png``, written by ``genemail.segmentation.clusters.analyze_clusters`` at training time),
 so the page shows exactly the analysis published with the loaded release.
 
-API endpoint: ``/segments``.
+A "Drift" section compares two snapshots of the customer table through the loaded segmenter: the
+segment migration matrix (who moved from which segment to which), the population stability index per
+feature and the retrain verdict with its reasons (``genemail.segmentation.drift``).
+
+API endpoints: ``/segments``, ``/segments_drift``.
 """
 
 from typing import Any
@@ -89,12 +93,58 @@ def build(service: GenEmailService, tab: gr.Tab | None = None) -> gr.Button:
         clusters, plots = overview["clusters"], overview["plots"]
         return summary_markdown(clusters, view), method_table(clusters, view), method_plot(plots, view)
 
+    _build_drift(service)
     outputs = [sizes, projection, size_plot, summary, table, plot, profiles]
     show.click(on_show, method, outputs, api_name="segments")
     if tab is not None:
         tab.select(on_show, method, outputs, api_name="segments_tab")
     method.change(on_method, method, [summary, table, plot], api_name="segments_method")
     return show
+
+
+def verdict_markdown(report: Any) -> str:
+    """The retrain verdict, its reasons and the headline numbers."""
+    head = "**Retrain recommended.**" if report.retrain else "**No retraining needed.**"
+    age = "unknown" if report.model_age_days is None else f"{report.model_age_days:.0f} days"
+    lines = [f"{head} {report.n_both} customers in both snapshots, {report.moved_share:.1%} changed segment; "
+             f"segment-mix PSI {report.segment_psi:.3f}; model age {age} ({report.trained_at_source}), "
+             f"cadence {report.config.cadence_days:.0f} days."]
+    lines += [f"- {reason}" for reason in report.reasons]
+    return "\n".join(lines)
+
+
+def _build_drift(service: GenEmailService) -> None:
+    """Upload two snapshots; show the verdict, the migration matrix (counts and row shares) and the PSI."""
+    with gr.Accordion("Drift: compare two snapshots of the customer table", open=False):
+        gr.Markdown("Segments both snapshots with the loaded segmenter. Leave *before* empty to use the demo "
+                    "customers. `genemail segment synth-drift` writes a later snapshot to try this with.")
+        with gr.Row():
+            before = gr.File(label="Before (CSV/Parquet; empty: demo customers)", file_types=[".csv", ".parquet"])
+            after = gr.File(label="After (CSV/Parquet)", file_types=[".csv", ".parquet"])
+        run = gr.Button("Compare snapshots", elem_id="segments-drift")
+        verdict = gr.Markdown()
+        counts = gr.Dataframe(label="Segment migration: customers (rows = before, columns = after)", interactive=False)
+        shares = gr.Dataframe(label="Segment migration: share of each segment's customers before", interactive=False)
+        psi = gr.Dataframe(label="Population stability index per feature (> 0.25: drifted)", interactive=False)
+
+    @guard
+    def on_drift(first: Any, second: Any) -> tuple[Any, ...]:
+        result = service.segment_drift(_file(first), _file(second))
+        report = result["report"]
+        table = report.migration.rename_axis(index="before", columns=None).reset_index()
+        share = result["shares"].rename_axis(index="before", columns=None).reset_index()
+        rows = sorted(report.psi.items(), key=lambda kv: -kv[1])
+        return (verdict_markdown(report), table, share,
+                pd.DataFrame([{"feature": k, "psi": round(v, 3)} for k, v in rows]))
+
+    run.click(on_drift, [before, after], [verdict, counts, shares, psi], api_name="segments_drift")
+
+
+def _file(value: Any) -> str | None:
+    """A gr.File value (path string or object with .name) as a path, or None."""
+    if not value:
+        return None
+    return str(getattr(value, "name", value))
 
 
 def _path(value: Any) -> str | None:

@@ -38,15 +38,23 @@ def campaign(
                                 "through an OpenAI-compatible server: genemail serve, vLLM)"),
     base_url: str = typer.Option(None, "--base-url", help="the server of --backend openai, e.g. http://127.0.0.1:8000/v1"),
     api_key: str = typer.Option(None, "--api-key", help="the server's API key (vLLM --api-key), if it has one"),
+    control_release: str = typer.Option(None, "--control-release", help="with --experiment: the control arm gets "
+                                        "this release's segmented emails instead of the baseline (e.g. v2 vs v1)"),
+    control_revision: str = typer.Option("main", "--control-revision", help="revision of --control-release"),
+    control_artifacts: Path = typer.Option(None, "--control-artifacts", file_okay=False,
+                                           help="a local artifacts folder for the control arm instead of a release"),
 ) -> None:
     """Segment every customer in DATA and write their emails in mixed batches.
 
     Without --experiment each row holds the segmented and the baseline email. With it, each customer is
     assigned an arm (segmented, control or holdout), only that arm's email is written, and the output is
-    the experiment's send log, which `genemail results ingest` joins outcomes to.
+    the experiment's send log, which `genemail results ingest` joins outcomes to. With --control-release
+    (or --control-artifacts) the control arm gets that release's segmented emails: new adapters against
+    their parents, everything else equal (docs/LOOP.md).
     """
     from genemail.data import load_customers
     from genemail.engines.cluster import ray_config_for
+    from genemail.errors import ConfigError
     from genemail.generation.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import load_system
@@ -57,12 +65,20 @@ def campaign(
         from genemail.experiments.assignment import ExperimentConfig
 
         plan = ExperimentConfig(name=experiment, control=control, holdout=holdout, seed=seed)
+    other = control_release is not None or control_artifacts is not None
+    if other and plan is None:
+        raise ConfigError("--control-release / --control-artifacts need --experiment", where="genemail campaign",
+                          fix="add --experiment NAME (the control arm exists only in an experiment)")
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
                               seed=sampling_seed, lang=lang)
     remote = backend_config(backend, base_url, api_key=api_key, concurrency=2 * batch_size)  # a batch's rows
     ray = ray_config_for(engine, address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
                          work_dir=work_dir)
     if ray is not None:
+        if other:
+            raise ConfigError("--control-release / --control-artifacts run on the local engine only",
+                              where="genemail campaign --engine ray",
+                              fix="drop --engine ray, or run the experiment without a control release")
         from genemail.engines.ray_campaign import campaign_on_ray
 
         loaded = load_customers(data)
@@ -76,13 +92,25 @@ def campaign(
         system = load_remote_system(remote, artifacts=artifacts, release=release, revision=revision)
     else:
         system = load_system(artifacts=artifacts, release=release, revision=revision)
-    for warning in system.warnings:
+    source = load_system(artifacts=control_artifacts, release=control_release, revision=control_revision) \
+        if other else None
+    for warning in (*system.warnings, *(source.warnings if source else ())):
         typer.echo(f"warning: {warning}", err=True)
     loaded = load_customers(data)
     typer.echo(loaded.report.summary(), err=True)
     summary = run_campaign(loaded.frame, system.segmenter, system.strategies, system.generator, out, config,
-                           batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan)
+                           batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan,
+                           control_source=_as_control(source))
     typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _as_control(system) -> object:  # noqa: ANN001 - LoadedSystem or None
+    """The control arm's emails from another loaded system (None: the baseline adapter, as usual)."""
+    from genemail.generation.campaign import ControlSource
+
+    if system is None:
+        return None
+    return ControlSource(system.generator, system.strategies, system.release_info)
 
 
 def register_top_level(root: typer.Typer) -> None:

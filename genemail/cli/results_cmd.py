@@ -151,3 +151,42 @@ def export_cmd(
     result = export_results(_db(db), repo_id, experiment or None, token=settings.hf_token)
     typer.echo(f"{result.repo_id}: " + (f"commit {result.commit}, {len(result.files)} files changed"
                                         if result.commit else "nothing changed, no commit"))
+
+
+@app.command("preferences")
+def preferences(
+    experiment: str = typer.Option(..., "--experiment", help="experiment whose outcomes become pairs"),
+    customers: Path = typer.Option(..., "--customers", help="the customer file the campaign was run on "
+                                   "(rebuilds each chosen customer's prompt)", exists=True, dir_okay=False),
+    out: Path = typer.Option(..., "--out", help="dataset folder to write (data/<segment>.jsonl, info, card)",
+                             file_okay=False),
+    db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    strategies: Optional[Path] = typer.Option(None, "--strategies", help="strategies YAML of the release that "
+                                              "sent the campaign (default: the packaged one)", dir_okay=False),
+    lang: str = typer.Option("zh", "--lang", help="language the campaign was written in: zh or en"),
+    rejected_per_chosen: int = typer.Option(2, "--rejected-per-chosen", min=1, help="rejected emails per clicker"),
+    min_pairs: int = typer.Option(30, "--min-pairs", min=1, help="segments with fewer pairs are skipped"),
+    seed: int = typer.Option(0, "--seed", help="seed of the rejected draw"),
+    push: Optional[str] = typer.Option(None, "--push", help="also push the folder to this Hub dataset repo "
+                                       "(e.g. NS/genemail-preferences) and print repo@sha"),
+) -> None:
+    """Outcomes -> preference pairs per segment (TRL prompt/chosen/rejected), as a Hub dataset folder."""
+    from genemail.data import load_customers
+    from genemail.experiments.preferences import (
+        PreferenceConfig, build_preferences, format_summary, write_preferences,
+    )
+    from genemail.generation.strategies import load_strategies
+
+    config = PreferenceConfig(rejected_per_chosen=rejected_per_chosen, min_pairs=min_pairs, seed=seed, lang=lang)
+    table = load_customers(customers).frame
+    prefs = build_preferences(_db(db), experiment, table, load_strategies(strategies), config)
+    write_preferences(prefs, out)
+    typer.echo(format_summary(prefs))
+    typer.echo(f"wrote {out}")
+    if push:
+        from genemail.hub.lineage import push_folder
+        from genemail.settings import Settings
+
+        sha, committed = push_folder(out, push, message=f"Preference pairs from experiment {experiment}",
+                                     token=Settings.from_env().hf_token)
+        typer.echo(f"pushed {push}@{sha} ({'new commit' if committed else 'unchanged'})")

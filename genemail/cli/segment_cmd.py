@@ -1,4 +1,7 @@
-"""`genemail segment ...` commands: score a customer file with a trained segmenter, or train one.
+"""`genemail segment ...` commands: score a customer file with a trained segmenter, train one, or check drift.
+
+``drift`` compares two snapshots of the customer table (migration matrix, PSI, retrain verdict) and
+``synth-drift`` writes a later snapshot with a known drift (``genemail.segmentation.drift``).
 
 The file is streamed in chunks (``genemail.data.iter_customer_chunks``) and each chunk's segments
 are appended to the output, so memory stays flat however large the file is. The output is written
@@ -20,7 +23,7 @@ from typing import Optional, TypeVar
 
 import typer
 
-app = typer.Typer(help="Segment customers: score a file with a trained segmenter, or train one.",
+app = typer.Typer(help="Segment customers: score a file with a trained segmenter, train one, or check drift.",
                   no_args_is_help=True)
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
@@ -244,7 +247,8 @@ def train(
     out: Path = typer.Option(..., "--out", help="Output directory for segmenter.skops, metrics.json, plots/."),
     data: Optional[Path] = typer.Option(None, "--data", help="Customer file (default: synthetic customers)."),
     seed: int = typer.Option(0, "--seed", help="Seed of split, KMeans, augmentation and models."),
-    half_life: float = typer.Option(90.0, "--half-life", help="Time-decay half-life in days."),
+    half_life: float = typer.Option(30.0, "--half-life", help="Time-decay half-life in days (default: "
+                                    "genemail.features.DEFAULT_HALF_LIFE_DAYS)."),
 ) -> None:
     """Train and evaluate the segmenter (same as `python -m training.train_segmenter`)."""
     from genemail.segmentation.training import TrainConfig, summary
@@ -253,3 +257,60 @@ def train(
     metrics = run_training(TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life))
     typer.echo(summary(metrics))
     typer.echo(f"wrote {out}")
+
+
+@app.command("drift")
+def drift(
+    model: Path = typer.Option(..., "--model", help="Directory with segmenter.skops (and its metrics.json)."),
+    before: Path = typer.Option(..., "--before", help="Earlier snapshot of the customer table (CSV/Parquet)."),
+    after: Path = typer.Option(..., "--after", help="Later snapshot of the same customers (CSV/Parquet)."),
+    psi_threshold: float = typer.Option(0.25, "--psi-threshold", help="PSI above which a feature has drifted."),
+    migration_threshold: float = typer.Option(0.2, "--migration-threshold",
+                                              help="Share of customers changing segment that calls for retraining."),
+    cadence_days: float = typer.Option(90.0, "--cadence-days", help="Retrain at least this often (PRD: quarterly)."),
+    trained_at: Optional[str] = typer.Option(None, "--trained-at", help="When the model was trained (default: "
+                                             "metrics.json's trained_at, else the file's modification time)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Date the model's age is counted to (default: now)."),
+    reference_date: Optional[str] = typer.Option(None, "--reference-date", help="Date for age and tenure."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON here."),
+) -> None:
+    """Compare two snapshots: segment migration matrix, PSI per feature, and whether to retrain (and why)."""
+    import json
+
+    from genemail.data import load_customers
+    from genemail.segmentation import load_segmenter
+    from genemail.segmentation.drift import DriftConfig, drift_report, format_drift, model_trained_at, parse_utc
+
+    config = DriftConfig(psi_threshold=psi_threshold, migration_threshold=migration_threshold,
+                         cadence_days=cadence_days)
+    segmenter = load_segmenter(model)
+    stamp, source = (parse_utc(trained_at), "--trained-at") if trained_at else model_trained_at(model)
+    frames = [load_customers(p, reference_date=reference_date).frame for p in (before, after)]
+    report = drift_report(segmenter, *frames, config, trained_at=stamp, trained_at_source=source,
+                          as_of=parse_utc(as_of) if as_of else None)
+    typer.echo(format_drift(report))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"report written to {json_out}")
+
+
+@app.command("synth-drift")
+def synth_drift(
+    data: Path = typer.Option(..., "--data", help="Kaggle-schema customer file (e.g. from `genemail data synth`)."),
+    out: Path = typer.Option(..., "--out", help="The later snapshot to write (.csv or .parquet)."),
+    days: int = typer.Option(60, "--days", min=1, help="Days that pass between the snapshots."),
+    returning: float = typer.Option(0.5, "--returning", help="Share of customers who buy again in that time."),
+    spend_growth: float = typer.Option(0.1, "--spend-growth", help="Spend and purchase growth of those who return."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write a later snapshot with a known drift: who returned, who lapsed (for `segment drift`)."""
+    from genemail.segmentation.drift import DriftSpec, read_raw_table, synthesize_drift
+
+    _check_out(out)
+    later, returned = synthesize_drift(read_raw_table(data), DriftSpec(days=days, returning=returning,
+                                                                       spend_growth=spend_growth, seed=seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    later.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else later.to_csv(out, index=False)
+    typer.echo(f"wrote {len(later)} customers {days} days later to {out}: {int(returned.sum())} returned, "
+               f"{int((~returned).sum())} did not (their recency grew by {days} days)")

@@ -6,6 +6,12 @@ why (l1, l2, cold-start reason, strategy), what (email, baseline email) and from
 (adapter repo + sha, release revision). The file is written to ``<out>.partial`` and renamed when
 complete, so a crashed run never leaves a file that looks finished. Output: :func:`campaign_tables`
 adds a spreadsheet-friendly CSV, a preview and the counts per segment.
+
+An experiment's control arm normally gets the one-size-fits-all baseline email. With a
+:class:`ControlSource` it gets another release's *segmented* email instead (the same customer's
+segment adapter of, say, release v1 while the segmented arm gets v2's): that is how one turn of the
+learning loop is measured, new adapters against their parents on the same kind of customers, with
+nothing but the adapters differing (``training/loop.py``, docs/LOOP.md).
 """
 
 from __future__ import annotations
@@ -40,6 +46,21 @@ class Segmenter(Protocol):
 
 
 @dataclass(frozen=True)
+class ControlSource:
+    """Where an experiment's control arm gets its emails when not from the baseline adapter.
+
+    ``generator`` and ``strategies`` belong to the other release (e.g. the parent release v1);
+    each control customer gets that release's email for their segment (same segment as the
+    segmented arm: customers are segmented once, by the campaign's own segmenter). ``release_info``
+    (``repo_id``, ``revision``, ``sha``) is written into the control rows, so the report lists both releases.
+    """
+
+    generator: "EmailGenerator"
+    strategies: "StrategyBook"
+    release_info: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class CampaignSummary:
     """What a campaign run produced."""
 
@@ -64,7 +85,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                  generator: "EmailGenerator", out_path: Path, config: "GenerationConfig | None" = None,
                  batch_size: int = 16, progress: bool = True, release_info: Mapping[str, Any] | None = None,
                  on_progress: Callable[[int, int], None] | None = None,
-                 experiment: "ExperimentConfig | None" = None) -> CampaignSummary:
+                 experiment: "ExperimentConfig | None" = None,
+                 control_source: ControlSource | None = None) -> CampaignSummary:
     """Segment ``customers_df`` and write one email row per customer to ``out_path`` (JSONL).
 
     Without ``experiment`` every row holds the segmented and the baseline email. With it, the file
@@ -72,6 +94,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     only the email of that arm is written (none for the holdout); rows gain ``experiment``, ``arm``
     and ``sent_at``. ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
     ``on_progress(done, total)`` is called after each batch (the app's progress bar).
+    ``control_source`` (experiments only) gives the control arm another release's segmented emails.
     """
     from tqdm.auto import tqdm
 
@@ -81,8 +104,11 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise config_error("batch_size", batch_size, "a positive integer")
     config = config or GenerationConfig()
+    if control_source is not None and experiment is None:
+        raise config_error("control_source", "a control release", "None unless the campaign is an experiment")
     segments = _segment(customers_df, segmenter)
     chosen = [strategies.for_segment(name) for name in segments["l2"]]  # one lookup per customer
+    other = None if control_source is None else [control_source.strategies.for_segment(n) for n in segments["l2"]]
     arms = _arms(segments, experiment)
     profiles = [profile_from_row(row) for row in customers_df.to_dict("records")]
     release = dict(release_info) if release_info else None
@@ -95,12 +121,20 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                                                          disable=not progress) as bar:
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
-            written = _write_batch(generator, profiles, chosen, arms, config, start, stop)
+            if control_source is None:
+                written = _write_batch(generator, profiles, chosen, arms, config, start, stop)
+            else:
+                written = _write_two_releases(generator, control_source.generator, profiles, chosen, other, arms,
+                                              config, start, stop)
             sent_at = _utc_now()
             for i in range(start, stop):
-                row = _row(written.get(i), infos[i], chosen[i], config.lang, release)
-                if experiment is not None:
-                    row = _send_log_row(row, experiment, arms[i], sent_at, generator)
+                if control_source is not None and arms[i] == _CONTROL:
+                    row = _control_release_row(written.get(i), infos[i], other[i], config.lang, control_source,
+                                               experiment, sent_at)
+                else:
+                    row = _row(written.get(i), infos[i], chosen[i], config.lang, release)
+                    if experiment is not None:
+                        row = _send_log_row(row, experiment, arms[i], sent_at, generator)
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             bar.update(stop - start)
@@ -139,6 +173,41 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
     emails = generator.generate([profiles[i] for i in rows], [chosen[i] for i in rows], config,
                                 batch_size=len(rows), only=only)
     return dict(zip(rows, emails))
+
+
+_CONTROL = "control"  # genemail.experiments.assignment.CONTROL (imported lazily elsewhere)
+
+
+def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", profiles: list[Any],
+                        chosen: list[Any], other: list[Any], arms: list[str | None], config: "GenerationConfig",
+                        start: int, stop: int) -> dict[int, "GeneratedEmail"]:
+    """Segmented rows from ``generator``, control rows from ``control``: each its release's segment email."""
+    from genemail.experiments.assignment import CONTROL, SEGMENTED as ARM_SEGMENTED
+    from genemail.generation.generator import SEGMENTED
+
+    out: dict[int, "GeneratedEmail"] = {}
+    for gen, arm, strategies in ((generator, ARM_SEGMENTED, chosen), (control, CONTROL, other)):
+        rows = [i for i in range(start, stop) if arms[i] == arm]
+        if rows:
+            emails = gen.generate([profiles[i] for i in rows], [strategies[i] for i in rows], config,
+                                  batch_size=len(rows), only=[SEGMENTED] * len(rows))
+            out.update(zip(rows, emails))
+    return out
+
+
+def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any], strategy: "Strategy", lang: str,
+                         source: ControlSource, experiment: "ExperimentConfig | None",
+                         sent_at: str) -> dict[str, Any]:
+    """A control row whose email is the other release's segmented email, naming that release and adapter."""
+    from genemail.experiments.sendlog import send_log_row
+
+    assert experiment is not None and email is not None  # control rows exist only in an experiment, with an email
+    row = _row(email, info, strategy, lang, source.release_info)
+    adapter = {"adapter": strategy.adapter, "adapter_repo": email.adapter_repo, "adapter_sha": email.adapter_revision}
+    row["baseline_email"] = email.email  # send_log_row sends a control row's baseline_email ...
+    row = send_log_row(row, experiment=experiment.name, arm=_CONTROL, sent_at=sent_at, baseline_adapter=adapter)
+    row["baseline_email"] = None  # ... and no baseline email was written for this customer
+    return row
 
 
 def _send_log_row(row: dict[str, Any], experiment: "ExperimentConfig", arm: str | None, sent_at: str,

@@ -213,5 +213,6 @@ def render_release_card(manifest: "ReleaseManifest", repo_id: str, endpoint: str
         format_version=manifest.format_version, created_at=manifest.created_at,
         strategies=manifest.strategies, base_model=manifest.base_model,
         eval_path=manifest.eval.path if manifest.eval else None,
+        lineage=manifest.lineage.to_dict() if manifest.lineage else None,
     )
     return str(card)

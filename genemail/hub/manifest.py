@@ -22,7 +22,11 @@ Format (``format_version`` 1)::
       "eval": {"path": "eval/eval.json", "sha256": "<64 hex>", "files": [...]} | null,
       "serving_check": {"engine": "vllm", "passed": true, "forced": false, "max_lora_rank": 8,
                         "problems": []}              (absent in releases published before the check)
+      "lineage": {...}            # only in a release made by preference tuning (genemail.hub.lineage)
     }
+
+``lineage`` is optional and written only when present, so every release published before it existed
+keeps its exact bytes; a reader that does not know the key ignores it.
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ReleaseError
+
+if TYPE_CHECKING:
+    from genemail.hub.lineage import Lineage
 
 FORMAT_VERSION = 1
 MANIFEST_FILENAME = "release.json"
@@ -177,6 +184,7 @@ class ReleaseManifest:
     strategies: FileRef | None = None
     eval: FileRef | None = None
     serving: ServingCheck | None = None  # None: published before the check existed
+    lineage: "Lineage | None" = None
     created_at: str = field(default_factory=utc_now)
     format_version: int = FORMAT_VERSION
 
@@ -199,12 +207,14 @@ class ReleaseManifest:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        out = self._to_dict()
+        out = self._core_dict()
         if self.serving is not None:
             out["serving_check"] = self.serving.to_dict()
+        if self.lineage is not None:
+            out["lineage"] = self.lineage.to_dict()
         return out
 
-    def _to_dict(self) -> dict[str, Any]:
+    def _core_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
             "created_at": self.created_at,
@@ -254,6 +264,11 @@ class ReleaseManifest:
             base_model = BaseModelRef(base_model["id"], base_model["revision"])
         strategies, evaluation = data.get("strategies"), data.get("eval")
         serving = data.get("serving_check")
+        lineage = None
+        if data.get("lineage") is not None:
+            from genemail.hub.lineage import Lineage
+
+            lineage = Lineage.from_dict(data["lineage"], where=f"{where}, lineage")
         return cls(
             namespace=data.get("namespace") or "",
             segmenter=ArtifactPin.from_dict(arts["segmenter"], f"{where}, artifacts.segmenter"),
@@ -264,6 +279,7 @@ class ReleaseManifest:
             strategies=None if strategies is None else FileRef.from_dict(strategies, f"{where}, strategies"),
             eval=None if evaluation is None else FileRef.from_dict(evaluation, f"{where}, eval"),
             serving=None if serving is None else ServingCheck.from_dict(serving, f"{where}, serving_check"),
+            lineage=lineage,
             created_at=str(data.get("created_at") or ""),
             format_version=data["format_version"],
         )

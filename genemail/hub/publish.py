@@ -4,7 +4,9 @@ Order: plan every repo's files in memory (cards rendered, nothing written to the
 check the tag in every repo *before* writing anything (an existing tag pointing at different content
 is an error, so a failed publish never moves a tag), then commit each repo (only files whose blob oid
 differs from the remote head, so an unchanged artifact makes no commit), tag each pinned commit, and
-finally commit ``release.json`` + card + strategies + eval to the release repo and tag it.
+finally commit ``release.json`` + card + strategies + eval to the release repo and tag it. A folder
+written by preference tuning has a ``lineage.json``; it becomes the manifest's ``lineage`` (parent
+release, experiment, preference dataset commit, parent adapter commits) and a section of the card.
 
 Endpoint and token come from ``HF_ENDPOINT`` / ``HF_TOKEN`` as ``huggingface_hub`` reads them.
 """
@@ -22,6 +24,7 @@ from genemail import taxonomy
 from genemail.errors import ArtifactError, ConfigError, HubError
 from genemail.hub import cards
 from genemail.hub.errors import hub_errors
+from genemail.hub.lineage import read_lineage_file
 from genemail.hub.manifest import (
     MANIFEST_FILENAME,
     ArtifactPin,
@@ -40,6 +43,7 @@ BASE_REPO = "genemail-base"
 CORPUS_REPO = "genemail-corpus"
 RELEASE_REPO = "genemail-release"
 STRATEGIES_FILE = "strategies.yaml"
+LINEAGE_FILE = "lineage.json"  # written by training.train_preference; becomes the manifest's lineage
 KEEP_REMOTE = frozenset({".gitattributes"})  # created by the Hub itself; never deleted
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
@@ -379,6 +383,7 @@ def publish(cfg: PublishConfig, api: "HfApi | None" = None) -> PublishResult:
     api = api or HfApi(token=cfg.token)
     plans = plan_artifacts(cfg)
     serving = check_for_publish(api, cfg, plans)  # before any write: refuses unservable adapters unless forced
+    lineage = read_lineage_file(cfg.artifacts / LINEAGE_FILE)  # a preference-tuned folder says its parents
     strategies_ref, strategies_bytes = _strategies(cfg.artifacts)
     eval_ref, eval_files = _evaluation(cfg.artifacts)
     release_id = f"{cfg.namespace}/{RELEASE_REPO}"
@@ -413,6 +418,7 @@ def publish(cfg: PublishConfig, api: "HfApi | None" = None) -> PublishResult:
         namespace=cfg.namespace, segmenter=pin("segmenter"), base=pin("base"), corpus=pin("corpus"),  # type: ignore[arg-type]
         adapters={n.split(":", 1)[1]: pin(n) for n in pinned if n.startswith("adapter:")},  # type: ignore[misc]
         base_model=_base_model_ref(api, cfg, pinned), strategies=strategies_ref, eval=eval_ref, serving=serving,
+        lineage=lineage,
     )
     extra: dict[str, Path | bytes] = dict(eval_files)
     if strategies_bytes is not None:

@@ -30,6 +30,7 @@ from genemail import taxonomy
 from genemail.errors import ConfigError, DataError, config_error
 from genemail.features import (
     FEATURE_COLUMNS,
+    DEFAULT_HALF_LIFE_DAYS,
     FEATURE_GROUPS,
     MASK_GROUPS,
     VALUE_FEATURES,
@@ -84,7 +85,7 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        half_life_days: float = 90.0,
+        half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
         dormant_days: float = 60.0,
         reengage_days: float = 30.0,
         n_augment: int = 2,

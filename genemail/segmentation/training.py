@@ -25,6 +25,7 @@ import json
 import math
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ import pandas as pd
 
 from genemail import taxonomy
 from genemail.errors import ConfigError, DataError, config_error
+from genemail.features import DEFAULT_HALF_LIFE_DAYS
 
 MIN_TEST = 400
 # Fewest usable (not cold-started) customers for a held-out split that means anything: half are
@@ -46,7 +48,7 @@ class TrainConfig:
     out: Path
     data: Path | None = None
     seed: int = 0
-    half_life_days: float = 90.0
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
     test_fraction: float = 0.2
     n_synthetic: int = 3000
     threads: int = 1
@@ -61,7 +63,7 @@ class TrainConfig:
         if self.n_synthetic < 200:
             raise config_error("n_synthetic", self.n_synthetic, "a whole number >= 200, e.g. 3000")
         if not math.isfinite(self.half_life_days) or self.half_life_days <= 0:
-            raise config_error("half_life_days", self.half_life_days, "a positive number of days, e.g. 90")
+            raise config_error("half_life_days", self.half_life_days, "a positive number of days, e.g. 30")
 
 
 def load_data(config: TrainConfig):  # noqa: ANN201 - genemail.data.LoadResult
@@ -233,6 +235,8 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
         "data": str(config.data) if config.data else f"synthetic(n={config.n_synthetic}, seed={config.seed})",
         "seed": config.seed,
         "half_life_days": config.half_life_days,
+        # When the model was fitted: `genemail segment drift` counts its age against the retraining cadence.
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "n_customers": int(len(frame)),
         "n_cold_start": int(cold.sum()),
         "n_train": int(len(train_rows)),
