@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genemail.errors import ConfigError, DataError
+from genemail.errors import ConfigError
 from genemail.generation.corpus import SPLITS, CorpusConfig, build_corpus, load_neutral, write_corpus_folder
-from genemail.generation.neutral import load_neutral_grammar, neutral_sentences
 from genemail.generation.strategies import load_strategies
 from genemail.generation.topup import TopUpConfig, shortfalls, top_up
 from genemail.taxonomy import L2_SEGMENTS
@@ -75,27 +74,3 @@ def test_corpus_folder_with_top_up_and_neutral_sentences(segmented, tmp_path: Pa
 def test_top_up_config_validation(kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=list(kwargs)[-1]):
         TopUpConfig(**kwargs)
-
-
-def test_neutral_sentences_are_seeded_distinct_and_not_emails() -> None:
-    zh = neutral_sentences(300, "zh", seed=1)
-    assert len(zh) == len(set(zh)) == 300 and zh == neutral_sentences(300, "zh", seed=1)
-    assert zh != neutral_sentences(300, "zh", seed=2)
-    assert all("{" not in s and s.endswith("。") for s in zh)
-    en = neutral_sentences(100, "en")
-    assert all(s[-1] in ".?" and "{" not in s for s in en)
-    # they use the offer words, but they are not emails: no greeting, no call to action
-    assert any("回归" in s for s in zh) and any("亲子" in s for s in zh)
-    assert not any(s.startswith(("您好", "亲爱的", "尊敬的")) for s in zh)
-
-
-def test_neutral_grammar_errors(tmp_path: Path) -> None:
-    bad = tmp_path / "n.yaml"
-    bad.write_text("zh:\n  templates: ['{place}很好']\n  slots: {place: [x]}\nen:\n  templates: [a]\n  slots: {}\n",
-                   encoding="utf-8")
-    with pytest.raises(DataError, match="slot 'place' has fewer than 2 words"):
-        load_neutral_grammar(bad)
-    with pytest.raises(DataError, match="not found"):
-        load_neutral_grammar(tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError):
-        neutral_sentences(5, "fr")

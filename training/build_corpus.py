@@ -38,7 +38,7 @@ def build(
     min_train: Annotated[int, typer.Option(help="Training customers per segment (synthesized up to this).")] = 0,
     min_validation: Annotated[int, typer.Option(help="Validation customers per segment (synthesized up to this).")] = 0,
     min_test: Annotated[int, typer.Option(help="Test customers per segment (synthesized up to this).")] = 0,
-    neutral_sentences: Annotated[int, typer.Option(help="Neutral sentences for the base model.")] = 1000,
+    neutral_sentences: Annotated[int, typer.Option(help="Neutral sentences for the base model.")] = 2000,
 ) -> None:
     """Segment the customers and write their reference-email corpus, split by customer."""
     from genemail.generation.corpus import CorpusConfig, segment_customers, write_corpus_folder

@@ -64,7 +64,7 @@ class CorpusConfig:
     min_train: int = 0
     min_validation: int = 0
     min_test: int = 0
-    neutral_sentences: int = 1000  # for the base model (neutral.jsonl); 0 writes none
+    neutral_sentences: int = 2000  # for the base model (neutral.jsonl); 0 writes none
 
     def __post_init__(self) -> None:
         if self.lang not in LANGS:

@@ -55,24 +55,42 @@ def neutral_sentences(n: int, lang: str = "zh", seed: int = 0, path: Path | None
         raise ConfigError(f"n={n!r} is invalid", fix="pass a non-negative number of sentences")
     block = load_neutral_grammar(path)[lang]
     rng = np.random.default_rng([seed, 7919])  # its own stream: the corpus' variant draws are untouched
-    templates, slots = block["templates"], {k: [str(w) for w in v] for k, v in block["slots"].items()}
+    templates = block["templates"]
+    words = {name: _Cycle([str(w) for w in values], rng) for name, values in block["slots"].items()}
     sentences: dict[str, None] = {}  # ordered set
     attempts = 0
     while len(sentences) < n and attempts < 20 * n:
+        template = templates[attempts % len(templates)]  # every template in turn
         attempts += 1
-        template = templates[int(rng.integers(len(templates)))]
-        sentences[_fill(template, slots, rng)] = None
+        sentences[_fill(template, words)] = None
     return list(sentences)
 
 
-def _fill(template: str, slots: dict[str, list[str]], rng: Any) -> str:
+class _Cycle:
+    """A slot's words in seeded shuffled rounds: every word is used before any is used again, so a
+    few hundred sentences already contain the whole vocabulary."""
+
+    def __init__(self, words: list[str], rng: Any) -> None:
+        self.words, self.rng, self.queue = words, rng, []  # type: list[str]
+
+    def take(self, avoid: set[str]) -> str:
+        if not self.queue:
+            self.queue = [self.words[i] for i in self.rng.permutation(len(self.words))]
+        word = next((w for w in self.queue if w not in avoid), None)
+        if word is None:  # only words already in this sentence are left in the round
+            word = next(w for w in self.words if w not in avoid)
+        else:
+            self.queue.remove(word)
+        return word
+
+
+def _fill(template: str, words: dict[str, _Cycle]) -> str:
     """Fill each ``{slot}`` left to right; a slot repeated in one template gets different words."""
     out, used = [], set()
     for literal, field, _, _ in string.Formatter().parse(template):
         out.append(literal)
         if field:
-            choices = [w for w in slots[field] if w not in used]
-            word = choices[int(rng.integers(len(choices)))]
+            word = words[field].take(used)
             used.add(word)
             out.append(word)
     return "".join(out)
