@@ -62,12 +62,13 @@ def test_a_segment_still_short_after_max_rows_is_reported(segmented) -> None:
 
 def test_corpus_folder_with_top_up_and_neutral_sentences(segmented, tmp_path: Path) -> None:
     folder, _, frame = segmented
-    config = CorpusConfig(seed=0, min_test=15, neutral_sentences=50)
+    config = CorpusConfig(seed=0, min_test=15, neutral_sentences=50, phrase_mixes=30)
     info = write_corpus_folder(frame, tmp_path / "corpus", config, segmenter=folder / "segmenter.skops")
     assert info["top_up"]["short"] == {} and info["minimums"]["test"] == 15
     assert all(info["splits"]["test"]["segments"][s] >= 15 for s in L2_SEGMENTS)  # records >= customers
     neutral = load_neutral(tmp_path / "corpus")
-    assert len(neutral) == 50 == info["neutral_sentences"] and len(set(neutral)) == 50
+    assert (info["neutral_sentences"], info["phrase_mixes"]) == (50, 30)
+    assert len(neutral) == 80 and len(set(neutral)) == 80
 
 
 @pytest.mark.parametrize("kwargs", [{"chunk_rows": 10}, {"chunk_rows": 1000, "max_rows": 500}])

@@ -3,7 +3,7 @@
     python -m training.build_corpus --customers artifacts/customers.csv \\
         --segmenter artifacts/segmenter --out artifacts/corpus [--lang zh|en] [--seed N] \\
         [--emails-per-customer K] [--strategies PATH] [--min-train N] [--min-validation N] [--min-test N] \
-        [--neutral-sentences N]
+        [--neutral-sentences N] [--phrase-mixes N]
 
 A thin command line over :mod:`genemail.generation.corpus`. Writes ``train/validation/test.jsonl``,
 ``neutral.jsonl``, ``corpus_info.json``, the dataset card ``README.md`` and a copy of the strategies
@@ -38,13 +38,16 @@ def build(
     min_train: Annotated[int, typer.Option(help="Training customers per segment (synthesized up to this).")] = 0,
     min_validation: Annotated[int, typer.Option(help="Validation customers per segment (synthesized up to this).")] = 0,
     min_test: Annotated[int, typer.Option(help="Test customers per segment (synthesized up to this).")] = 0,
-    neutral_sentences: Annotated[int, typer.Option(help="Neutral sentences for the base model.")] = 2000,
+    neutral_sentences: Annotated[int, typer.Option(help="Neutral grammar sentences for the base model.")] = 1000,
+    phrase_mixes: Annotated[int, typer.Option(help="Phrase mixes (2-3 segments' phrases) for the base model.")]
+    = 1500,
 ) -> None:
     """Segment the customers and write their reference-email corpus, split by customer."""
     from genemail.generation.corpus import CorpusConfig, segment_customers, write_corpus_folder
 
     config = CorpusConfig(lang=lang, seed=seed, emails_per_customer=emails_per_customer, min_train=min_train,
-                          min_validation=min_validation, min_test=min_test, neutral_sentences=neutral_sentences)
+                          min_validation=min_validation, min_test=min_test, neutral_sentences=neutral_sentences,
+                          phrase_mixes=phrase_mixes)
     info = write_corpus_folder(segment_customers(customers, segmenter), out, config, strategies, segmenter)
     for split, counts in info["splits"].items():
         typer.echo(f"{split:<10} customers={counts['customers']:<6} records={counts['records']:<6} {counts['segments']}"

@@ -48,7 +48,7 @@ class BaseTrainConfig:
     corpus: Path
     out: Path
     preset: str = "tiny"
-    epochs: float = 5.0  # see docs/MODELS.md (measured: fact consistency of the base alone)
+    epochs: float = 4.0  # see docs/MODELS.md (measured: fact consistency of the base alone)
     max_steps: int | None = None  # overrides epochs when set
     batch_size: int = 16
     learning_rate: float = 3e-3  # tiny from-scratch models want a high LR

@@ -64,7 +64,9 @@ class CorpusConfig:
     min_train: int = 0
     min_validation: int = 0
     min_test: int = 0
-    neutral_sentences: int = 2000  # for the base model (neutral.jsonl); 0 writes none
+    # Neutral text for the base model (neutral.jsonl; see genemail.generation.neutral); 0 writes none.
+    neutral_sentences: int = 1000  # grammar sentences
+    phrase_mixes: int = 1500  # phrases of 2-3 different segments strung together, no prompt
 
     def __post_init__(self) -> None:
         if self.lang not in LANGS:
@@ -77,7 +79,7 @@ class CorpusConfig:
             value = getattr(self, name)
             if not 0.0 < value < 0.5:
                 raise config_error(name, value, "a fraction between 0 and 0.5 (exclusive)")
-        for name in ("min_train", "min_validation", "min_test", "neutral_sentences"):
+        for name in ("min_train", "min_validation", "min_test", "neutral_sentences", "phrase_mixes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
                 raise config_error(name, value, "an integer from 0 to 100000")
@@ -312,7 +314,7 @@ def corpus_info(
         "strategies_version": book.version, "splits": splits, "skipped": dict(skipped),
         "segments": list(L2_SEGMENTS), "genemail_version": __version__,
         "single_strategy": has_single_strategy(book, config.lang), "minimums": config.minimums,
-        "neutral_sentences": config.neutral_sentences,
+        "neutral_sentences": config.neutral_sentences, "phrase_mixes": config.phrase_mixes,
     }
 
 
@@ -326,7 +328,8 @@ def _first_records(split: "datasets.Dataset") -> list[dict[str, Any]]:
 
 def save_corpus(corpus: "datasets.DatasetDict", info: dict[str, Any], out_dir: Path | str,
                 neutral: Sequence[str] = ()) -> Path:
-    """Write ``<split>.jsonl`` for each split, ``corpus_info.json`` and (if any) ``neutral.jsonl``."""
+    """Write ``<split>.jsonl`` for each split, ``corpus_info.json`` and (if any) ``neutral.jsonl``
+    (the base model's neutral text: see :func:`neutral_text`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
@@ -433,7 +436,6 @@ def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
 
     import pandas as pd
 
-    from genemail.generation.neutral import neutral_sentences
     from genemail.generation.strategies import load_strategies
 
     book = load_strategies(strategies)
@@ -447,11 +449,19 @@ def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
     corpus, info = build_corpus(frame, book, config)
     if top_up_report is not None:
         info["top_up"] = top_up_report.to_dict()
-    save_corpus(corpus, info, out, neutral_sentences(config.neutral_sentences, config.lang, config.seed))
+    save_corpus(corpus, info, out, neutral_text(book, config))
     info = load_corpus_info(out)
     shutil.copyfile(book.source, Path(out) / "strategies.yaml")
     render_corpus_card(info).save(Path(out) / "README.md")
     return info
+
+
+def neutral_text(book: StrategyBook, config: CorpusConfig) -> list[str]:
+    """The base model's neutral text: grammar sentences, then phrase mixes (seeded)."""
+    from genemail.generation.neutral import neutral_sentences, phrase_mixes
+
+    return (neutral_sentences(config.neutral_sentences, config.lang, config.seed)
+            + phrase_mixes(book, config.phrase_mixes, config.lang, config.seed))
 
 
 def render_corpus_card(info: dict[str, Any], template_path: Path | None = None, repo_id: str | None = None) -> "DatasetCard":
