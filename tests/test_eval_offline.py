@@ -94,6 +94,9 @@ def test_greedy_runs_once_and_a_missing_comparator_is_skipped(artifacts: Path, t
     written = write_outputs(report, rows, tmp_path / "eval")
     assert json.loads(written[0].read_text(encoding="utf-8"))["n"] == 5
     assert all(p.stat().st_size > 0 for p in written)
+    markdown = (tmp_path / "eval" / "results.md").read_text(encoding="utf-8")
+    assert "| style match |" in markdown and "single strategy" in markdown and "segment as prompt" not in markdown
+    assert markdown.count("| Dormant") == 3 or "Dormant" not in report["per_segment_n"]  # one row per rate
 
 
 def test_max_new_tokens_covers_the_longest_reference(tiny_base_model_dir: Path) -> None:

@@ -181,12 +181,15 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def write_outputs(report: dict[str, Any], rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """eval.json, emails.jsonl and the plots; returns the paths written."""
+    """eval.json, emails.jsonl, results.md (the tables in Markdown) and the plots; returns the paths written."""
+    from genemail.evaluation.markdown import results_markdown
+
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     with (out_dir / "emails.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    return [out_dir / "eval.json", out_dir / "emails.jsonl", *write_plots(report, out_dir)]
+    (out_dir / "results.md").write_text(results_markdown(report), encoding="utf-8")
+    return [out_dir / "eval.json", out_dir / "emails.jsonl", out_dir / "results.md", *write_plots(report, out_dir)]
 
 
 def _cell(rate: dict[str, Any], with_sd: bool) -> str:
