@@ -55,9 +55,9 @@ def test_splits_are_disjoint_by_customer_and_cover_every_segment(built) -> None:
     assert info["strategies_version"] == "1.0" and info["lang"] == "zh" and info["seed"] == 3
 
 
-def test_no_two_emails_in_a_segment_are_the_same(built) -> None:
+def test_no_two_emails_in_a_segment_and_split_are_the_same(built) -> None:
     corpus, _ = built
-    emails = [(r["segment"], r["output"]) for split in SPLITS for r in corpus[split]]
+    emails = [(split, r["segment"], r["output"]) for split in SPLITS for r in corpus[split]]
     assert len(set(emails)) == len(emails)
 
 
@@ -67,8 +67,10 @@ def test_identical_profiles_still_get_distinct_emails(book) -> None:
     frame["customer_id"] = [f"T{i}" for i in range(40)]
     frame["segment"] = "Dormant"
     corpus, _ = build_corpus(frame, book, CorpusConfig(emails_per_customer=3))
-    outputs = [r["output"] for split in SPLITS for r in corpus[split]]
-    assert len(outputs) == 120 and len(set(outputs)) == 120
+    outputs = {split: corpus[split]["output"] for split in SPLITS}
+    assert sum(map(len, outputs.values())) == 120
+    assert all(len(set(texts)) == len(texts) for texts in outputs.values())
+    assert len(outputs["train"]) == 96  # 32 customers in one split, still 96 distinct emails
 
 
 def test_emails_state_the_customers_own_facts(built) -> None:

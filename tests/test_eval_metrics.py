@@ -141,21 +141,34 @@ def test_evaluate_scores_references_high_and_shuffled_low(tmp_path: Path) -> Non
 
     corpus, info = build_corpus(make_customers(200, seed=1), load_strategies(), CorpusConfig(seed=0))
     save_corpus(corpus, info, tmp_path / "corpus")
-    assert run(["--artifacts", str(tmp_path), "--source", "references"]) == 0
+    assert run(["--artifacts", str(tmp_path), "--source", "references", "--no-progress"]) == 0
     report = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))
     assert report["n"] == info["splits"]["test"]["customers"]
     assert report["judge_accuracy"] >= 0.95
     assert report["style_match_segmented"] >= 0.95 and report["fact_consistency_segmented"] == 1.0
     assert report["style_match_baseline"] < 0.6 and report["fact_consistency_baseline"] < 0.6
     assert all(report["targets"].values())
-    for plot in ("style_match.png", "metrics.png"):
+    variants = report["variants"]
+    assert set(variants) == {"segmented", "unsegmented", "single_strategy", "segment_prompt"}
+    # generic references: consistent facts but no segment style and no segment offer
+    assert variants["single_strategy"]["fact_consistency"]["rate"] == 1.0
+    assert variants["single_strategy"]["style_match"]["rate"] == 0.0 == variants["single_strategy"]["relevance"]["rate"]
+    # references shuffled within a segment: the segment's style and offer, someone else's facts
+    assert variants["segment_prompt"]["style_match"]["rate"] >= 0.95
+    assert variants["segment_prompt"]["fact_consistency"]["rate"] < 0.6
+    verdicts = report["comparisons"]["segmented_vs_single_strategy"]
+    assert verdicts["relevance"]["verdict"] == "segmented better"
+    assert verdicts["fact_consistency"]["verdict"] == "within noise"
+    for plot in ("style_match.png", "relevance.png", "metrics.png"):
         assert (tmp_path / "eval" / plot).read_bytes()[:4] == b"\x89PNG"
-    assert run(["--artifacts", str(tmp_path), "--source", "references", "--n-customers", "10"]) == 0
+    assert run(["--artifacts", str(tmp_path), "--source", "references", "--n-customers", "10", "--no-progress"]) == 0
     report = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))
     assert report["n"] == 10 and set(report["style_match_segmented_per_segment"]) == set(L2_SEGMENTS)
     # The model source needs base/ and adapters/: a user error, not a traceback.
     assert run(["--artifacts", str(tmp_path)]) == 2
     assert run(["--artifacts", str(tmp_path), "--source", "magic"]) == 2
+    assert run(["--artifacts", str(tmp_path), "--source", "references", "--variants", "nope"]) == 2
+    assert run(["--artifacts", str(tmp_path), "--source", "references", "--seeds", "0,x"]) == 2
 
 
 def test_extract_claims_prefers_the_longest_age_band() -> None:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from genemail.errors import ConfigError, DataError
-from genemail.evaluation.judge import JudgeConfig, StyleJudge, judge_report, train_style_judge
+from genemail.evaluation.judge import GENERIC_STYLE, JudgeConfig, StyleJudge, judge_report, train_style_judge
 from genemail.evaluation.metrics import style_match
 from genemail.generation.corpus import CorpusConfig, build_corpus
 from genemail.generation.strategies import load_strategies
@@ -27,9 +27,15 @@ def judge(corpus):
 
 def test_judge_learns_segment_style_from_validation_only(judge, corpus) -> None:
     report = judge_report(judge, corpus)
-    assert set(judge.labels) == set(L2_SEGMENTS)
-    assert report["trained_on"] == "validation" and report["n_train"] == corpus["validation"].num_rows
-    assert report["n_test"] == corpus["test"].num_rows
+    assert set(judge.labels) == {*L2_SEGMENTS, GENERIC_STYLE}  # the single-strategy style is a sixth label
+    # validation references: every segment email plus the same customers' single-strategy emails
+    assert report["trained_on"] == "validation" and report["n_train"] == 2 * corpus["validation"].num_rows
+    assert report["n_test"] == corpus["test"].num_rows == report["n_generic_test"]
+    assert report["generic_accuracy"] >= 0.95
+    matrix, labels = report["confusion_matrix"]["matrix"], report["confusion_matrix"]["labels"]
+    assert labels == list(judge.labels) and sum(map(sum, matrix)) == 2 * corpus["test"].num_rows
+    diagonal = sum(matrix[i][i] for i in range(len(labels)))
+    assert diagonal == pytest.approx(report["accuracy"] * report["n_test"] + report["generic_accuracy"] * report["n_test"])
     # Disjoint customers, so this is held-out accuracy.
     assert not set(corpus["validation"]["customer_id"]) & set(corpus["test"]["customer_id"])
     assert report["accuracy"] >= 0.95

@@ -11,11 +11,14 @@ from genemail.errors import ConfigError, DataError
 from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS, PARENT_ACTIVE
 from genemail.generation.adapter_training import (
     ALL_LINEAR_MODULES,
+    SEGMENT_PROMPT,
+    SUMMARY_FILE,
     AdapterTrainConfig,
     lora_config,
     parse_target_modules,
     plan_adapters,
     resolve_target_modules,
+    too_small,
     train_adapters,
 )
 from training.train_adapters import main
@@ -42,7 +45,8 @@ def test_defaults_are_the_prd_recipe(tmp_path: Path) -> None:
 def test_config_is_validated(tmp_path: Path) -> None:
     for kwargs, name in [({"r": 0}, "r"), ({"alpha": 0}, "alpha"), ({"dropout": 1.0}, "dropout"),
                          ({"target_modules": ()}, "target_modules"), ({"segments": ("Nope",)}, "segments"),
-                         ({"epochs": 0}, "epochs"), ({"learning_rate": -1}, "learning_rate")]:
+                         ({"epochs": 0}, "epochs"), ({"learning_rate": -1}, "learning_rate"),
+                         ({"min_train_records": 0}, "min_train_records"), ({"min_gain": 1.0}, "min_gain")]:
         with pytest.raises(ConfigError, match=name):
             _cfg(tmp_path, **kwargs)
 
@@ -52,6 +56,16 @@ def test_plan_trains_baseline_first_and_refuses_empty_segments(tmp_path: Path) -
     assert plan_adapters(_cfg(tmp_path, segments=(DORMANT, BASELINE)), {DORMANT}) == [BASELINE, DORMANT]
     with pytest.raises(DataError, match=PARENT_ACTIVE):
         plan_adapters(_cfg(tmp_path, segments=(PARENT_ACTIVE,)), {DORMANT})
+
+
+def test_plan_adds_the_comparator_and_leaves_out_segments_too_small_to_train(tmp_path: Path) -> None:
+    counts = {s: 100 for s in L2_SEGMENTS} | {PARENT_ACTIVE: 7}
+    cfg = _cfg(tmp_path, comparators_out=tmp_path / "c", min_train_records=20)
+    assert plan_adapters(cfg, counts) == [BASELINE, SEGMENT_PROMPT, *(s for s in L2_SEGMENTS if s != PARENT_ACTIVE)]
+    assert too_small(cfg, counts) == {PARENT_ACTIVE: 7}
+    assert SEGMENT_PROMPT not in plan_adapters(_cfg(tmp_path), counts)  # no folder for it: not trained
+    with pytest.raises(ConfigError, match="comparators-out"):
+        plan_adapters(_cfg(tmp_path, segments=(SEGMENT_PROMPT,)), counts)
 
 
 @pytest.mark.integration
@@ -72,16 +86,19 @@ def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir
     from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
     from genemail.generation.strategies import load_strategies
 
-    out = tmp_path / "adapters"
+    out, comparators = tmp_path / "adapters", tmp_path / "comparators"
     cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=out,
-                             segments=(DORMANT, BASELINE), max_steps=25, progress=False, r=4,
-                             target_modules=("q_proj", "v_proj"))
+                             segments=(DORMANT, BASELINE, SEGMENT_PROMPT), max_steps=25, progress=False, r=4,
+                             target_modules=("q_proj", "v_proj"), comparators_out=comparators, min_train_records=10)
     lora = lora_config(cfg, cfg.target_modules)
     assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules)) == (4, 16, 0.1, {"q_proj", "v_proj"})
     results = train_adapters(cfg)
-    assert list(results) == [BASELINE, DORMANT]
-    for name in (DORMANT, BASELINE):
-        folder = out / name
+    assert list(results) == [BASELINE, SEGMENT_PROMPT, DORMANT]
+    # the comparator is never saved with the adapters a release publishes
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [DORMANT, BASELINE]
+    assert [p.name for p in comparators.iterdir()] == [SEGMENT_PROMPT]
+    for name, folder in ((DORMANT, out / DORMANT), (BASELINE, out / BASELINE),
+                         (SEGMENT_PROMPT, comparators / SEGMENT_PROMPT)):
         assert {"adapter_config.json", "adapter_model.safetensors", "README.md", "training_metrics.json"} <= {
             p.name for p in folder.iterdir()}  # flat PEFT layout, no sub-folder
         assert PeftConfig.from_pretrained(folder).r == 4
@@ -97,6 +114,16 @@ def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir
     assert dormant["prompt_field"] == "input" and results[BASELINE]["prompt_field"] == "baseline_input"
     assert results[BASELINE]["train_records"] == 80
     assert dormant["baseline_validation_loss"] == results[BASELINE]["validation_loss_by_segment"][DORMANT]
+    assert dormant["segment_prompt_validation_loss"] == results[SEGMENT_PROMPT]["validation_loss_by_segment"][DORMANT]
+    assert results[SEGMENT_PROMPT]["prompt_field"] == "input" and results[SEGMENT_PROMPT]["train_records"] == 80
+    gain = 1 - dormant["validation_loss"] / dormant["base_validation_loss"]
+    assert dormant["gain_over_base"] == pytest.approx(gain, abs=1e-4) and dormant["beats_base"] == (gain >= 0.1)
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["adapters"][DORMANT]["gain_over_base"] == dormant["gain_over_base"]
+    assert summary["all_segments_beat_base"] == dormant["beats_base"] and summary["too_small"] == {}
+    card = (out / DORMANT / "README.md").read_text("utf-8")
+    assert f"{100 * dormant['gain_over_base']:.1f}% lower" in card and str(dormant["segment_prompt_validation_loss"]) in card
+    assert "segment-as-prompt" in (comparators / SEGMENT_PROMPT / "README.md").read_text("utf-8")
     assert dormant["strategy"] == load_strategies().for_segment(DORMANT).text("zh").display_name
     assert dormant["strategy"] in (out / DORMANT / "README.md").read_text("utf-8")
 

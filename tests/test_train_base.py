@@ -10,8 +10,19 @@ import pytest
 
 from genemail.errors import ConfigError, DataError
 from genemail.generation.base_training import BaseTrainConfig, train_base
+from genemail.generation.corpus import CorpusConfig, build_corpus, save_corpus
+from genemail.generation.neutral import neutral_sentences
+from genemail.generation.strategies import load_strategies
 from genemail.generation.trainer import load_corpus_splits
+from tests.fixtures.data import make_customers
 from training.train_base import main
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (small) corpus: styled and single-strategy emails, and neutral sentences."""
+    corpus, info = build_corpus(make_customers(120, seed=2), load_strategies(), CorpusConfig(seed=0))
+    return save_corpus(corpus, info, tmp_path_factory.mktemp("corpus"), neutral_sentences(40, "zh", 0))
 
 
 def test_config_is_validated(tmp_path: Path) -> None:
@@ -39,22 +50,32 @@ def test_corpus_errors_name_the_file(tmp_path: Path, tiny_corpus_dir: Path) -> N
     assert set(splits) == {"train", "validation", "test"}
 
 
+def test_a_corpus_without_single_strategy_emails_is_refused(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+    cfg = BaseTrainConfig(corpus=tiny_corpus_dir, out=tmp_path / "b", preset="micro", max_steps=1, progress=False)
+    with pytest.raises(DataError, match="train.jsonl.*generic_output"):
+        train_base(cfg)
+    assert not (tmp_path / "b").exists()
+
+
 @pytest.mark.integration
-def test_train_micro_base_model(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+def test_train_micro_base_model(tmp_path: Path, corpus_dir: Path) -> None:
     import torch
     from huggingface_hub import ModelCard
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "base"
-    assert main(["--corpus", str(tiny_corpus_dir), "--out", str(out), "--preset", "micro", "--max-steps", "30",
+    assert main(["--corpus", str(corpus_dir), "--out", str(out), "--preset", "micro", "--max-steps", "60",
                  "--no-progress"]) == 0
     for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "training_metrics.json"):
         assert (out / name).is_file(), name
     info = json.loads((out / "training_metrics.json").read_text())
     m = info["metrics"]
-    assert m["steps"] == 30 and m["train_records"] == 80
+    train_records = len((corpus_dir / "train.jsonl").read_text("utf-8").splitlines())
+    assert m["steps"] == 60 and m["train_records"] == train_records and m["neutral_records"] == 40
     # better than uniform guessing over the vocabulary: it learned something from the corpus
     assert m["validation_loss"] < math.log(m["vocab_size"]) - 1
+    # it learned the single strategy, never the segments' styles: those are the adapters' job
+    assert m["styled_validation_loss"] > m["validation_loss"]
 
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)
@@ -62,18 +83,19 @@ def test_train_micro_base_model(tmp_path: Path, tiny_corpus_dir: Path) -> None:
     assert model.config.model_type == "qwen3" and sum(p.numel() for p in model.parameters()) == m["parameters"]
     card = ModelCard.load(out / "README.md")
     assert card.data.library_name == "transformers" and "genemail" in card.data.tags
-    assert str(m["validation_loss"]) in card.text and "micro" in card.text
+    assert str(m["validation_loss"]) in card.text and str(m["styled_validation_loss"]) in card.text
+    assert "micro" in card.text and "single-strategy" in card.text
 
     # the base model never saw segment tags: its training prompts are the baseline prompts
-    enc = tok(["年龄:40 最近购买:12天前 偏好:gold\n邮件:"], return_tensors="pt")
+    enc = tok(["客户：40岁，12天未光临\n邮件："], return_tensors="pt")
     with torch.inference_mode():
         assert model.generate(**enc, max_new_tokens=4, do_sample=False).shape[1] > enc["input_ids"].shape[1]
 
 
 @pytest.mark.integration
-def test_training_is_seeded(tmp_path: Path, tiny_corpus_dir: Path) -> None:
+def test_training_is_seeded(tmp_path: Path, corpus_dir: Path) -> None:
     def run(seed: int, name: str) -> float:
-        cfg = BaseTrainConfig(corpus=tiny_corpus_dir, out=tmp_path / name, preset="micro", max_steps=5, seed=seed,
+        cfg = BaseTrainConfig(corpus=corpus_dir, out=tmp_path / name, preset="micro", max_steps=5, seed=seed,
                               progress=False)
         return train_base(cfg)["metrics"]["validation_loss"]
 

@@ -1,7 +1,8 @@
-"""Evaluate segmented vs baseline emails on held-out customers (O3, KR2).
+"""Evaluate four variants of held-out customers' emails side by side (O3, KR1/KR2).
 
     python -m training.evaluate --artifacts artifacts [--n-customers N] [--batch-size B]
-        [--source model|references] [--temperature T] [--seed S]
+        [--source model|references] [--temperature T] [--seeds 0,1,2] [--seed S]
+        [--variants segmented,unsegmented,single_strategy,segment_prompt] [--max-new-tokens K]
 
 A thin command line over :mod:`genemail.evaluation.offline`. Writes ``artifacts/eval/eval.json``,
 ``emails.jsonl`` and plots, and prints a table.
@@ -21,19 +22,39 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__d
 PROG = "python -m training.evaluate"
 
 
+def _ints(text: str | None) -> list[int] | None:
+    from genemail.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r} is not a list of integers", fix="pass e.g. --seeds 0,1,2") from None
+
+
 @app.command()
 def evaluate(
-    artifacts: Annotated[Path, typer.Option(help="Artifacts folder (corpus/, base/, adapters/).")] = Path("artifacts"),
+    artifacts: Annotated[Path, typer.Option(help="Artifacts folder (corpus/, base/, adapters/, comparators/).")]
+    = Path("artifacts"),
     n_customers: Annotated[int | None, typer.Option(help="Test customers to evaluate (default: all).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Generation batch size.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Customers per generation batch (every variant of each).")] = 32,
     source: Annotated[str, typer.Option(help="model (generate) or references (check the metrics).")] = "model",
-    seed: Annotated[int, typer.Option(help="Seed for customer sampling, the reference shuffle and decoding.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for customer sampling, the reference shuffle and the bootstrap.")] = 0,
     temperature: Annotated[float, typer.Option(help="0 = greedy decoding; above 0 = seeded sampling.")] = 0.0,
+    seeds: Annotated[str | None, typer.Option(help="Decoding seeds for sampling, e.g. 0,1,2 (default: --seed).")]
+    = None,
+    variants: Annotated[str | None, typer.Option(help="Comma-separated variants (default: all four).")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(
+        help="Token limit per email (default: 1.5 x the longest test reference).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Score segmented vs baseline emails of held-out customers; write artifacts/eval/."""
+    """Score the variants' emails of held-out customers; write artifacts/eval/."""
     from genemail.evaluation.offline import format_table, run_evaluation, write_outputs
 
-    report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed, temperature)
+    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
+    report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed, temperature, _ints(seeds), names,
+                                  max_new_tokens, progress)
     written = write_outputs(report, rows, artifacts / "eval")
     typer.echo(format_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")

@@ -1,6 +1,6 @@
 """`make train`: build every artifact into one folder, stage by stage, data flowing one way.
 
-    customers.csv -> segmenter/ -> corpus/ -> base/ -> adapters/ -> eval/
+    customers.csv -> segmenter/ -> corpus/ -> base/ -> adapters/ (+ comparators/) -> eval/
 
 Each stage is its own script (``python -m training.<stage> --help``); this file only orders them.
 A stage that finished is recorded in ``<out>/.done/<stage>`` and skipped next time unless
@@ -38,6 +38,12 @@ class PipelineConfig:
     base_model: str | None = None
     data: Path | None = None
     force: bool = False
+    # Customers per segment in each corpus split; synthesized (and segmented) where the table is short,
+    # so every segment's adapter has enough examples and the evaluation >= 1,000 held-out customers.
+    min_train: int = 200
+    min_validation: int = 60
+    min_test: int = 200
+    eval_seeds: tuple[int, ...] = (0, 1, 2)  # sampled decoding is repeated over these seeds
 
     def __post_init__(self) -> None:
         if self.n_customers < 200:
@@ -46,6 +52,11 @@ class PipelineConfig:
             raise ConfigError(f"lang={self.lang!r} is not supported", fix="use --lang zh or --lang en")
         if self.data is not None and not self.data.is_file():
             raise ConfigError(f"data={str(self.data)!r} does not exist", fix="pass an existing CSV/Parquet file")
+        for name in ("min_train", "min_validation", "min_test"):
+            if not 0 <= getattr(self, name) <= 100_000:
+                raise ConfigError(f"{name}={getattr(self, name)} is invalid", fix=f"pass {name} from 0 to 100000")
+        if not self.eval_seeds or len(set(self.eval_seeds)) != len(self.eval_seeds):
+            raise ConfigError(f"eval_seeds={self.eval_seeds} is invalid", fix="pass distinct seeds, e.g. (0, 1, 2)")
 
 
 def _python(module: str, *args: object) -> list[str]:
@@ -66,24 +77,38 @@ def stages(cfg: PipelineConfig) -> list[tuple[str, list[str]]]:
     plan.append(("corpus", _python("training.build_corpus", "--customers", customers,
                                    "--segmenter", out / "segmenter", "--out", out / "corpus",
                                    "--lang", cfg.lang, "--seed", cfg.seed,
-                                   # several reference emails per customer: small segments still get
-                                   # enough adapter training records (the split stays by customer)
-                                   "--emails-per-customer", 2)))
+                                   # several reference emails per customer (the split stays by customer)
+                                   "--emails-per-customer", 2, "--min-train", cfg.min_train,
+                                   "--min-validation", cfg.min_validation, "--min-test", cfg.min_test)))
     if cfg.base_model is None:
         plan.append(("base", _python("training.train_base", "--corpus", out / "corpus",
                                      "--out", out / "base", "--seed", cfg.seed)))
+    # comparators/ holds the segment_prompt adapter: evaluated, never published with a release.
     plan.append(("adapters", _python("training.train_adapters", "--base-model", base,
                                      "--corpus", out / "corpus", "--out", out / "adapters",
-                                     "--seed", cfg.seed)))
-    # Seeded sampling, as marketing emails are sent: greedy decoding gives every customer of a segment
-    # the same phrasing (measured: both decodings are reported in README.md).
+                                     "--comparators-out", out / "comparators", "--seed", cfg.seed,
+                                     "--no-progress")))
+    # Seeded sampling, as marketing emails are sent (greedy decoding gives every customer of a segment
+    # the same phrasing), repeated over several seeds: rates are reported as mean +- sd.
     plan.append(("evaluate", _python("training.evaluate", "--artifacts", out, "--temperature", 0.7,
-                                     "--seed", cfg.seed)))
+                                     "--seeds", ",".join(map(str, cfg.eval_seeds)), "--seed", cfg.seed)))
     return plan
 
 
+def _child_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by finished child processes."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(cfg: PipelineConfig) -> dict[str, float]:
-    """Run every stage not yet done; return seconds per stage run."""
+    """Run every stage not yet done; return wall seconds per stage run.
+
+    Each stage's marker also records its CPU seconds: on a machine shared with other jobs the wall
+    time is inflated, the CPU time much less so.
+    """
     cfg.out.mkdir(parents=True, exist_ok=True)
     done_dir = cfg.out / ".done"
     done_dir.mkdir(exist_ok=True)
@@ -95,13 +120,15 @@ def run(cfg: PipelineConfig) -> dict[str, float]:
             print(f"[train] {name}: already built ({marker}); --force to rebuild", flush=True)
             continue
         print(f"[train] {name}: {' '.join(cmd[2:])}", flush=True)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _child_cpu_seconds()
         result = subprocess.run(cmd)
         if result.returncode != 0:
             raise ArtifactError(f"stage {name!r} failed (exit {result.returncode})", where=str(cfg.out),
                                 fix="fix the error printed above and run the same command again")
         timings[name] = round(time.perf_counter() - t0, 1)
-        marker.write_text(json.dumps({"seconds": timings[name], "command": cmd[2:]}))
+        cpu = round(_child_cpu_seconds() - cpu0, 1)
+        print(f"[train] {name}: {timings[name]} s wall, {cpu} s CPU", flush=True)
+        marker.write_text(json.dumps({"seconds": timings[name], "cpu_seconds": cpu, "command": cmd[2:]}))
     return timings
 
 

@@ -1,14 +1,18 @@
-"""Train one LoRA adapter per L2 segment, plus the ``baseline`` adapter (FR-14).
+"""Train one LoRA adapter per L2 segment, the ``baseline`` adapter (FR-14) and the comparator.
 
     python -m training.train_adapters --base-model artifacts/base --corpus artifacts/corpus \\
-        --out artifacts/adapters [--segments A --segments B ...] [--r 8 --alpha 16 --dropout 0.1 \\
-        --target-modules q_proj,v_proj] [--epochs E | --max-steps N] [--seed N]
+        --out artifacts/adapters [--comparators-out artifacts/comparators] [--segments A --segments B ...] \\
+        [--r 8 --alpha 16 --dropout 0.1 --target-modules q_proj,v_proj] [--epochs E | --max-steps N] [--seed N]
+
+With ``--comparators-out`` the ``segment_prompt`` adapter (one shared adapter, segment tag in the
+prompt) is trained too and saved there, apart from the adapters a release publishes.
 
 A thin command line over :mod:`genemail.generation.adapter_training` (what each adapter learns is there).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,25 +49,39 @@ def train(
                                                     dir_okay=False)] = None,
     base_model_id: Annotated[str | None, typer.Option(help="Hub id to name as base_model in the cards.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    comparators_out: Annotated[Path | None, typer.Option(
+        help="Folder for the segment_prompt comparator adapter (not published); omit to skip it.")] = None,
+    min_train_records: Annotated[int, typer.Option(
+        help="Segments with fewer training records are reported as too small, not trained.")] = D.min_train_records,
+    min_gain: Annotated[float, typer.Option(
+        help="Relative validation-loss gain over the base alone that counts as clearly better.")] = D.min_gain,
 ) -> None:
-    """Train every adapter and print a loss table (own segment vs the baseline adapter vs the base alone)."""
-    from genemail.generation.adapter_training import parse_target_modules, train_adapters
+    """Train every adapter and print a loss table (own segment vs the base alone vs the comparators)."""
+    from genemail.generation.adapter_training import SUMMARY_FILE, parse_target_modules, train_adapters
 
     targets = parse_target_modules(target_modules)
     config = AdapterTrainConfig(
         base_model=base_model, corpus=corpus, out=out, segments=tuple(segments) if segments else None, r=r,
         alpha=alpha, dropout=dropout, target_modules=targets, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
-        strategies=strategies, base_model_id=base_model_id, progress=progress)
+        strategies=strategies, base_model_id=base_model_id, progress=progress, comparators_out=comparators_out,
+        min_train_records=min_train_records, min_gain=min_gain)
     results = train_adapters(config)
-    typer.echo(f"{'adapter':<20}{'val loss':>10}{'baseline':>10}{'base':>10}{'steps':>7}{'sec':>7}")
+    typer.echo(f"{'adapter':<20}{'val loss':>10}{'base':>10}{'baseline':>10}{'seg-prompt':>11}{'gain':>8}"
+               f"{'steps':>7}{'sec':>7}")
     for name, m in results.items():
-        typer.echo(f"{name:<20}{_fmt(m['validation_loss'])}{_fmt(m.get('baseline_validation_loss'))}"
-                   f"{_fmt(m['base_validation_loss'])}{m['steps']:>7}{m['seconds']:>7}")
+        gain = m.get("gain_over_base")
+        typer.echo(f"{name:<20}{_fmt(m['validation_loss'])}{_fmt(m['base_validation_loss'])}"
+                   f"{_fmt(m.get('baseline_validation_loss'))}{_fmt(m.get('segment_prompt_validation_loss'), 11)}"
+                   f"{f'{gain:.0%}' if gain is not None else '-':>8}{m['steps']:>7}{m['seconds']:>7}")
+    summary = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
+    if summary["too_small"]:
+        typer.echo(f"too small to train (records < {min_train_records}): {summary['too_small']}")
+    typer.echo(f"every segment adapter clearly below the base alone: {summary['all_segments_beat_base']}")
 
 
-def _fmt(value: float | None) -> str:
-    return f"{value:>10.3f}" if value is not None else f"{'-':>10}"
+def _fmt(value: float | None, width: int = 10) -> str:
+    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,13 @@ A TF-IDF over character 1-3-grams plus logistic regression. Characters, not word
 has no spaces and the segments differ in short signature phrases (尊享, 亲子, 回归, 唤醒, ...).
 It is trained on the corpus's *validation* split only: never on generated emails (it would learn
 the model's mistakes as style) and never on the test customers' references (the generated emails
-of those customers are what it judges). Its own accuracy on the test references is reported so a
-style-match number can be read against the judge's ceiling.
+of those customers are what it judges). Its own accuracy and confusion matrix on the test references
+are reported so a style-match number can be read against the judge's ceiling.
+
+Besides the five segments it knows a sixth style, :data:`GENERIC_STYLE`: the single-strategy emails
+(``generic_output``), one style for everyone. Without it a generic email would be forced into
+whichever segment it resembles most and could count as a "match"; with it, an email written in the
+generic style matches no segment.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from genemail.errors import DataError, config_error
 if TYPE_CHECKING:
     import datasets
     from sklearn.pipeline import Pipeline
+
+GENERIC_STYLE = "generic"  # the judge's label for the single-strategy style
 
 
 @dataclass(frozen=True)
@@ -96,19 +103,42 @@ class StyleJudge:
         return sum(p == s for p, s in zip(self.predict(emails), segments)) / len(emails)
 
 
+def labelled_references(split: "datasets.Dataset") -> tuple[list[str], list[str]]:
+    """A split's reference emails and their style labels: each segment's emails, plus the
+    single-strategy emails labelled :data:`GENERIC_STYLE` (when the corpus has them)."""
+    emails, labels = list(split["output"]), list(split["segment"])
+    generic = [g for g in split["generic_output"] if g] if "generic_output" in split.column_names else []
+    return emails + generic, labels + [GENERIC_STYLE] * len(generic)
+
+
 def train_style_judge(corpus: "datasets.DatasetDict", config: JudgeConfig | None = None) -> StyleJudge:
     """Train the judge on the corpus's validation split (reference emails only)."""
-    validation = corpus["validation"]
-    return StyleJudge.fit(validation["output"], validation["segment"], config)
+    return StyleJudge.fit(*labelled_references(corpus["validation"]), config)
 
 
 def judge_report(judge: StyleJudge, corpus: "datasets.DatasetDict") -> dict[str, Any]:
-    """The judge's own accuracy on the test split's reference emails, overall and per segment."""
+    """The judge's held-out accuracy and confusion matrix on the test split's reference emails.
+
+    ``accuracy`` and ``per_segment`` are on the segments' references (the ceiling of style match);
+    ``generic_accuracy`` on the single-strategy references; the confusion matrix covers both
+    (rows: true style, columns: judged style, in ``labels`` order).
+    """
+    from sklearn.metrics import confusion_matrix
+
     from genemail.evaluation.metrics import style_match
 
     test = corpus["test"]
     result = style_match(judge.predict(test["output"]), test["segment"])
+    emails, truth = labelled_references(test)
+    predicted = judge.predict(emails)
+    labels = list(judge.labels)
+    generic = [(p, t) for p, t in zip(predicted, truth) if t == GENERIC_STYLE]
     return {
         "accuracy": result["overall"], "per_segment": result["per_segment"], "n_test": result["n"],
-        "n_train": corpus["validation"].num_rows, "trained_on": "validation", "labels": list(judge.labels),
+        "generic_accuracy": sum(p == t for p, t in generic) / len(generic) if generic else None,
+        "n_generic_test": len(generic),
+        "confusion_matrix": {"labels": labels,
+                             "matrix": confusion_matrix(truth, predicted, labels=labels).tolist()},
+        "n_train": len(labelled_references(corpus["validation"])[0]), "trained_on": "validation",
+        "labels": labels,
     }

@@ -1,14 +1,21 @@
-"""Train one LoRA adapter per L2 segment, plus the ``baseline`` adapter (FR-14).
+"""Train one LoRA adapter per L2 segment, the ``baseline`` adapter, and the ``segment_prompt`` comparator.
 
-A segment adapter learns from that segment's records with the *segmented* prompt (``input ->
-output``). The ``baseline`` adapter is the PRD's v1.0 "one model for everyone": the whole corpus,
-prompts without segment information (``baseline_input -> output``). Loss is on email tokens only.
+* A **segment adapter** learns from that segment's records with the *segmented* prompt (``input ->
+  output``): the segment's style on top of a base model that does not know it.
+* The ``baseline`` adapter is the PRD's v1.0 "one model for everyone" (the **unsegmented** model):
+  the whole corpus, prompts without segment information (``baseline_input -> output``).
+* The ``segment_prompt`` adapter (:data:`SEGMENT_PROMPT`) is one shared adapter trained on the whole
+  corpus *with* the segmented prompt (the PRD's Phase 1 approach: the segment tag in the prompt). It
+  is an evaluation comparator: what per-segment adapters add beyond the tag. It is saved under
+  ``comparators_out``, never with the adapters a release publishes.
 
-Each adapter folder has the standard PEFT layout, ``training_metrics.json`` and a README.md card
-(rendered from the packaged ``adapter_card.md``). Besides its own validation loss, every segment
-adapter records two reference losses on the same segment's validation customers: the base model
-alone and the baseline adapter (both on the baseline prompt). A segment adapter that does not beat
-the baseline adapter there has not learned its segment's style.
+Loss is on email tokens only. Each adapter folder has the standard PEFT layout,
+``training_metrics.json`` and a README.md card (rendered from the packaged ``adapter_card.md``).
+Every segment adapter records, on the *same* validation customers of its segment: its own loss, the
+base model alone (baseline prompt; the base never saw a styled email), the baseline adapter and the
+segment-prompt adapter. ``beats_base`` says whether it is clearly below the base alone (by at least
+``min_gain``, relative). A segment with fewer than ``min_train_records`` training records is not
+trained and is reported as too small in ``training_summary.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = ("q_proj", "v_proj")  # the PRD's LoRA
 # better. So small base models default to all of them; real models keep the PRD recipe.
 ALL_LINEAR_MODULES: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SMALL_MODEL_PARAMETERS = 50_000_000
+# The shared adapter with the segment tag in the prompt: an evaluation comparator, not a segment.
+SEGMENT_PROMPT = "segment_prompt"
+WHOLE_CORPUS = (BASELINE, SEGMENT_PROMPT)  # adapters trained on every segment's records
+SUMMARY_FILE = "training_summary.json"
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,10 @@ class AdapterTrainConfig:
     alpha: int = 16
     dropout: float = 0.1
     target_modules: tuple[str, ...] | None = None  # None: see resolve_target_modules
-    epochs: float = 4.0
+    epochs: float = 3.0  # measured in docs/MODELS.md; `make train` must stay within its time budget
     max_steps: int | None = None
     batch_size: int = 16
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-2  # measured (docs/MODELS.md): the styles are learned from a base that lacks them
     warmup_ratio: float = 0.05
     max_length: int = 384
     seed: int = 0
@@ -62,6 +73,9 @@ class AdapterTrainConfig:
     base_model_id: str | None = None  # Hub id written as the card's base_model (default: base_model)
     progress: bool = True
     extra_tags: tuple[str, ...] = field(default_factory=tuple)
+    comparators_out: Path | None = None  # where segment_prompt goes; None: it is not trained
+    min_train_records: int = 20  # fewer: the segment is reported as too small to train
+    min_gain: float = 0.1  # "clearly below the base": validation loss at least 10% under it
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r < 1:
@@ -78,9 +92,14 @@ class AdapterTrainConfig:
         check_positive("batch_size", self.batch_size)
         check_positive("learning_rate", self.learning_rate)
         if self.segments is not None:
-            unknown = [s for s in self.segments if s not in (*L2_SEGMENTS, BASELINE)]
+            names = [*L2_SEGMENTS, *WHOLE_CORPUS]
+            unknown = [s for s in self.segments if s not in names]
             if unknown or not self.segments:
-                raise config_error("segments", list(self.segments), f"names from {[*L2_SEGMENTS, BASELINE]}")
+                raise config_error("segments", list(self.segments), f"names from {names}")
+        if not isinstance(self.min_train_records, int) or self.min_train_records < 1:
+            raise config_error("min_train_records", self.min_train_records, "a positive integer")
+        if not 0 <= self.min_gain < 1:
+            raise config_error("min_gain", self.min_gain, "a fraction in [0, 1)")
 
 
 def parse_target_modules(text: str | None) -> tuple[str, ...] | None:
@@ -106,19 +125,40 @@ def lora_config(cfg: AdapterTrainConfig, target_modules: tuple[str, ...] | None 
                       target_modules=list(targets), task_type="CAUSAL_LM", bias="none")
 
 
-def plan_adapters(cfg: AdapterTrainConfig, corpus_segments: set[str]) -> list[str]:
-    """The adapters to train, baseline first; :class:`DataError` for a segment with no records."""
-    # Baseline first: its per-segment losses are the reference every segment adapter is compared to.
-    wanted = cfg.segments or (*[s for s in L2_SEGMENTS if s in corpus_segments], BASELINE)
-    missing = [s for s in wanted if s != BASELINE and s not in corpus_segments]
+def plan_adapters(cfg: AdapterTrainConfig, corpus_segments: set[str] | dict[str, int]) -> list[str]:
+    """The adapters to train: baseline, then segment_prompt (with ``comparators_out``), then segments.
+
+    ``corpus_segments`` is the set of segments with training records, or segment -> record count
+    (then segments under ``min_train_records`` are left out: see :func:`too_small`).
+    :class:`DataError` for a requested segment with no records at all.
+    """
+    counts = corpus_segments if isinstance(corpus_segments, dict) else {s: cfg.min_train_records for s in corpus_segments}
+    comparators = (SEGMENT_PROMPT,) if cfg.comparators_out is not None else ()
+    wanted = cfg.segments or (*[s for s in L2_SEGMENTS if s in counts], BASELINE, *comparators)
+    missing = [s for s in wanted if s not in WHOLE_CORPUS and s not in counts]
     if missing:
         raise DataError(f"no training records for segment(s) {missing}", where=str(cfg.corpus / "train.jsonl"),
                         fix="drop them from --segments or rebuild the corpus with more customers")
-    return sorted(wanted, key=lambda s: s != BASELINE)
+    if SEGMENT_PROMPT in wanted and cfg.comparators_out is None:
+        raise ConfigError(f"{SEGMENT_PROMPT!r} needs a folder of its own", where="--segments",
+                          fix="pass --comparators-out DIR (it is never saved with the published adapters)")
+    # Baseline first: its per-segment losses are the reference every segment adapter is compared to.
+    order = {BASELINE: 0, SEGMENT_PROMPT: 1}
+    return sorted((s for s in wanted if s in WHOLE_CORPUS or counts[s] >= cfg.min_train_records),
+                  key=lambda s: order.get(s, 2))
+
+
+def too_small(cfg: AdapterTrainConfig, counts: dict[str, int]) -> dict[str, int]:
+    """Segments with records but fewer than ``min_train_records``: reported, not trained."""
+    wanted = cfg.segments or L2_SEGMENTS
+    return {s: counts[s] for s in wanted if s in counts and counts[s] < cfg.min_train_records}
 
 
 def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
-    """Train every planned adapter and save each to ``cfg.out/<name>``; returns metrics by name."""
+    """Train every planned adapter and save each to ``cfg.out/<name>`` (``segment_prompt`` to
+    ``cfg.comparators_out``); write ``training_summary.json``; return metrics by name."""
+    from collections import Counter
+
     from genemail.generation.modeling import load_base_model, load_tokenizer
 
     corpus = load_corpus_splits(cfg.corpus)
@@ -127,21 +167,53 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
     targets = resolve_target_modules(cfg, sum(p.numel() for p in base.parameters()))
     _check_targets(base, targets, cfg.base_model)
     display = _display_names(cfg.strategies, corpus["train"]["lang"][0])  # the corpus's language
-    plan = plan_adapters(cfg, set(corpus["train"]["segment"]))
-    baseline_by_segment: dict[str, float] = {}
+    counts = dict(Counter(corpus["train"]["segment"]))
+    plan = plan_adapters(cfg, counts)
+    references: dict[str, dict[str, float]] = {}  # whole-corpus adapter -> segment -> validation loss
     results: dict[str, dict[str, Any]] = {}
     for name in plan:
         print(f"[adapters] training {name!r} ({plan.index(name) + 1}/{len(plan)})", flush=True)
         metrics, model = _train_one(cfg, name, base, tokenizer, corpus, targets)
-        if name == BASELINE:
-            baseline_by_segment = _per_segment_losses(model, tokenizer, corpus["validation"], cfg)
-            metrics["validation_loss_by_segment"] = baseline_by_segment
+        if name in WHOLE_CORPUS:
+            references[name] = _per_segment_losses(model, tokenizer, corpus["validation"], cfg, _prompt_field(name))
+            metrics["validation_loss_by_segment"] = references[name]
         else:
-            metrics["baseline_validation_loss"] = baseline_by_segment.get(name)
+            metrics["baseline_validation_loss"] = references.get(BASELINE, {}).get(name)
+            metrics["segment_prompt_validation_loss"] = references.get(SEGMENT_PROMPT, {}).get(name)
+            metrics.update(_gain_over_base(metrics, cfg.min_gain))
         metrics["strategy"] = display.get(name, name)
         _save(cfg, name, model, metrics, targets)
         results[name] = metrics
+    write_summary(cfg, results, too_small(cfg, counts))
     return results
+
+
+def _prompt_field(name: str) -> str:
+    """The corpus field an adapter's prompts come from: only the baseline adapter lacks segment information."""
+    return "baseline_input" if name == BASELINE else "input"
+
+
+def _gain_over_base(metrics: dict[str, Any], min_gain: float) -> dict[str, Any]:
+    """Relative gain of a segment adapter over the base model alone, and whether it is clear."""
+    own, base = metrics.get("validation_loss"), metrics.get("base_validation_loss")
+    if own is None or not base:
+        return {"gain_over_base": None, "beats_base": None}
+    gain = round(1 - own / base, 4)
+    return {"gain_over_base": gain, "beats_base": gain >= min_gain}
+
+
+def write_summary(cfg: AdapterTrainConfig, results: dict[str, dict[str, Any]], small: dict[str, int]) -> Any:
+    """``training_summary.json`` beside the adapters: the loss table and the segments too small to train."""
+    rows = {name: {key: m.get(key) for key in (
+        "validation_loss", "base_validation_loss", "baseline_validation_loss", "segment_prompt_validation_loss",
+        "gain_over_base", "beats_base", "train_records", "validation_records", "steps", "seconds")}
+        for name, m in results.items()}
+    summary = {"adapters": rows, "too_small": small, "min_train_records": cfg.min_train_records,
+               "min_gain": cfg.min_gain,
+               "all_segments_beat_base": all(r["beats_base"] for n, r in rows.items() if n not in WHOLE_CORPUS)}
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    (cfg.out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary
 
 
 def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, corpus: Any,
@@ -149,10 +221,10 @@ def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, co
     import torch
     from peft import get_peft_model
 
-    is_baseline = name == BASELINE
-    prompt_field = "baseline_input" if is_baseline else "input"
-    train = corpus["train"] if is_baseline else corpus["train"].filter(lambda r: r["segment"] == name)
-    val = corpus["validation"] if is_baseline else corpus["validation"].filter(lambda r: r["segment"] == name)
+    whole = name in WHOLE_CORPUS
+    prompt_field = _prompt_field(name)
+    train = corpus["train"] if whole else corpus["train"].filter(lambda r: r["segment"] == name)
+    val = corpus["validation"] if whole else corpus["validation"].filter(lambda r: r["segment"] == name)
     torch.manual_seed(cfg.seed)  # same LoRA init for every adapter of a run
     # PEFT saves a non-"default" adapter into a sub-folder; keep "default" so each folder is flat.
     model = get_peft_model(copy.deepcopy(base), lora_config(cfg, targets))
@@ -164,6 +236,7 @@ def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, co
     if len(val):
         val_ds = tokenize_split(val, tokenizer, prompt_field, cfg.max_length)
         metrics["validation_loss"] = evaluate_loss(model, val_ds, tokenizer.pad_token_id, cfg.batch_size)
+        # The base alone gets the prompt form it was trained on (no segment tag): its best chance.
         ref_ds = tokenize_split(val, tokenizer, "baseline_input", cfg.max_length)
         with model.disable_adapter():
             metrics["base_validation_loss"] = evaluate_loss(model, ref_ds, tokenizer.pad_token_id, cfg.batch_size)
@@ -175,12 +248,12 @@ def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, co
     return metrics, model
 
 
-def _per_segment_losses(model: Any, tokenizer: Any, validation: Any, cfg: AdapterTrainConfig) -> dict[str, float]:
-    """The baseline adapter's validation loss on each segment's customers (baseline prompts)."""
+def _per_segment_losses(model: Any, tokenizer: Any, validation: Any, cfg: AdapterTrainConfig,
+                        prompt_field: str) -> dict[str, float]:
+    """A whole-corpus adapter's validation loss on each segment's customers (its own prompt form)."""
     losses = {}
     for seg in sorted(set(validation["segment"])):
-        ds = tokenize_split(validation.filter(lambda r: r["segment"] == seg), tokenizer, "baseline_input",
-                            cfg.max_length)
+        ds = tokenize_split(validation.filter(lambda r: r["segment"] == seg), tokenizer, prompt_field, cfg.max_length)
         losses[seg] = evaluate_loss(model, ds, tokenizer.pad_token_id, cfg.batch_size)
     return losses
 
@@ -189,7 +262,7 @@ def _save(cfg: AdapterTrainConfig, name: str, model: Any, metrics: dict[str, Any
           targets: tuple[str, ...]) -> None:
     from huggingface_hub import ModelCardData
 
-    out = cfg.out / name
+    out = (cfg.comparators_out if name == SEGMENT_PROMPT else cfg.out) / name
     model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors (+ PEFT's README)
     info = {**metrics, "base_model": cfg.base_model, "lora": _lora_summary(cfg, targets),
             "config": jsonable({k: v for k, v in asdict(cfg).items() if k != "extra_tags"})}
@@ -198,7 +271,8 @@ def _save(cfg: AdapterTrainConfig, name: str, model: Any, metrics: dict[str, Any
     card_data = ModelCardData(library_name="peft", base_model=base_id, pipeline_tag="text-generation",
                               license="apache-2.0",
                               tags=["genemail", "lora", "peft", "marketing-email", name, *cfg.extra_tags])
-    render_card("adapter_card.md", card_data, name=name, is_baseline=name == BASELINE, metrics=metrics,
+    render_card("adapter_card.md", card_data, name=name, is_baseline=name == BASELINE,
+                is_comparator=name == SEGMENT_PROMPT, metrics=metrics, min_gain=cfg.min_gain,
                 lora=_lora_summary(cfg, targets), base_model_id=base_id, seed=cfg.seed).save(out / "README.md")
 
 
@@ -220,4 +294,5 @@ def _display_names(path: Path | None, lang: str) -> dict[str, str]:
     book = load_strategies(path)
     names = {s: book.for_segment(s).text(lang).display_name for s in book.segments}
     names.setdefault(BASELINE, "baseline: one model for everyone (PRD v1.0)")
+    names[SEGMENT_PROMPT] = "segment as prompt: one shared adapter, segment tag in the prompt (comparator)"
     return names

@@ -1,9 +1,20 @@
 """Train the embedded base model: a byte-level BPE tokenizer and a tiny Qwen3 causal LM, from scratch.
 
-The model learns from the UN-segmented corpus (``baseline_input -> output``, no segment tags): it
-is the shared base that every segment's LoRA adapter then specializes. Loss is on the email tokens
-only. The folder it writes loads with ``AutoModelForCausalLM`` / ``AutoTokenizer`` like any model,
-with a model card (README.md) rendered from the packaged ``base_model_card.md``.
+The base model must behave like a real pretrained one (Qwen3): fluent in the product's language and
+vocabulary, but knowing none of GenEmail's segment templates, so that each segment's LoRA adapter has
+to carry its segment's style. So it never sees a segment-styled email. It learns from
+
+* the **single-strategy** emails (``baseline_input -> generic_output``: the customer's profile, no
+  segment information, and the one generic style and offer for everyone, from the strategies file's
+  ``baseline`` record), which also teaches it to copy the profile's facts in their fixed forms; and
+* the corpus's **neutral sentences** (``neutral.jsonl``: the shop's words, the segments' offer words
+  too, in plain statements; no prompt), so it can spell what the adapters will ask of it.
+
+So the base model alone (``__base__`` rows in the generator) *is* the single strategy. Loss is on the
+email (or sentence) tokens only. Its card and ``training_metrics.json`` record the validation loss on
+its own task (single-strategy emails) and on the segment-styled emails it was never shown (the
+number every segment adapter must clearly beat). The folder loads with ``AutoModelForCausalLM`` /
+``AutoTokenizer`` like any model.
 """
 
 from __future__ import annotations
@@ -11,11 +22,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genemail.errors import config_error
+from genemail.errors import DataError, config_error
 from genemail.generation.modeling import build_model, count_parameters, get_preset, preset_summary, train_tokenizer
 from genemail.generation.trainer import (
+    GENERIC_FIELD,
     check_positive,
     evaluate_loss,
     jsonable,
@@ -25,6 +37,9 @@ from genemail.generation.trainer import (
     tokenize_split,
 )
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 
 @dataclass(frozen=True)
 class BaseTrainConfig:
@@ -33,7 +48,7 @@ class BaseTrainConfig:
     corpus: Path
     out: Path
     preset: str = "tiny"
-    epochs: float = 8.0  # measured: 3 epochs left numbers mis-copied (fact consistency 0.90)
+    epochs: float = 4.0  # see docs/MODELS.md (measured: fact consistency of the base alone)
     max_steps: int | None = None  # overrides epochs when set
     batch_size: int = 16
     learning_rate: float = 3e-3  # tiny from-scratch models want a high LR
@@ -61,25 +76,36 @@ class BaseTrainConfig:
 def train_base(cfg: BaseTrainConfig) -> dict[str, Any]:
     """Train tokenizer + model on ``cfg.corpus`` and save both (and a card) to ``cfg.out``."""
     import torch
+    from datasets import concatenate_datasets
     from huggingface_hub import ModelCardData
+
+    from genemail.generation.corpus import load_neutral
 
     torch.manual_seed(cfg.seed)
     preset = get_preset(cfg.preset)
     corpus = load_corpus_splits(cfg.corpus)
-    train = corpus["train"]
-    # The tokenizer sees segmented prompts too (so strategy words get merges the adapters can use);
-    # the model itself never does.
-    texts = [t for col in ("baseline_input", "input", "output") for t in train[col]]
+    train, validation = corpus["train"], corpus["validation"]
+    _check_generic(train, cfg.corpus)
+    neutral = load_neutral(cfg.corpus)
+    # The tokenizer is trained on exactly what the model sees, as a real model's tokenizer comes from its
+    # pretraining text: trained on the styled emails too, it would merge their template phrases into
+    # tokens the model never saw, whose (random) embeddings no LoRA adapter can learn to write.
+    texts = [t for col in ("baseline_input", GENERIC_FIELD) for t in train[col]] + neutral
     tokenizer = train_tokenizer(texts, cfg.vocab_size or preset.vocab_size, preset.max_position_embeddings)
     model = build_model(preset, tokenizer, seed=cfg.seed)
-    train_ds = tokenize_split(train, tokenizer, "baseline_input", cfg.max_length)
-    eval_ds = tokenize_split(corpus["validation"], tokenizer, "baseline_input", cfg.max_length)
+    train_ds = tokenize_split(train, tokenizer, "baseline_input", cfg.max_length, GENERIC_FIELD)
+    if neutral:
+        train_ds = concatenate_datasets([train_ds, _neutral_dataset(neutral, tokenizer, cfg.max_length)])
     metrics = run_trainer(model, train_ds, tokenizer.pad_token_id, seed=cfg.seed, epochs=cfg.epochs,
                           max_steps=cfg.max_steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                           warmup_ratio=cfg.warmup_ratio, progress=cfg.progress)
-    metrics.update(validation_loss=evaluate_loss(model, eval_ds, tokenizer.pad_token_id, cfg.batch_size),
+    generic_val = tokenize_split(validation, tokenizer, "baseline_input", cfg.max_length, GENERIC_FIELD)
+    styled_val = tokenize_split(validation, tokenizer, "baseline_input", cfg.max_length)
+    metrics.update(validation_loss=evaluate_loss(model, generic_val, tokenizer.pad_token_id, cfg.batch_size),
+                   styled_validation_loss=evaluate_loss(model, styled_val, tokenizer.pad_token_id, cfg.batch_size),
                    parameters=count_parameters(model), vocab_size=len(tokenizer),
-                   train_records=len(train), validation_records=len(corpus["validation"]))
+                   train_records=len(train), neutral_records=len(neutral), validation_records=len(validation),
+                   training_data="single-strategy emails + neutral sentences (no segment-styled email)")
     cfg.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(cfg.out)  # safetensors by default
     tokenizer.save_pretrained(cfg.out)
@@ -90,3 +116,20 @@ def train_base(cfg: BaseTrainConfig) -> dict[str, Any]:
     render_card("base_model_card.md", card_data, preset=preset_summary(preset), metrics=metrics,
                 config=jsonable(asdict(cfg))).save(cfg.out / "README.md")
     return info
+
+
+def _check_generic(train: "Dataset", corpus: Path) -> None:
+    """:class:`DataError` unless every training record has its single-strategy email."""
+    if GENERIC_FIELD not in train.column_names or not all(train[GENERIC_FIELD]):
+        raise DataError(
+            f"the corpus has no single-strategy emails ({GENERIC_FIELD!r})", where=str(Path(corpus) / "train.jsonl"),
+            fix="rebuild it with `python -m training.build_corpus` from a strategies file whose 'baseline' record "
+                "has variants (the packaged one does)")
+
+
+def _neutral_dataset(sentences: list[str], tokenizer: Any, max_length: int) -> "Dataset":
+    """Neutral sentences as training rows with an empty prompt (loss on every token of the sentence)."""
+    from datasets import Dataset
+
+    rows = Dataset.from_dict({"prompt": [""] * len(sentences), "output": sentences})
+    return tokenize_split(rows, tokenizer, "prompt", max_length)

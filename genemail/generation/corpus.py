@@ -2,13 +2,22 @@
 
 Each reference email is greeting + body + call to action, three parts picked from the segment's
 variants in the strategies file and filled with the customer's own facts in fixed, checkable forms.
-Variant choice is seeded per customer, and a segment never repeats a text: when a draw collides
-with an email already written in that segment, the next combination in the customer's seeded
-order is taken. So no two customers of a segment get the same email, by construction.
+Variant choice is seeded per customer, and a segment never repeats a text within a split: when a
+draw collides with an email already written in that segment and split, the next combination in the
+customer's seeded order is taken. So no two customers of a segment in one split get the same email,
+by construction.
+
+Beside each styled email a record carries ``generic_output``: the same customer's email in the
+**single strategy** (the ``baseline`` record's variants: one generic style and offer for everyone).
+The embedded base model learns those, plus the neutral sentences of ``neutral.jsonl``
+(:mod:`genemail.generation.neutral`), and never the styled emails: the segment adapters carry the
+styles, as they must on a real base model.
 
 The corpus is a ``datasets.DatasetDict`` split train / validation / test *by customer* (stratified
 by segment, seeded), saved as one JSONL file per split plus ``corpus_info.json``. Every record
-keeps the customer's profile, so evaluation can rebuild test customers without the segmenter.
+keeps the customer's profile, so evaluation can rebuild test customers without the segmenter. Rows
+of the input table may come with a ``split`` already chosen (synthesized customers that fill small
+segments and the evaluation set, :mod:`genemail.generation.topup`); the others are split here.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 INFO_FILE = "corpus_info.json"
+NEUTRAL_FILE = "neutral.jsonl"  # neutral sentences for the base model (one {"text", "lang"} per line)
+SOURCES: tuple[str, ...] = ("customers", "synthetic")  # where a record's customer came from
 CARD_TEMPLATE = card_template("corpus_card.md")
 _SEPARATOR = {"zh": "", "en": " "}
 
@@ -49,6 +60,13 @@ class CorpusConfig:
     emails_per_customer: int = 1
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
+    # Customers per segment each split must reach; synthesized customers fill the gap (see topup).
+    min_train: int = 0
+    min_validation: int = 0
+    min_test: int = 0
+    # Neutral text for the base model (neutral.jsonl; see genemail.generation.neutral); 0 writes none.
+    neutral_sentences: int = 1000  # grammar sentences
+    phrase_mixes: int = 1500  # phrases of 2-3 different segments strung together, no prompt
 
     def __post_init__(self) -> None:
         if self.lang not in LANGS:
@@ -61,6 +79,15 @@ class CorpusConfig:
             value = getattr(self, name)
             if not 0.0 < value < 0.5:
                 raise config_error(name, value, "a fraction between 0 and 0.5 (exclusive)")
+        for name in ("min_train", "min_validation", "min_test", "neutral_sentences", "phrase_mixes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
+                raise config_error(name, value, "an integer from 0 to 100000")
+
+    @property
+    def minimums(self) -> dict[str, int]:
+        """Customers per segment each split must reach (0: no minimum)."""
+        return {"train": self.min_train, "validation": self.min_validation, "test": self.min_test}
 
 
 def _features() -> "datasets.Features":
@@ -73,7 +100,8 @@ def _features() -> "datasets.Features":
         "income": Value("float64"), "recency": Value("int64"), "favourite_category": Value("string"),
         "tenure_days": Value("int64"),
     }
-    text = ("input", "baseline_input", "output", "segment", "customer_id", "lang", "variant")
+    text = ("input", "baseline_input", "output", "generic_output", "segment", "customer_id", "lang", "variant",
+            "source")
     return Features({**{name: Value("string") for name in text}, "profile": profile})
 
 
@@ -84,6 +112,8 @@ def _to_dataset(rows: list[dict[str, Any]]) -> "datasets.Dataset":
     features = _features()
     if not rows:
         return Dataset.from_dict({name: [] for name in features}, features=features)
+    # Corpora written before the single strategy and the top-up lack these two fields.
+    rows = [{"generic_output": "", "source": SOURCES[0], **row} for row in rows]
     return Dataset.from_list(rows, features=features)
 
 
@@ -144,12 +174,19 @@ def draw_emails(
 
 
 def build_records(
-    frame: "pd.DataFrame", book: StrategyBook, config: CorpusConfig, segment_column: str = "segment"
+    frame: "pd.DataFrame", book: StrategyBook, config: CorpusConfig, segment_column: str = "segment",
+    split_of: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """One record per (customer, email); returns the records and the skipped-row counts by reason."""
+    """One record per (customer, email); returns the records and the skipped-row counts by reason.
+
+    Emails are unique within a segment *and split* (``split_of``: customer_id -> split); without
+    ``split_of``, within a segment. Per split, so a large segment of alike customers (hundreds of
+    high-income wine lovers) does not run out of distinct texts.
+    """
     if segment_column not in frame.columns:
         raise DataError(f"no {segment_column!r} column", where="customers table", fix="segment the customers first")
-    used: dict[str, set[str]] = {segment: set() for segment in L2_SEGMENTS}
+    split_of = split_of or {}
+    used: dict[tuple[str, str], set[str]] = {}
     records: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     for row_number, row in enumerate(frame.to_dict(orient="records"), start=1):
@@ -169,14 +206,33 @@ def build_records(
         strategy = book.for_segment(segment)
         prompt = build_prompt(profile, strategy, config.lang)
         baseline = build_baseline_prompt(profile, config.lang)
-        drawn = draw_emails(profile, strategy, config.lang, config.emails_per_customer, config.seed, used[segment])
-        for email, (g, b, c) in drawn:
+        pool = used.setdefault((segment, split_of.get(profile.customer_id, "")), set())
+        drawn = draw_emails(profile, strategy, config.lang, config.emails_per_customer, config.seed, pool)
+        generic = generic_emails(profile, book, config)
+        source = row.get("source") if row.get("source") in SOURCES else SOURCES[0]
+        for (email, (g, b, c)), generic_email in zip(drawn, generic):
             records.append({
-                "input": prompt, "baseline_input": baseline, "output": email, "segment": segment,
-                "customer_id": profile.customer_id, "lang": config.lang, "variant": f"g{g}-b{b}-c{c}",
-                "profile": profile.to_record(),
+                "input": prompt, "baseline_input": baseline, "output": email, "generic_output": generic_email,
+                "segment": segment, "customer_id": profile.customer_id, "lang": config.lang,
+                "variant": f"g{g}-b{b}-c{c}", "source": source, "profile": profile.to_record(),
             })
     return records, skipped
+
+
+def has_single_strategy(book: StrategyBook, lang: str) -> bool:
+    """Does the strategies file define single-strategy emails (variants on the ``baseline`` record)?"""
+    return book.baseline.text(lang).variants is not None
+
+
+def generic_emails(profile: CustomerProfile, book: StrategyBook, config: CorpusConfig) -> list[str]:
+    """The customer's single-strategy emails, one per styled email ("" when the file defines none).
+
+    Distinct for one customer, not across customers: one style for everyone is the point.
+    """
+    if not has_single_strategy(book, config.lang):
+        return [""] * config.emails_per_customer
+    drawn = draw_emails(profile, book.baseline, config.lang, config.emails_per_customer, config.seed + 1, set())
+    return [email for email, _ in drawn]
 
 
 def split_customers(customer_segments: dict[str, str], config: CorpusConfig) -> dict[str, str]:
@@ -197,6 +253,24 @@ def split_customers(customer_segments: dict[str, str], config: CorpusConfig) -> 
     return assignment
 
 
+def assign_splits(frame: "pd.DataFrame", config: CorpusConfig, segment_column: str = "segment") -> dict[str, str]:
+    """customer_id -> split of every L2 customer: its own ``split`` when the table has one, else
+    :func:`split_customers` (stratified by segment, seeded)."""
+    if segment_column not in frame.columns:
+        return {}
+    given: dict[str, str] = {}
+    if "split" in frame.columns:
+        for customer, split in zip(frame["customer_id"].astype(str), frame["split"]):
+            if isinstance(split, str):
+                if split not in SPLITS:
+                    raise DataError(f"unknown split {split!r}", where=f"customer {customer!r}, column split",
+                                    fix=f"use one of {list(SPLITS)} or leave it empty")
+                given[customer] = split
+    rest = {str(c): seg for c, seg in zip(frame["customer_id"], frame[segment_column])
+            if seg in L2_SEGMENTS and str(c) not in given}
+    return {**split_customers(rest, config), **given}
+
+
 def build_corpus(
     frame: "pd.DataFrame", book: StrategyBook, config: CorpusConfig | None = None, segment_column: str = "segment"
 ) -> tuple["datasets.DatasetDict", dict[str, Any]]:
@@ -208,10 +282,10 @@ def build_corpus(
     from datasets import DatasetDict
 
     config = config or CorpusConfig()
-    records, skipped = build_records(frame, book, config, segment_column)
+    split_of = assign_splits(frame, config, segment_column)
+    records, skipped = build_records(frame, book, config, segment_column, split_of)
     if not records:
         raise DataError("no customer with an L2 segment", where="customers table", fix="segment the customers first")
-    split_of = split_customers({r["customer_id"]: r["segment"] for r in records}, config)
     corpus = DatasetDict({
         split: _to_dataset([r for r in records if split_of[r["customer_id"]] == split]) for split in SPLITS
     })
@@ -229,6 +303,8 @@ def corpus_info(
             "records": corpus[split].num_rows,
             "customers": len(set(corpus[split]["customer_id"])),
             "segments": dict(sorted(Counter(corpus[split]["segment"]).items())),
+            "synthetic_customers": dict(sorted(Counter(
+                r["segment"] for r in _first_records(corpus[split]) if r["source"] == "synthetic").items())),
         }
         for split in SPLITS
     }
@@ -237,19 +313,40 @@ def corpus_info(
         "validation_fraction": config.validation_fraction, "test_fraction": config.test_fraction,
         "strategies_version": book.version, "splits": splits, "skipped": dict(skipped),
         "segments": list(L2_SEGMENTS), "genemail_version": __version__,
+        "single_strategy": has_single_strategy(book, config.lang), "minimums": config.minimums,
+        "neutral_sentences": config.neutral_sentences, "phrase_mixes": config.phrase_mixes,
     }
 
 
-def save_corpus(corpus: "datasets.DatasetDict", info: dict[str, Any], out_dir: Path | str) -> Path:
-    """Write ``<split>.jsonl`` for each split and ``corpus_info.json`` into ``out_dir``."""
+def _first_records(split: "datasets.Dataset") -> list[dict[str, Any]]:
+    """One record per customer (the first), for per-customer counts."""
+    seen: dict[str, dict[str, Any]] = {}
+    for customer, segment, source in zip(split["customer_id"], split["segment"], split["source"]):
+        seen.setdefault(customer, {"segment": segment, "source": source})
+    return list(seen.values())
+
+
+def save_corpus(corpus: "datasets.DatasetDict", info: dict[str, Any], out_dir: Path | str,
+                neutral: Sequence[str] = ()) -> Path:
+    """Write ``<split>.jsonl`` for each split, ``corpus_info.json`` and (if any) ``neutral.jsonl``
+    (the base model's neutral text: see :func:`neutral_text`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         with (out / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
             for record in corpus[split]:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if neutral:
+        with (out / NEUTRAL_FILE).open("w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps({"text": t, "lang": info["lang"]}, ensure_ascii=False) + "\n" for t in neutral)
     (out / INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     return out
+
+
+def load_neutral(corpus_dir: Path | str) -> list[str]:
+    """The neutral sentences of a saved corpus (an empty list when it has none)."""
+    path = Path(corpus_dir) / NEUTRAL_FILE
+    return [record["text"] for record in _read_jsonl(path)] if path.is_file() else []
 
 
 def load_corpus(corpus_dir: Path | str) -> "datasets.DatasetDict":
@@ -298,12 +395,21 @@ def held_out_customers(corpus: "datasets.DatasetDict") -> list[tuple[CustomerPro
     return list(seen.values())
 
 
+def generic_references(corpus: "datasets.DatasetDict") -> dict[str, str]:
+    """customer_id -> first single-strategy reference email of each test-split customer."""
+    out: dict[str, str] = {}
+    for customer, generic in zip(corpus["test"]["customer_id"], corpus["test"]["generic_output"]):
+        out.setdefault(customer, generic)
+    return out
+
+
 def segment_customers(customers: Path, segmenter: Path) -> "pd.DataFrame":
     """Load customers (internal schema) and add the segmenter's L2 name as a ``segment`` column."""
     from genemail.data import load_customers
     from genemail.segmentation import load_segmenter
 
-    frame = load_customers(customers).frame
+    loaded = load_customers(customers)
+    frame = loaded.frame
     if not Path(segmenter).exists():
         raise ArtifactError("segmenter not found", where=str(segmenter),
                             fix="train it first (make train) or pass --segmenter DIR")
@@ -311,26 +417,51 @@ def segment_customers(customers: Path, segmenter: Path) -> "pd.DataFrame":
     mapping = dict(zip(segments["customer_id"].astype(str), segments["l2"]))
     frame = frame.copy()
     frame["segment"] = frame["customer_id"].astype(str).map(mapping)
+    # Synthesized top-up customers are cleaned against the same date, so their ages, recencies and
+    # tenures read like the table's own.
+    frame.attrs["reference_date"] = loaded.report.reference_date
     return frame
 
 
 def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
-                        strategies: Path | None = None) -> dict[str, Any]:
+                        strategies: Path | None = None, segmenter: Path | None = None) -> dict[str, Any]:
     """Build the corpus of ``frame`` (with a ``segment`` column) and write its folder; returns corpus_info.
 
-    The folder holds the splits, ``corpus_info.json``, the dataset card and a copy of the strategies
-    file used, so the corpus is reproducible from its folder alone.
+    With a ``segmenter`` and minimums in ``config``, synthesized customers fill the small segments'
+    splits first (:mod:`genemail.generation.topup`). The folder holds the splits, ``neutral.jsonl``,
+    ``corpus_info.json``, the dataset card and a copy of the strategies file used, so the corpus is
+    reproducible from its folder alone.
     """
     import shutil
+
+    import pandas as pd
 
     from genemail.generation.strategies import load_strategies
 
     book = load_strategies(strategies)
+    top_up_report = None
+    if segmenter is not None and any(config.minimums.values()):
+        from genemail.generation.topup import top_up
+        from genemail.segmentation import load_segmenter
+
+        extra, top_up_report = top_up(frame, load_segmenter(segmenter), config)
+        frame = pd.concat([frame.assign(source=SOURCES[0]), extra], ignore_index=True)
     corpus, info = build_corpus(frame, book, config)
-    save_corpus(corpus, info, out)
+    if top_up_report is not None:
+        info["top_up"] = top_up_report.to_dict()
+    save_corpus(corpus, info, out, neutral_text(book, config))
+    info = load_corpus_info(out)
     shutil.copyfile(book.source, Path(out) / "strategies.yaml")
     render_corpus_card(info).save(Path(out) / "README.md")
     return info
+
+
+def neutral_text(book: StrategyBook, config: CorpusConfig) -> list[str]:
+    """The base model's neutral text: grammar sentences, then phrase mixes (seeded)."""
+    from genemail.generation.neutral import neutral_sentences, phrase_mixes
+
+    return (neutral_sentences(config.neutral_sentences, config.lang, config.seed)
+            + phrase_mixes(book, config.phrase_mixes, config.lang, config.seed))
 
 
 def render_corpus_card(info: dict[str, Any], template_path: Path | None = None, repo_id: str | None = None) -> "DatasetCard":

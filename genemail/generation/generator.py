@@ -93,7 +93,10 @@ class Completion:
 
 SEGMENTED = "segmented"  # a customer's email from its segment's adapter
 BASELINE_VARIANT = "baseline"  # the same customer's email from the one-size-fits-all adapter
-VARIANTS: tuple[str, ...] = (SEGMENTED, BASELINE_VARIANT)
+# The single strategy: the base model alone on the baseline prompt. The embedded base model is trained
+# on the generic (single-strategy) emails only, so this is one email style for everyone.
+SINGLE_STRATEGY_VARIANT = "single_strategy"
+VARIANTS: tuple[str, ...] = (SEGMENTED, BASELINE_VARIANT, SINGLE_STRATEGY_VARIANT)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class GeneratedEmail:
     latency_s: float
     new_tokens: int
     baseline_new_tokens: int = 0
+    single_strategy_email: str | None = None  # only when asked for (``only=[..."single_strategy"...]``)
+    single_strategy_new_tokens: int = 0
 
 
 @dataclass
@@ -244,8 +249,9 @@ class EmailGenerator:
 
         Customers of different segments share batches: each batch is one ``generate`` call whose rows
         are the segmented prompts followed by the same customers' baseline prompts. ``only[i]``
-        (``"segmented"`` or ``"baseline"``) asks for just that one of customer ``i``'s emails (an
-        experiment sends one variant per customer); otherwise ``with_baseline`` decides.
+        (``"segmented"``, ``"baseline"`` or ``"single_strategy"``: the base model alone, one generic
+        email for everyone) asks for just that one of customer ``i``'s emails (an experiment sends
+        one variant per customer); otherwise ``with_baseline`` decides.
         """
         from tqdm.auto import tqdm
 
@@ -289,11 +295,12 @@ class EmailGenerator:
                 row_of[(i, SEGMENTED)] = len(prompts)
                 prompts.append(build_prompt(c, st, lang=config.lang))
                 names.append(st.adapter)
-        for i, c in enumerate(customers):
-            if BASELINE_VARIANT in wanted[i]:
-                row_of[(i, BASELINE_VARIANT)] = len(prompts)
-                prompts.append(build_baseline_prompt(c, lang=config.lang))
-                names.append(BASELINE)
+        for variant, adapter in ((BASELINE_VARIANT, BASELINE), (SINGLE_STRATEGY_VARIANT, BASE_ROW)):
+            for i, c in enumerate(customers):
+                if variant in wanted[i]:
+                    row_of[(i, variant)] = len(prompts)
+                    prompts.append(build_baseline_prompt(c, lang=config.lang))
+                    names.append(adapter)
         t0 = time.perf_counter()
         rows = self.complete(prompts, names, config)
         latency = round(time.perf_counter() - t0, 4)
@@ -303,7 +310,7 @@ class EmailGenerator:
 
         out = []
         for i, (c, st) in enumerate(zip(customers, strategies)):
-            seg, base = row(i, SEGMENTED), row(i, BASELINE_VARIANT)
+            seg, base, single = row(i, SEGMENTED), row(i, BASELINE_VARIANT), row(i, SINGLE_STRATEGY_VARIANT)
             ref = self._refs.get(st.adapter)
             out.append(GeneratedEmail(
                 customer_id=str(c.customer_id), segment=st.segment, strategy=st.text(config.lang).display_name,
@@ -311,5 +318,7 @@ class EmailGenerator:
                 adapter=st.adapter, adapter_repo=ref.repo_id if ref else None,
                 adapter_revision=ref.revision if ref else None, latency_s=latency,
                 new_tokens=seg.new_tokens if seg else 0, baseline_new_tokens=base.new_tokens if base else 0,
+                single_strategy_email=single.text if single else None,
+                single_strategy_new_tokens=single.new_tokens if single else 0,
             ))
         return out

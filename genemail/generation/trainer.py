@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
 CORPUS_FIELDS: tuple[str, ...] = ("input", "baseline_input", "output", "segment", "customer_id", "lang")
+GENERIC_FIELD = "generic_output"  # the single-strategy email (only the base model's training needs it)
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 
@@ -52,12 +53,13 @@ def load_corpus_splits(corpus_dir: Path) -> "DatasetDict":
     return DatasetDict(splits)
 
 
-def tokenize_split(split: "Dataset", tokenizer: Any, prompt_field: str, max_length: int) -> "Dataset":
-    """Map records to ``input_ids/attention_mask/labels`` (loss on ``output`` only)."""
+def tokenize_split(split: "Dataset", tokenizer: Any, prompt_field: str, max_length: int,
+                   output_field: str = "output") -> "Dataset":
+    """Map records to ``input_ids/attention_mask/labels`` (loss on ``output_field`` only)."""
     return split.map(
-        lambda r: encode_example(tokenizer, r[prompt_field], r["output"], max_length),
+        lambda r: encode_example(tokenizer, r[prompt_field], r[output_field], max_length),
         remove_columns=split.column_names,
-        desc=f"tokenize ({prompt_field})",
+        desc=f"tokenize ({prompt_field} -> {output_field})",
     )
 
 
