@@ -19,9 +19,9 @@ ENDPOINTS = {"/segment", "/compose", "/regenerate", "/compose_new", "/next_pair"
 @pytest.fixture
 def client(app_url: str):
     """A fresh client: its own session, so its own gr.State."""
-    from gradio_client import Client
+    from tests.fixtures.app import app_client
 
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 def _n_ratings(stats_md: str) -> int:

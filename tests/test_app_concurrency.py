@@ -49,9 +49,9 @@ def _plan(rater: int) -> list[tuple[str, int, int]]:
 
 
 def _rate_all(url: str, rater: int, customers: list[str], start: threading.Barrier) -> list[str]:
-    from gradio_client import Client
+    from tests.fixtures.app import app_client
 
-    client = Client(url, verbose=False)  # one client = one session = one rater's gr.State
+    client = app_client(url)  # one client = one session = one rater's gr.State
     statuses = []
     start.wait()  # every rater begins at the same moment
     for i, (choice, a, b) in enumerate(_plan(rater)):
@@ -90,9 +90,9 @@ def test_sixteen_raters_store_every_rating_exactly_once(fresh_app) -> None:
     assert total == unique_subs == N_RATINGS
     assert per_rater == {f"rater-{r:02d}": len(_plan(r)) for r in range(N_RATERS)}
 
-    from gradio_client import Client
+    from tests.fixtures.app import app_client
 
-    stats_md, table = Client(url, verbose=False).predict(api_name="/stats")
+    stats_md, table = app_client(url).predict(api_name="/stats")
     assert f"**{N_RATINGS}** ratings by **{N_RATERS}** raters" in stats_md
     rows = {(r[0], r[1], r[2]): r for r in table["data"]}  # segment, metric, variant -> row
     for (segment, variant), (n, matches) in by_seg.items():

@@ -11,9 +11,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def client(app_url: str):
-    from gradio_client import Client
+    from tests.fixtures.app import app_client
 
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 def test_label_tab_shows_a_profile_without_the_answer_and_stores_the_label(client, app_service) -> None:

@@ -17,9 +17,9 @@ TRUTH = {"default": {"control": 0.03, "segmented": 0.03}, HIGHVALUE_ACTIVE: {"co
 
 @pytest.fixture
 def client(app_url: str):
-    from gradio_client import Client
+    from tests.fixtures.app import app_client
 
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 def test_results_tab_ingests_once_and_reports_per_segment_and_arm(client, app_service, tmp_path: Path) -> None:
