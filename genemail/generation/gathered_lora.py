@@ -23,7 +23,7 @@ PEFT's up to floating-point rounding order (greedy decoding is tested token for 
 
 Use :func:`gathered_lora` (a context manager around ``model.generate``), or :func:`mixed_batch`,
 which takes ``adapter_names`` out of a ``generate`` kwargs dict when it can serve them and leaves them
-for PEFT otherwise (:func:`unsupported_reason` says why not).
+for PEFT otherwise (:func:`unsupported_reason` says why not; ``GENEMAIL_MIXED_LORA=peft`` always does).
 """
 
 from __future__ import annotations
@@ -158,15 +158,31 @@ def gathered_lora(model: Any, adapter_names: Sequence[str]) -> Iterator[None]:
             del layer.forward
 
 
+METHODS: tuple[str, ...] = ("gathered", "peft")
+
+
+def _method(method: str | None) -> str:
+    from genemail.settings import Settings
+
+    chosen = Settings.from_env().mixed_lora if method is None else method
+    if chosen not in METHODS:
+        raise ConfigError(f"mixed-batch LoRA method {chosen!r} is unknown",
+                          where="GENEMAIL_MIXED_LORA" if method is None else "method",
+                          fix=f"use one of {METHODS}")
+    return chosen
+
+
 @contextmanager
-def mixed_batch(model: Any, generate_kwargs: MutableMapping[str, Any]) -> Iterator[None]:
+def mixed_batch(model: Any, generate_kwargs: MutableMapping[str, Any], method: str | None = None) -> Iterator[None]:
     """Serve ``generate_kwargs["adapter_names"]`` with :func:`gathered_lora` when the model allows it.
 
-    When it does, ``adapter_names`` is taken out of ``generate_kwargs`` (so PEFT's own per-adapter
-    loop is not run as well); otherwise the kwargs are left alone and PEFT serves the batch.
+    When it does, ``adapter_names`` is taken out of ``generate_kwargs`` for the block (so PEFT's own
+    per-adapter loop does not run as well) and put back after it; otherwise the kwargs are left alone
+    and PEFT serves the batch. ``method`` (default: ``$GENEMAIL_MIXED_LORA``, else ``"gathered"``)
+    set to ``"peft"`` always leaves the batch to PEFT.
     """
     names = generate_kwargs.get("adapter_names")
-    if names is None or unsupported_reason(model) is not None:
+    if _method(method) == "peft" or names is None or unsupported_reason(model) is not None:
         yield
         return
     with gathered_lora(model, names):
