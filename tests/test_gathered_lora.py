@@ -85,8 +85,8 @@ def _one_at_a_time(model, enc: dict, names: list[str]) -> list[list[int]]:
     return rows
 
 
-def _gathered(model, enc: dict, names: list[str]) -> list[list[int]]:
-    with gathered_lora(model, names):
+def _gathered(model, enc: dict, names: list[str], mode: str = "auto") -> list[list[int]]:
+    with gathered_lora(model, names, mode):
         return _new_tokens(model, enc)
 
 
@@ -95,10 +95,11 @@ def mixed_model():
     return _peft_model(MIXED_CONFIGS)
 
 
-def test_mixed_ranks_alphas_and_layers_equal_set_adapter_and_peft(mixed_model) -> None:
+@pytest.mark.parametrize("mode", ["stacked", "rows", "auto"])
+def test_mixed_ranks_alphas_and_layers_equal_set_adapter_and_peft(mixed_model, mode: str) -> None:
     names = ["r2", "mlp", BASE_ROW, "r6", "r2", "r6", BASE_ROW, "mlp", "r6"]
     enc = _batch(len(names))
-    gathered = _gathered(mixed_model, enc, names)
+    gathered = _gathered(mixed_model, enc, names, mode)
     assert gathered == _new_tokens(mixed_model, enc, adapter_names=names)
     assert gathered == _one_at_a_time(mixed_model, enc, names)
     # The adapters really steer the rows apart, so the equalities above can fail.
@@ -107,13 +108,14 @@ def test_mixed_ranks_alphas_and_layers_equal_set_adapter_and_peft(mixed_model) -
     assert len({tuple(o) for o in outs}) == 4
 
 
-def test_logits_match_peft_and_base_rows_are_the_base_model_exactly(mixed_model) -> None:
+@pytest.mark.parametrize("mode", ["stacked", "rows"])
+def test_logits_match_peft_and_base_rows_are_the_base_model_exactly(mixed_model, mode: str) -> None:
     import torch
 
     names = ["r6", BASE_ROW, "r2", "mlp", BASE_ROW]
     enc = _batch(len(names), seed=1)
     with torch.inference_mode():
-        with gathered_lora(mixed_model, names):
+        with gathered_lora(mixed_model, names, mode):
             ours = mixed_model(**enc).logits
         peft = mixed_model(**enc, adapter_names=names).logits
         with mixed_model.disable_adapter():
@@ -138,6 +140,25 @@ def test_peft_forward_is_back_after_the_block_even_on_error(mixed_model) -> None
             assert all("forward" in layer.__dict__ for layer in layers)
             raise RuntimeError("boom")
     assert not any("forward" in layer.__dict__ for layer in layers)
+
+
+def test_plan_forms_and_the_auto_rule(mixed_model) -> None:
+    from genemail.generation.gathered_lora import STACKED_MAX_EXTRA, plan_layer
+
+    layer = mixed_model.base_model.model.model.layers[0].self_attn.q_proj  # r2 and r6 here, not mlp
+    names = ["r6", "mlp", "r2", BASE_ROW]
+    stacked, rows = plan_layer(layer, names, "stacked"), plan_layer(layer, names, "rows")
+    assert stacked.a_cat.shape == (8, layer.in_features) and stacked.mask.shape == (4, 1, 8)
+    assert rows.a_rows.shape == (4, layer.in_features, 6) and rows.b_rows.shape == (4, 6, layer.out_features)
+    assert not rows.b_rows[1].any() and not rows.b_rows[3].any()  # mlp is absent here; __base__ has none
+    assert not stacked.mask[1].any() and not stacked.mask[3].any()
+    extra = 8 * (layer.in_features + layer.out_features) / (layer.in_features * layer.out_features)
+    auto = plan_layer(layer, names)
+    assert (auto.mask is not None) == (extra <= STACKED_MAX_EXTRA)
+    assert plan_layer(layer, ["mlp", BASE_ROW]) is None
+    with pytest.raises(ConfigError, match="mode"):
+        with gathered_lora(mixed_model, names, "fastest"):
+            pass
 
 
 def test_unknown_adapter_and_repeated_rows_are_refused(mixed_model) -> None:

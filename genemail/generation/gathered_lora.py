@@ -44,13 +44,29 @@ BASE_ROW = "__base__"  # PEFT's name for "no adapter" in adapter_names (same as 
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One LoRA layer's stacked adapters for one batch (shapes in the module docstring)."""
+    """One LoRA layer's adapters for one batch, in one of two forms (shapes in the module docstring).
 
-    a_cat: "torch.Tensor"  # (R, in)
-    b_cat_t: "torch.Tensor"  # (R, out): B_cat transposed, contiguous for addmm
-    mask: "torch.Tensor"  # (N, 1, R)
+    ``stacked``: ``a_cat`` (R, in), ``b_cat_t`` (R, out) and ``mask`` (N, 1, R); every row multiplies
+    all K adapters' A and keeps its own block. ``rows``: ``a_rows`` (N, in, r) and ``b_rows`` (N, r, out),
+    each row's own matrices (scaling folded into B, zero for ``__base__`` rows), for ``torch.bmm``.
+    """
+
+    a_cat: "torch.Tensor | None" = None
+    b_cat_t: "torch.Tensor | None" = None
+    mask: "torch.Tensor | None" = None
+    a_rows: "torch.Tensor | None" = None
+    b_rows: "torch.Tensor | None" = None
+
+    @property
+    def rows(self) -> int:
+        return (self.mask if self.mask is not None else self.a_rows).shape[0]
 
 
+# Stacked costs R / r times a row's own LoRA FLOPs but reads each adapter's weights once and needs no
+# per-row copies; per-row bmm costs only the row's own FLOPs but keeps N copies of the weights. Measured
+# on the embedded model (5 adapters of rank 8 on every projection, extra FLOPs ~60% of a layer's), stacked
+# was as fast or faster (BENCHMARKS.md), so rows are used only when the stacked waste outgrows the layer.
+STACKED_MAX_EXTRA = 1.0
 def _lora_layers(model: Any) -> list[Any]:
     from peft.tuners.lora import LoraLayer
 
@@ -86,17 +102,26 @@ def unsupported_reason(model: Any) -> str | None:
     return None
 
 
-def plan_layer(layer: Any, names: Sequence[str]) -> LayerPlan | None:
-    """Stack the adapters that ``names`` uses (sorted) and build the row mask; None if none applies here.
+def plan_layer(layer: Any, names: Sequence[str], mode: str = "auto") -> LayerPlan | None:
+    """The adapters that ``names`` uses, stacked (sorted by name) or gathered per row; None if none applies.
 
-    An adapter missing from this layer (trained on other target modules) contributes nothing to its
-    rows here, as in PEFT.
+    ``mode``: ``"stacked"``, ``"rows"`` or ``"auto"`` (stacked when its extra FLOPs, R (in + out), are at
+    most :data:`STACKED_MAX_EXTRA` of the layer's own in x out). An adapter missing from this layer
+    (trained on other target modules) contributes nothing to its rows here, as in PEFT.
     """
-    import torch
-
     present = [a for a in sorted(set(names) - {BASE_ROW}) if a in layer.lora_A]
     if not present:
         return None
+    width = sum(layer.lora_A[a].weight.shape[0] for a in present)
+    if mode == "auto":
+        extra = width * (layer.in_features + layer.out_features) / (layer.in_features * layer.out_features)
+        mode = "stacked" if extra <= STACKED_MAX_EXTRA else "rows"
+    return _stacked(layer, names, present) if mode == "stacked" else _rows(layer, names, present)
+
+
+def _stacked(layer: Any, names: Sequence[str], present: list[str]) -> LayerPlan:
+    import torch
+
     a_blocks, b_blocks, offsets, width = [], [], {}, 0
     for name in present:
         a, b = layer.lora_A[name].weight, layer.lora_B[name].weight  # (r, in), (out, r)
@@ -105,43 +130,66 @@ def plan_layer(layer: Any, names: Sequence[str]) -> LayerPlan | None:
         a_blocks.append(a)
         b_blocks.append(b)
     a_cat = torch.cat(a_blocks, dim=0)
-    b_cat_t = torch.cat(b_blocks, dim=1).t().contiguous()
     mask = torch.zeros(len(names), 1, width, dtype=a_cat.dtype, device=a_cat.device)
     for row, name in enumerate(names):
         if name in offsets:
             start, stop = offsets[name]
             mask[row, 0, start:stop] = float(layer.scaling[name])
-    return LayerPlan(a_cat=a_cat, b_cat_t=b_cat_t, mask=mask)
+    return LayerPlan(a_cat=a_cat, b_cat_t=torch.cat(b_blocks, dim=1).t().contiguous(), mask=mask)
+
+
+def _rows(layer: Any, names: Sequence[str], present: list[str]) -> LayerPlan:
+    import torch
+
+    rank = max(layer.lora_A[a].weight.shape[0] for a in present)  # smaller ranks: zero-padded, adds exact zeros
+    weight = layer.lora_A[present[0]].weight
+    a_own = torch.zeros(len(present) + 1, layer.in_features, rank, dtype=weight.dtype, device=weight.device)
+    b_own = torch.zeros(len(present) + 1, rank, layer.out_features, dtype=weight.dtype, device=weight.device)
+    for j, name in enumerate(present, start=1):  # slot 0 stays zero: __base__ and absent adapters
+        a, b = layer.lora_A[name].weight, layer.lora_B[name].weight  # (r, in), (out, r)
+        a_own[j, :, :a.shape[0]] = a.t()
+        b_own[j, :b.shape[1], :] = b.t() * float(layer.scaling[name])
+    slot = {name: j for j, name in enumerate(present, start=1)}
+    index = torch.tensor([slot.get(name, 0) for name in names], device=weight.device)
+    return LayerPlan(a_rows=a_own.index_select(0, index), b_rows=b_own.index_select(0, index))
 
 
 def _forward(layer: Any, plan: LayerPlan | None, x: "torch.Tensor", *args: Any, **kwargs: Any) -> "torch.Tensor":
     """Replacement for ``LoraLayer.forward`` while a batch runs (``plan`` None: base layer only)."""
+    import torch
     import torch.nn.functional as F
 
-    result = layer.base_layer(x, *args, **kwargs)
+    result = layer.base_layer(x, *args, **kwargs)  # fresh tensor: safe to add into in place
     if plan is None:
         return result
-    if x.shape[0] != plan.mask.shape[0]:  # beam search / num_return_sequences repeat rows
-        raise ConfigError(f"a batch of {x.shape[0]} rows reached a LoRA layer planned for {plan.mask.shape[0]}",
+    if x.shape[0] != plan.rows:  # beam search / num_return_sequences repeat rows
+        raise ConfigError(f"a batch of {x.shape[0]} rows reached a LoRA layer planned for {plan.rows}",
                           fix="use greedy or sampling with one sequence per prompt, or PEFT's adapter_names path")
-    h = F.linear(x.to(plan.a_cat.dtype), plan.a_cat)  # (N, T, R): every batch adapter's down-projection
-    h.mul_(plan.mask)  # keep row i's own adapter block, scaled; zero the rest
-    out = result.view(-1, result.shape[-1])  # result is fresh from base_layer: safe to add in place
-    out.addmm_(h.view(-1, h.shape[-1]).to(out.dtype), plan.b_cat_t)
+    if plan.mask is not None:
+        h = F.linear(x.to(plan.a_cat.dtype), plan.a_cat)  # (N, T, R): every batch adapter's down-projection
+        h.mul_(plan.mask)  # keep row i's own adapter block, scaled; zero the rest
+        out = result.view(-1, result.shape[-1])
+        out.addmm_(h.view(-1, h.shape[-1]).to(out.dtype), plan.b_cat_t)
+    else:
+        h = torch.bmm(x.to(plan.a_rows.dtype), plan.a_rows)  # (N, T, r): each row's own down-projection
+        result.baddbmm_(h.to(result.dtype), plan.b_rows)
     return result
 
 
 @contextmanager
-def gathered_lora(model: Any, adapter_names: Sequence[str]) -> Iterator[None]:
+def gathered_lora(model: Any, adapter_names: Sequence[str], mode: str = "auto") -> Iterator[None]:
     """Inside this block, ``model``'s forward passes route row ``i`` through ``adapter_names[i]``.
 
-    Call ``model.generate`` / ``model(...)`` *without* ``adapter_names`` inside it. Raises
+    Call ``model.generate`` / ``model(...)`` *without* ``adapter_names`` inside it. ``mode`` picks each
+    layer's form (:func:`plan_layer`). Raises
     :class:`ConfigError` when :func:`unsupported_reason` finds something the gathered path cannot do.
     """
     reason = unsupported_reason(model)
     if reason is not None:
         raise ConfigError(f"the gathered LoRA path cannot serve this model: {reason}",
                           fix="generate with PEFT's adapter_names=[...] instead (mixed_batch falls back by itself)")
+    if mode not in ("auto", "stacked", "rows"):
+        raise ConfigError(f"gathered LoRA mode {mode!r} is unknown", fix="use auto, stacked or rows")
     names = list(adapter_names)
     known = {a for layer in _lora_layers(model) for a in layer.lora_A}
     unknown = sorted(set(names) - known - {BASE_ROW})
@@ -150,7 +198,7 @@ def gathered_lora(model: Any, adapter_names: Sequence[str]) -> Iterator[None]:
                           fix="load those adapters first, or use __base__ for rows without one")
     layers = _lora_layers(model)
     for layer in layers:  # instance attribute shadows the class's forward; deleting it restores PEFT's
-        layer.forward = partial(_forward, layer, plan_layer(layer, names))
+        layer.forward = partial(_forward, layer, plan_layer(layer, names, mode))
     try:
         yield
     finally:
