@@ -99,7 +99,7 @@ class BenchConfig:
 
 @dataclass(frozen=True)
 class Goal:
-    """A ratio of two methods' emails/s that the issue sets a target for."""
+    """A ratio of two methods' emails/s that has a speed target."""
 
     num: str
     den: str
