@@ -15,9 +15,10 @@ of Punica's and S-LoRA's gathered kernels, in plain torch ops)::
     y = base(x) + ((x @ A_cat.T) * mask) @ B_cat.T        x: (N, T, in), y: (N, T, out)
 
 Each row keeps only its own adapter's block of the rank axis; ``__base__`` rows keep none (an
-all-zero mask row, so exactly the base output). The extra work is R / out of the layer's own
-matmul (about 4% for 5 adapters of rank 8 on a 1024-wide layer), the op count no longer grows with
-K, and adapters of different ranks or alphas stack without padding. The result is the same sum as
+all-zero mask row, so exactly the base output). The extra FLOPs are R (in + out) / (in x out) of the
+layer's own matmul (8% for 5 adapters of rank 8 on a 1024-square layer, more on the embedded model's
+128-wide ones, see :data:`STACKED_MAX_EXTRA`), the op count no longer grows with K, and adapters of
+different ranks or alphas stack without padding. The result is the same sum as
 PEFT's up to floating-point rounding order (greedy decoding is tested token for token against
 ``set_adapter`` and against ``adapter_names``).
 
