@@ -13,7 +13,7 @@ import time
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # module: (full-size arguments, --quick arguments)
     "bench.bench_segment": ([], ["--n", "20000"]),
-    "bench.bench_generation": ([], ["--n", "8", "--k", "2", "--shape", "tiny"]),
+    "bench.bench_generation": (["--suite"], ["--n", "8", "--k", "2", "--shape", "tiny"]),
     "bench.bench_app": ([], ["--requests", "10"]),
     "bench.bench_campaign": ([], ["--n", "64", "--max-new-tokens", "8"]),
     "bench.bench_vllm": ([], ["--n", "8", "--k", "2", "--max-new-tokens", "8"]),  # GPU only: says so elsewhere

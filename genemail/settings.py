@@ -38,6 +38,7 @@ class Settings:
     labels_repo: str | None = None
     results_db: Path = Path("results.sqlite")
     results_repo: str | None = None
+    mixed_lora: str = "gathered"  # how mixed-adapter batches run: "gathered" (stacked LoRA) or "peft" (its loop)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -59,6 +60,7 @@ class Settings:
             labels_repo=_env("GENEMAIL_LABELS_REPO"),
             results_db=Path(_env("GENEMAIL_RESULTS_DB", "results.sqlite")),
             results_repo=_env("GENEMAIL_RESULTS_REPO"),
+            mixed_lora=_env("GENEMAIL_MIXED_LORA", "gathered"),
         )
 
 

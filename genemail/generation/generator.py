@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, ConfigError, config_error
+from genemail.generation.gathered_lora import mixed_batch
 from genemail.taxonomy import BASELINE
 
 if TYPE_CHECKING:
@@ -226,7 +227,8 @@ class EmailGenerator:
                 raise self._missing(next(a for a in adapters if a != BASE_ROW))
             if config.do_sample:
                 torch.manual_seed(config.seed)
-            out = self.model.generate(**enc, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+            with mixed_batch(self.model, kwargs):  # stacked LoRA product instead of PEFT's per-adapter loop
+                out = self.model.generate(**enc, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         return [self._decode(row) for row in out[:, enc["input_ids"].shape[1]:].tolist()]
 
     def _decode(self, ids: list[int]) -> Completion:
