@@ -222,3 +222,22 @@ def test_real_model_layout_without_pad_token(tmp_path: Path, tiny_base_model_dir
     assert gen.tokenizer.pad_token_id == gen.tokenizer.eos_token_id
     emails = gen.generate(_profiles(3), [strategies.for_segment(s) for s in (DORMANT, COLD_START, DORMANT)], GREEDY)
     assert len(emails) == 3 and all(e.baseline_email is not None for e in emails)
+
+
+def test_a_sampled_email_is_never_empty(gen: EmailGenerator, prompts: list[str]) -> None:
+    """Make the most likely first token the EOS: near-greedy sampling would then stop at once."""
+    import torch
+
+    enc = gen.tokenizer([prompts[0]], return_tensors="pt")
+    with torch.inference_mode(), gen.model.disable_adapter():
+        first = int(gen.model.generate(**enc, max_new_tokens=1, do_sample=False)[0, -1])
+    saved = gen.model.generation_config.eos_token_id
+    gen.model.generation_config.eos_token_id = first
+    try:
+        config = GenerationConfig(do_sample=True, temperature=0.05, max_new_tokens=8, seed=3)
+        rows = gen.complete([prompts[0]] * 4, [BASE_ROW] * 4, config)
+        assert all(row.new_tokens >= 1 for row in rows)
+        stopped = GenerationConfig(do_sample=False, max_new_tokens=8)  # greedy is left as it is: EOS at once
+        assert gen.complete([prompts[0]], [BASE_ROW], stopped)[0].new_tokens == 0
+    finally:
+        gen.model.generation_config.eos_token_id = saved
