@@ -82,11 +82,24 @@ def test_model_evaluation_writes_every_variant_for_every_seed(artifacts: Path) -
 
 
 @pytest.mark.integration
+def test_emails_written_by_two_processes_equal_those_written_by_one(artifacts: Path) -> None:
+    def rows(workers: int) -> tuple[dict, list[dict]]:
+        return run_evaluation(artifacts, n_customers=10, batch_size=3, temperature=0.7, seeds=[0, 1],
+                              max_new_tokens=5, progress=False, workers=workers)
+
+    (one, serial), (two, parallel) = rows(1), rows(2)
+    assert one["generation"]["workers"] == 1 and two["generation"]["workers"] == 2
+    assert serial == parallel  # each batch seeds itself: the worker count changes nothing
+    assert len({r["segmented"] for r in serial}) > 1  # sampled, so the equality is not trivial
+    assert one["variants"] == two["variants"]
+
+
+@pytest.mark.integration
 def test_greedy_runs_once_and_a_missing_comparator_is_skipped(artifacts: Path, tmp_path: Path) -> None:
     partial = tmp_path / "art"
     shutil.copytree(artifacts, partial, ignore=shutil.ignore_patterns("comparators"))
     report, rows = run_evaluation(partial, n_customers=5, batch_size=8, seeds=[0, 1, 2], max_new_tokens=4,
-                                  progress=False)
+                                  progress=False, workers=1)
     assert report["generation"]["seeds"] == [0] and len(rows) == 5  # greedy is deterministic: one run
     assert set(report["variants"]) == {"segmented", "unsegmented", "single_strategy"}
     assert "segment_prompt" in report["generation"]["skipped_variants"]

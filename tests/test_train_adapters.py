@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,26 @@ def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir
     # the saved adapters load into the generator under their names
     gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(n, out / n) for n in (DORMANT, BASELINE)])
     assert len(gen.complete(["年龄:40\n邮件:"] * 2, [DORMANT, BASELINE], GenerationConfig(max_new_tokens=4))) == 2
+
+
+@pytest.mark.integration
+def test_adapters_trained_side_by_side_equal_those_trained_one_after_the_other(
+        tmp_path: Path, tiny_base_model_dir: Path, tiny_corpus_dir: Path) -> None:
+    from safetensors.torch import load_file
+
+    def train(workers: int) -> tuple[Path, dict[str, Any]]:
+        out = tmp_path / f"w{workers}"
+        cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=out,
+                                 segments=(DORMANT, BASELINE), max_steps=6, progress=False, r=4,
+                                 target_modules=("q_proj", "v_proj"), min_train_records=10, workers=workers)
+        return out, train_adapters(cfg)
+
+    (one, serial), (two, parallel) = train(1), train(2)
+    assert list(serial) == list(parallel) == [BASELINE, DORMANT]
+    for name in serial:
+        a, b = load_file(one / name / "adapter_model.safetensors"), load_file(two / name / "adapter_model.safetensors")
+        assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+        assert serial[name]["validation_loss"] == parallel[name]["validation_loss"]
+    assert parallel[DORMANT]["baseline_validation_loss"] == parallel[BASELINE]["validation_loss_by_segment"][DORMANT]
+    with pytest.raises(ConfigError, match="workers"):
+        AdapterTrainConfig(base_model="m", corpus=tmp_path, out=tmp_path, workers=0)

@@ -48,13 +48,16 @@ def evaluate(
     max_new_tokens: Annotated[int | None, typer.Option(
         help="Token limit per email (default: 1.5 x the longest test reference).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes writing batches side by side (default: one per core for a small base model, else 1); "
+             "the emails do not depend on it.", min=1)] = None,
 ) -> None:
     """Score the variants' emails of held-out customers; write artifacts/eval/."""
     from genemail.evaluation.offline import format_table, run_evaluation, write_outputs
 
     names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
     report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed, temperature, _ints(seeds), names,
-                                  max_new_tokens, progress)
+                                  max_new_tokens, progress, workers)
     written = write_outputs(report, rows, artifacts / "eval")
     typer.echo(format_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")

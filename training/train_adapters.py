@@ -55,6 +55,9 @@ def train(
         help="Segments with fewer training records are reported as too small, not trained.")] = D.min_train_records,
     min_gain: Annotated[float, typer.Option(
         help="Relative validation-loss gain over the base alone that counts as clearly better.")] = D.min_gain,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes training adapters side by side (default: one per core for a small base model, "
+             "else 1).", min=1)] = None,
 ) -> None:
     """Train every adapter and print a loss table (own segment vs the base alone vs the comparators)."""
     from genemail.generation.adapter_training import SUMMARY_FILE, parse_target_modules, train_adapters
@@ -65,7 +68,7 @@ def train(
         alpha=alpha, dropout=dropout, target_modules=targets, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
         strategies=strategies, base_model_id=base_model_id, progress=progress, comparators_out=comparators_out,
-        min_train_records=min_train_records, min_gain=min_gain)
+        min_train_records=min_train_records, min_gain=min_gain, workers=workers)
     results = train_adapters(config)
     typer.echo(f"{'adapter':<20}{'val loss':>10}{'base':>10}{'baseline':>10}{'seg-prompt':>11}{'gain':>8}"
                f"{'steps':>7}{'sec':>7}")

@@ -79,12 +79,13 @@ def covering_max_new_tokens(tokenizer: Any, references: Sequence[str]) -> tuple[
 def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: int = 32, source: str = "model",
                    seed: int = 0, temperature: float = 0.0, seeds: Sequence[int] | None = None,
                    variants: Sequence[str] | None = None, max_new_tokens: int | None = None,
-                   progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   progress: bool = True, workers: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Evaluate and return (report, per-customer-and-seed rows); writes nothing.
 
     ``seeds`` are the decoding seeds of sampled decoding (default ``[seed]``); greedy decoding is
     deterministic, so it runs once. ``seed`` also picks the customers (``n_customers``) and the
-    bootstrap resamples.
+    bootstrap resamples. ``workers`` processes write the batches (:mod:`genemail.parallel`; default:
+    one per core for a small base model); the emails do not depend on it.
     """
     from genemail.evaluation.judge import judge_report, train_style_judge
     from genemail.evaluation.variants import check_variants, reference_variants, variants as variant_table
@@ -110,7 +111,7 @@ def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: 
         generation = {"seeds": [seed], "decoding": "references"}
     else:
         emails, generation = _model_emails(artifacts, customers, names, info["lang"], temperature, seeds, batch_size,
-                                           max_new_tokens, generation, progress)
+                                           max_new_tokens, generation, progress, workers)
     descriptions = {name: v.description for name, v in variant_table().items()}
     report = build_report(emails, customers, judge, judge_report(judge, corpus), info["lang"], source, seed,
                           descriptions)
@@ -128,9 +129,10 @@ def _seeds(seeds: Sequence[int] | None, seed: int, temperature: float) -> list[i
 
 def _model_emails(artifacts: Path, customers: Sequence[Customer], names: list[str], lang: str, temperature: float,
                   seeds: list[int], batch_size: int, max_new_tokens: int | None, generation: dict[str, Any],
-                  progress: bool) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
+                  progress: bool, workers: int | None) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
     from genemail.evaluation.variants import available, generate_variants, load_generator
     from genemail.generation.strategies import load_strategies
+    from genemail.parallel import model_workers
 
     book = load_strategies(_strategies_file(artifacts))
     generator = load_generator(artifacts)
@@ -142,8 +144,11 @@ def _model_emails(artifacts: Path, customers: Sequence[Customer], names: list[st
     if max_new_tokens is None:
         max_new_tokens, lengths = covering_max_new_tokens(generator.tokenizer, [c[2] for c in customers])
     config = decoding(temperature, seeds[0], lang, max_new_tokens)
+    n_batches = len(seeds) * math.ceil(len(customers) / batch_size)
+    n_parameters = sum(p.numel() for p in generator.model.parameters())
     emails, throughput = generate_variants(generator, [(c[0], c[1]) for c in customers], names, book, config, seeds,
-                                           batch_size, progress)
+                                           batch_size, progress, artifacts,
+                                           model_workers(workers, n_batches, n_parameters))
     generation.update(adapters=list(generator.adapter_names), variants=names, skipped_variants=skipped,
                       max_new_tokens=max_new_tokens, reference_tokens=lengths, batch_customers=batch_size,
                       top_p=config.top_p if config.do_sample else None, **throughput)

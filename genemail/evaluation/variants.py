@@ -125,39 +125,61 @@ def check_variants(names: Sequence[str]) -> list[str]:
 
 def generate_variants(generator: "EmailGenerator", customers: Sequence[tuple["CustomerProfile", str]],
                       names: Sequence[str], book: "StrategyBook", config: "GenerationConfig", seeds: Sequence[int],
-                      batch_size: int = 32, progress: bool = True) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
+                      batch_size: int = 32, progress: bool = True, artifacts: Path | None = None,
+                      workers: int = 1) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
     """Every variant's email for every customer and seed: ``{variant: [[email per customer] per seed]}``.
 
     One ``complete`` call per batch of ``batch_size`` customers, all variants mixed in it. The
-    batch's sampling seed is derived from the decoding seed and the batch index, so batches differ.
+    batch's sampling seed is derived from the decoding seed and the batch index, so batches differ,
+    and each batch is a job of its own: with ``workers`` > 1 the batches are written by that many
+    processes (:mod:`genemail.parallel`), each loading ``artifacts`` once, with the same emails.
+    ``stats["seconds"]`` sums the batches' generation time over the processes.
     """
     from dataclasses import replace
 
     from tqdm.auto import tqdm
 
+    from genemail.parallel import run_jobs
+
+    if workers > 1 and artifacts is None:
+        raise ConfigError("writing emails in several processes needs the artifacts folder to load",
+                          where="generate_variants", fix="pass artifacts=, or workers=1")
     by_name = variants()
     rows = [row_for(by_name[v], profile, segment, book, config.lang) for profile, segment in customers for v in names]
-    width = len(names)
-    emails: dict[str, list[list[str]]] = {v: [] for v in names}
-    stats: dict[str, Any] = {"new_tokens": [], "truncated": 0, "seconds": 0.0, "rows": 0}
-    step = batch_size * width
+    width, step = len(names), batch_size * len(names)
+    key = str(artifacts)
+    _GENERATORS.clear()
+    _GENERATORS[key] = generator  # workers=1 uses the caller's generator
+    jobs = [(key, rows[start:start + step], replace(config, seed=seed * 100_003 + index) if config.do_sample else config)
+            for seed in seeds for index, start in enumerate(range(0, len(rows), step))]
     with tqdm(total=len(rows) * len(seeds), desc="emails", unit="email", disable=not progress) as bar:
-        for seed in seeds:
-            texts: list[str] = []
-            for index, start in enumerate(range(0, len(rows), step)):
-                batch = rows[start:start + step]
-                batch_config = replace(config, seed=seed * 100_003 + index) if config.do_sample else config
-                t0 = time.perf_counter()
-                done = generator.complete([p for p, _ in batch], [a for _, a in batch], batch_config)
-                stats["seconds"] += time.perf_counter() - t0
-                texts += [c.text for c in done]
-                stats["new_tokens"] += [c.new_tokens for c in done]
-                stats["truncated"] += sum(c.new_tokens >= config.max_new_tokens for c in done)
-                bar.update(len(batch))
-            for offset, name in enumerate(names):
-                emails[name].append(texts[offset::width])
-    stats["rows"] = len(stats["new_tokens"])
+        done = run_jobs(_batch_job, jobs, workers, on_result=lambda result: bar.update(len(result[0])))
+    texts = [text for batch_texts, _, _ in done for text in batch_texts]
+    tokens = [n for _, batch_tokens, _ in done for n in batch_tokens]
+    emails: dict[str, list[list[str]]] = {v: [] for v in names}
+    for s in range(len(seeds)):
+        per_seed = texts[s * len(rows):(s + 1) * len(rows)]
+        for offset, name in enumerate(names):
+            emails[name].append(per_seed[offset::width])
+    stats: dict[str, Any] = {"new_tokens": tokens, "truncated": sum(n >= config.max_new_tokens for n in tokens),
+                             "seconds": sum(seconds for _, _, seconds in done), "rows": len(tokens),
+                             "workers": min(workers, len(jobs))}
     return emails, _throughput(stats)
+
+
+# artifacts folder -> its loaded generator: what a worker process loads once for all its batches.
+_GENERATORS: dict[str, Any] = {}
+
+
+def _batch_job(job: tuple[str, list[tuple[str, str]], "GenerationConfig"]) -> tuple[list[str], list[int], float]:
+    """One batch of rows (prompt, adapter) -> (texts, new tokens per row, seconds)."""
+    from genemail.parallel import per_process
+
+    key, batch, config = job
+    generator = per_process(_GENERATORS, key, lambda: load_generator(Path(key)))
+    t0 = time.perf_counter()
+    done = generator.complete([p for p, _ in batch], [a for _, a in batch], config)
+    return [c.text for c in done], [c.new_tokens for c in done], time.perf_counter() - t0
 
 
 def _throughput(stats: dict[str, Any]) -> dict[str, Any]:

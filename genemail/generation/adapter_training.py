@@ -76,6 +76,7 @@ class AdapterTrainConfig:
     comparators_out: Path | None = None  # where segment_prompt goes; None: it is not trained
     min_train_records: int = 20  # fewer: the segment is reported as too small to train
     min_gain: float = 0.1  # "clearly below the base": validation loss at least 10% under it
+    workers: int | None = None  # processes; None: genemail.parallel.model_workers decides
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r < 1:
@@ -100,6 +101,8 @@ class AdapterTrainConfig:
             raise config_error("min_train_records", self.min_train_records, "a positive integer")
         if not 0 <= self.min_gain < 1:
             raise config_error("min_gain", self.min_gain, "a fraction in [0, 1)")
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise config_error("workers", self.workers, "a positive integer (worker processes)")
 
 
 def parse_target_modules(text: str | None) -> tuple[str, ...] | None:
@@ -156,36 +159,72 @@ def too_small(cfg: AdapterTrainConfig, counts: dict[str, int]) -> dict[str, int]
 
 def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
     """Train every planned adapter and save each to ``cfg.out/<name>`` (``segment_prompt`` to
-    ``cfg.comparators_out``); write ``training_summary.json``; return metrics by name."""
+    ``cfg.comparators_out``); write ``training_summary.json``; return metrics by name.
+
+    The adapters are independent jobs (each seeds itself), so they train in ``cfg.workers`` processes
+    (:mod:`genemail.parallel`), the largest first; the cross-references (the whole-corpus adapters'
+    loss on each segment) are joined once every job is done.
+    """
     from collections import Counter
 
     from genemail.generation.modeling import load_base_model, load_tokenizer
+    from genemail.parallel import model_workers, run_jobs
 
     corpus = load_corpus_splits(cfg.corpus)
     tokenizer = load_tokenizer(cfg.base_model)
     base = load_base_model(cfg.base_model, tokenizer)
-    targets = resolve_target_modules(cfg, sum(p.numel() for p in base.parameters()))
+    n_parameters = sum(p.numel() for p in base.parameters())
+    targets = resolve_target_modules(cfg, n_parameters)
     _check_targets(base, targets, cfg.base_model)
+    _LOADED.clear()
+    _LOADED[(cfg.base_model, str(cfg.corpus))] = (corpus, tokenizer, base)  # workers=1 reuses them
     display = _display_names(cfg.strategies, corpus["train"]["lang"][0])  # the corpus's language
     counts = dict(Counter(corpus["train"]["segment"]))
     plan = plan_adapters(cfg, counts)
-    references: dict[str, dict[str, float]] = {}  # whole-corpus adapter -> segment -> validation loss
+    total = sum(counts.values())
+    by_cost = sorted(plan, key=lambda name: -(total if name in WHOLE_CORPUS else counts[name]))
+    workers = model_workers(cfg.workers, len(plan), n_parameters)
+    print(f"[adapters] {len(plan)} adapters in {workers} process(es): {', '.join(by_cost)}", flush=True)
+    trained = dict(zip(by_cost, run_jobs(_train_job, [(cfg, name, targets) for name in by_cost], workers)))
+    references = {name: trained[name]["validation_loss_by_segment"] for name in plan if name in WHOLE_CORPUS}
     results: dict[str, dict[str, Any]] = {}
     for name in plan:
-        print(f"[adapters] training {name!r} ({plan.index(name) + 1}/{len(plan)})", flush=True)
-        metrics, model = _train_one(cfg, name, base, tokenizer, corpus, targets)
-        if name in WHOLE_CORPUS:
-            references[name] = _per_segment_losses(model, tokenizer, corpus["validation"], cfg, _prompt_field(name))
-            metrics["validation_loss_by_segment"] = references[name]
-        else:
+        metrics = trained[name]
+        if name not in WHOLE_CORPUS:
             metrics["baseline_validation_loss"] = references.get(BASELINE, {}).get(name)
             metrics["segment_prompt_validation_loss"] = references.get(SEGMENT_PROMPT, {}).get(name)
             metrics.update(_gain_over_base(metrics, cfg.min_gain))
         metrics["strategy"] = display.get(name, name)
-        _save(cfg, name, model, metrics, targets)
+        _save_record(cfg, name, metrics, targets)
         results[name] = metrics
     write_summary(cfg, results, too_small(cfg, counts))
     return results
+
+
+# (base model, corpus) -> (corpus splits, tokenizer, base model): what a worker loads once for its jobs.
+_LOADED: dict[Any, Any] = {}
+
+
+def _train_job(job: tuple[AdapterTrainConfig, str, tuple[str, ...]]) -> dict[str, Any]:
+    """Train one adapter and save its weights; return its metrics (a job of :func:`train_adapters`)."""
+    from genemail.generation.modeling import load_base_model, load_tokenizer
+    from genemail.parallel import per_process
+
+    cfg, name, targets = job
+
+    def load() -> tuple[Any, Any, Any]:
+        tokenizer = load_tokenizer(cfg.base_model)
+        return load_corpus_splits(cfg.corpus), tokenizer, load_base_model(cfg.base_model, tokenizer)
+
+    corpus, tokenizer, base = per_process(_LOADED, (cfg.base_model, str(cfg.corpus)), load)
+    print(f"[adapters] training {name!r}", flush=True)
+    metrics, model = _train_one(cfg, name, base, tokenizer, corpus, targets)
+    if name in WHOLE_CORPUS:
+        metrics["validation_loss_by_segment"] = _per_segment_losses(
+            model, tokenizer, corpus["validation"], cfg, _prompt_field(name))
+    model.save_pretrained(_adapter_dir(cfg, name))  # adapter_config.json + adapter_model.safetensors
+    print(f"[adapters] {name!r} done: validation loss {metrics['validation_loss']}", flush=True)
+    return metrics
 
 
 def _prompt_field(name: str) -> str:
@@ -258,12 +297,15 @@ def _per_segment_losses(model: Any, tokenizer: Any, validation: Any, cfg: Adapte
     return losses
 
 
-def _save(cfg: AdapterTrainConfig, name: str, model: Any, metrics: dict[str, Any],
-          targets: tuple[str, ...]) -> None:
+def _adapter_dir(cfg: AdapterTrainConfig, name: str) -> Path:
+    return (cfg.comparators_out if name == SEGMENT_PROMPT else cfg.out) / name
+
+
+def _save_record(cfg: AdapterTrainConfig, name: str, metrics: dict[str, Any], targets: tuple[str, ...]) -> None:
+    """``training_metrics.json`` and the card (over PEFT's README) beside the saved weights."""
     from huggingface_hub import ModelCardData
 
-    out = (cfg.comparators_out if name == SEGMENT_PROMPT else cfg.out) / name
-    model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors (+ PEFT's README)
+    out = _adapter_dir(cfg, name)
     info = {**metrics, "base_model": cfg.base_model, "lora": _lora_summary(cfg, targets),
             "config": jsonable({k: v for k, v in asdict(cfg).items() if k != "extra_tags"})}
     (out / "training_metrics.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
