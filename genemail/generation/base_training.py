@@ -76,6 +76,19 @@ class BaseTrainConfig:
 def train_base(cfg: BaseTrainConfig) -> dict[str, Any]:
     """Train tokenizer + model on ``cfg.corpus`` and save both (and a card) to ``cfg.out``."""
     import torch
+
+    # One torch thread: a second one does not make a step of this tiny model faster (docs/MODELS.md),
+    # and with one the trained weights are the same on any machine, whatever its core count.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: BaseTrainConfig) -> dict[str, Any]:
+    import torch
     from datasets import concatenate_datasets
     from huggingface_hub import ModelCardData
 
