@@ -138,7 +138,7 @@ def train_user_vector(gen: "EmailGenerator", book: "StrategyBook", examples: Seq
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if log_every and (step + 1) % log_every == 0:
             print(f"[user_vector] step {step + 1}/{config.steps} loss {np.mean(losses[-log_every:]):.4f}", flush=True)
     model.eval()
