@@ -34,6 +34,7 @@ def train(
     n_eval: Annotated[int, typer.Option(help="Held-out customers for the ablation.")] = 300,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 300,
     batch_size: Annotated[int, typer.Option(help="Customers per step.")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate (AdamW, linear decay).")] = 3e-3,
     embed_dim: Annotated[int, typer.Option(help="d: size of the user vector.")] = 32,
     n_tokens: Annotated[int, typer.Option(help="k: virtual tokens prepended to the prompt.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the events, the training and the held-out customers.")] = 0,
@@ -43,6 +44,7 @@ def train(
     from genemail.user_vector.stage import StageConfig, run_stage
 
     cfg = StageConfig(artifacts=artifacts, customers=customers, n_eval=n_eval, steps=steps, batch_size=batch_size,
+                      learning_rate=learning_rate,
                       embed_dim=embed_dim, n_tokens=n_tokens, seed=seed)
     metrics = run_stage(cfg)
     ab = metrics["ablation"]

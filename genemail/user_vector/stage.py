@@ -35,6 +35,7 @@ class StageConfig:
     n_eval: int = 300
     steps: int = 300
     batch_size: int = 16
+    learning_rate: float = 3e-3
     embed_dim: int = 32
     n_tokens: int = 4
     seed: int = 0
@@ -126,6 +127,7 @@ def run_stage(cfg: StageConfig) -> dict[str, Any]:
     examples, _, ref = _training_examples(cfg, allowed)
     model, metrics = train_user_vector(gen, book, examples, feature_names(),
                                        TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, seed=cfg.seed,
+                                                   learning_rate=cfg.learning_rate,
                                                    warmup_steps=min(20, cfg.steps // 10)),
                                        lang=lang, embed_dim=cfg.embed_dim, n_tokens=cfg.n_tokens)
     held_out = _held_out(cfg, ref, allowed)
