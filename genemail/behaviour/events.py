@@ -131,7 +131,7 @@ def validate_events(raw: pd.DataFrame, source: str = "events") -> pd.DataFrame:
     if row is not None:
         kind = types.iloc[row - 2]
         expected = f"> 0 and <= {MAX_AMOUNT:g} for a purchase" if kind == "purchase" else f"0 for a {kind} event"
-        raise _refuse(source, row, "amount", f"amount {amounts.iloc[row - 2]!r} is invalid: expected {expected}",
+        raise _refuse(source, row, "amount", f"amount {float(amounts.iloc[row - 2]):g} is invalid: expected {expected}",
                       "fix the export (refunds are not events of this table)")
     return pd.DataFrame({"customer_id": ids.astype("string"), "time": times, "type": types.astype("string"),
                          "category": categories.where(purchase, "").astype("string"),
