@@ -119,3 +119,54 @@ def test_manifest_without_user_vector_keeps_its_bytes() -> None:
                               user_vector=ArtifactPin("a/genemail-user-vector", "model", "b" * 40))
     assert with_uv.pins()["user_vector"].sha == "b" * 40
     assert ReleaseManifest.from_json(with_uv.to_json()) == with_uv
+
+
+def test_campaign_cli_with_user_embedding_and_an_events_file(system, artifacts, tmp_path: Path, capsys) -> None:
+    from genemail.behaviour.synth_events import synthesize_events
+    from genemail.cli import run
+    from genemail.data.loader import clean_frame
+    from genemail.data.synth import synthesize
+
+    raw = synthesize(60, 5, dirty=False)
+    cleaned = clean_frame(raw)
+    keep = _known_segment_rows(system, cleaned.frame, 6)["customer_id"].astype(str)
+    data = tmp_path / "customers.csv"
+    raw[raw["ID"].astype(str).isin(set(keep))].to_csv(data, index=False)
+    events = tmp_path / "events.csv"
+    synthesize_events(cleaned.frame[cleaned.frame["customer_id"].astype(str).isin(set(keep))],
+                      cleaned.report.reference_date).to_csv(events, index=False)
+    out = tmp_path / "emails.jsonl"
+    code = run(["campaign", "--artifacts", str(artifacts[0]), "--data", str(data), "--out", str(out),
+                "--max-new-tokens", "4", "--user-embedding", "--events", str(events)])
+    assert code == 0, capsys.readouterr().err
+    assert "user embedding: 6 customers encoded" in capsys.readouterr().err
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert len(rows) == 6 and all(r["user_embedding"] is True for r in rows)
+    # --events without --user-embedding, and --user-embedding on a remote backend, are refused up front.
+    assert run(["campaign", "--artifacts", str(artifacts[0]), "--data", str(data), "--out", str(out),
+                "--events", str(events)]) == 2
+    assert "only read with --user-embedding" in capsys.readouterr().err
+    assert run(["campaign", "--artifacts", str(artifacts[0]), "--data", str(data), "--out", str(out),
+                "--user-embedding", "--engine", "ray"]) == 2
+    assert "local engine" in capsys.readouterr().err
+
+
+def test_service_composes_with_and_without_the_user_embedding(system, tmp_path: Path) -> None:
+    from genemail.errors import ConfigError
+    from genemail.service import GenEmailService, ServiceConfig
+
+    service = GenEmailService(ServiceConfig(release_repo="bob/genemail-release", revision="v1", work_dir=tmp_path,
+                                            ratings_db=tmp_path / "r.sqlite", labels_db=tmp_path / "l.sqlite"))
+    service.start(load_release=False)
+    service._snapshot = system  # the local folder's system (with a user vector) stands in for a pulled release
+    cid = str(_known_segment_rows(system, service.customers.reset_index(drop=True), 1)["customer_id"].iloc[0])
+    plain = service.compose(cid)
+    with_vec = service.compose(cid, user_embedding=True)
+    assert not plain.user_embedding and with_vec.user_embedding and with_vec.embedding_ms >= 0
+    assert with_vec.baseline_email == plain.baseline_email
+    from dataclasses import replace
+
+    service._snapshot = replace(system, user_vector=None)
+    with pytest.raises(ConfigError, match="no user vector"):
+        service.compose(cid, user_embedding=True)
+    assert service.compose(cid).email == plain.email
