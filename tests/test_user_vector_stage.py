@@ -52,5 +52,7 @@ def test_stage_builds_the_artifact_and_the_eval_block(tmp_path: Path, tiny_base_
     assert {"fact", "n", "text_with_fact", "text_without_fact", "without_fact_with_embedding"} <= set(block)
     assert 0 < block["n"] <= 20 and all(len(block[k]["ci"]) == 2 for k in
                                         ("text_with_fact", "text_without_fact", "without_fact_with_embedding"))
+    probe = block["vector_probe"]["accuracy"]
+    assert probe["ci"][0] <= probe["rate"] <= probe["ci"][1] and block["vector_probe"]["n_test"] == block["n"]
     metrics = json.loads((art / "user_vector" / "metrics.json").read_text())
     assert metrics["ablation"] == block and metrics["n_train_customers"] > 0

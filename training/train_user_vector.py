@@ -55,6 +55,7 @@ def train(
         typer.echo(f"  {name:<30} {_cell(ab[name])} | {_cell(ab['style_match'][name])} | "
                    f"{_cell(ab['fact_consistency'][name])}")
     typer.echo(f"  majority-value share {ab['majority_value_share']:.3f}; {ab['verdict']}")
+    typer.echo(f"  linear probe user vector -> {ab['fact']}: {_cell(ab['vector_probe']['accuracy'])} on held-out")
     typer.echo(f"  extra latency {ab['latency']['extra_ms_per_email']} ms per email; stage {metrics['stage_seconds']} s")
 
 

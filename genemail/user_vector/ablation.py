@@ -101,6 +101,24 @@ def measure_latency(gen: "EmailGenerator", book: "StrategyBook", customers: Sequ
             "extra_wall_ms_per_email": per_email_ms(walls), "extra_cpu_ms_per_email": per_email_ms(cpus)}
 
 
+def probe(uv: "UserVectorModel", train_x: np.ndarray, train_y: Sequence[str], test_x: np.ndarray,
+          test_y: Sequence[str]) -> dict[str, Any]:
+    """Is the fact in the vector at all? A logistic-regression probe from user vectors to the fact.
+
+    Fitted on the training customers' vectors, scored on the held-out ones: if it reads the fact well
+    while (c) stays near (b), the information is in the vector and the language model does not use it.
+    """
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    with torch.inference_mode():
+        a = uv.embed(torch.from_numpy(np.asarray(train_x, dtype=np.float32))).numpy()
+        b = uv.embed(torch.from_numpy(np.asarray(test_x, dtype=np.float32))).numpy()
+    model = LogisticRegression(max_iter=1000).fit(a, list(train_y))
+    hits = [p == t for p, t in zip(model.predict(b), test_y)]
+    return {"accuracy": _rate(hits), "n_train": len(a), "n_test": len(b)}
+
+
 def verdict(diff: dict[str, Any]) -> str:
     """One sentence on (c) vs (b) from the paired comparison."""
     low, high = diff["ci"]

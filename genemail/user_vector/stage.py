@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genemail.errors import ArtifactError, ConfigError
 
 ABLATION_KEY = "user_embedding_ablation"
@@ -112,7 +114,7 @@ def run_stage(cfg: StageConfig) -> dict[str, Any]:
     from genemail.evaluation.variants import load_generator
     from genemail.generation.corpus import load_corpus, load_corpus_info
     from genemail.generation.strategies import load_strategies
-    from genemail.user_vector.ablation import run_ablation
+    from genemail.user_vector.ablation import probe, run_ablation
     from genemail.user_vector.artifact import save_user_vector
     from genemail.user_vector.data import feature_names
     from genemail.user_vector.training import TrainConfig, train_user_vector
@@ -134,6 +136,10 @@ def run_stage(cfg: StageConfig) -> dict[str, Any]:
     max_new, _ = covering_max_new_tokens(gen.tokenizer, [e.email for e in examples[:500]])
     judge = train_style_judge(load_corpus(art / "corpus"))
     ablation = run_ablation(gen, book, model, held_out, judge, decoding(0.0, cfg.seed, lang, max_new), seed=cfg.seed)
+    ablation["vector_probe"] = probe(model, np.stack([e.features for e in examples]),
+                                     [e.profile.favourite_category or "unknown" for e in examples],
+                                     np.stack([c.features for c in held_out]),
+                                     [c.profile.favourite_category for c in held_out])
     metrics.update(ablation=ablation, reference_date=ref, stage_seconds=round(time.perf_counter() - t0, 1))
     save_user_vector(model, art / "user_vector", metrics, gen.base_model_id)
     merge_into_eval(art / "eval" / "eval.json", ablation)
