@@ -149,3 +149,11 @@ def test_sequence_features_follow_the_events(table) -> None:
     mix = feats[[c for c in feats.columns if c.startswith("seq_channel_")]]
     assert np.allclose(mix[bought].sum(axis=1), 1.0)
     assert feats["seq_trend"].between(-1, 1).all()
+
+
+def test_total_category_spend_of_the_events_is_the_table_spend(table) -> None:
+    frame, ref = table
+    feats = sequence_features(synthesize_events(frame, ref, seed=4), ref, frame["customer_id"].astype(str))
+    t = frame.set_index(frame["customer_id"].astype(str))
+    for c in ("wines", "meat", "gold"):
+        assert np.allclose(feats[f"seq_total_{c}"].reindex(t.index), t[f"spend_{c}"].fillna(0), atol=0.01)

@@ -5,7 +5,8 @@ customer table's own columns. With ``ref`` the reference date and ``age`` an eve
 
 * recency, frequency, monetary per window (:data:`WINDOWS`): ``seq_recency_days`` (days since the
   last purchase; :data:`NO_PURCHASE_DAYS` when there is none), ``seq_orders_<w>d``, ``seq_spend_<w>d``;
-* decayed per-category spend: ``seq_decayed_<category>`` = sum of ``amount * 0.5 ** (age / half_life)``
+* per-category spend over the whole history (``seq_total_<category>``: what the Kaggle ``Mnt*`` columns
+  sum) and decayed: ``seq_decayed_<category>`` = sum of ``amount * 0.5 ** (age / half_life)``
   (recent purchases count more: the PRD's guard against "category lock-in"), and its shares
   ``seq_share_<category>`` (sum to 1 for a customer with purchases, else all 0);
 * channel mix: ``seq_channel_<channel>``, the share of orders per channel;
@@ -37,7 +38,8 @@ DAY = pd.Timedelta(days=1)
 def sequence_feature_names() -> tuple[str, ...]:
     """Every column :func:`sequence_features` returns, in order."""
     return ("seq_recency_days", *(f"seq_orders_{w}d" for w in WINDOWS), *(f"seq_spend_{w}d" for w in WINDOWS),
-            *(f"seq_decayed_{c}" for c in SPEND_CATEGORIES), *(f"seq_share_{c}" for c in SPEND_CATEGORIES),
+            *(f"seq_total_{c}" for c in SPEND_CATEGORIES), *(f"seq_decayed_{c}" for c in SPEND_CATEGORIES),
+            *(f"seq_share_{c}" for c in SPEND_CATEGORIES),
             *(f"seq_channel_{ch}" for ch in EVENT_CHANNELS), "seq_visits_30d", "seq_click_rate", "seq_trend")
 
 
@@ -70,6 +72,10 @@ def sequence_features(events: pd.DataFrame, reference_date: str | pd.Timestamp,
     for w in WINDOWS:
         mask = buys & (age <= w)
         out[f"seq_spend_{w}d"] = _per_customer(events.loc[mask].groupby("customer_id")["amount"].sum(), ids)
+    keys = [events.loc[buys, "customer_id"], events.loc[buys, "category"]]
+    totals = events.loc[buys, "amount"].groupby(keys).sum().unstack()
+    for c in SPEND_CATEGORIES:
+        out[f"seq_total_{c}"] = _per_customer(totals[c], ids) if c in totals else 0.0
     decayed = events.loc[buys, "amount"] * np.power(0.5, age[buys] / half_life_days)
     table = decayed.groupby([events.loc[buys, "customer_id"], events.loc[buys, "category"]]).sum().unstack()
     for c in SPEND_CATEGORIES:
