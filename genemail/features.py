@@ -74,6 +74,9 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "family": ("children", "family_size"),
     "age": ("age",),
 }
+# Behaviour-sequence features (genemail.behaviour.sequence_features) ride along when the frame has them:
+# every ``seq_*`` column is passed through as the group "sequence" (absent ones read as unknown).
+SEQUENCE_PREFIX = "seq_"
 
 
 @dataclass(frozen=True)
@@ -168,21 +171,27 @@ def build_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> 
         },
         index=frame.index,
     )
+    sequence = [c for c in frame.columns if str(c).startswith(SEQUENCE_PREFIX)]
+    if sequence:  # behaviour-sequence features, when the caller joined them in (Phase 2)
+        return pd.concat([features[list(FEATURE_COLUMNS)],
+                          frame[sequence].apply(pd.to_numeric, errors="coerce").astype("float64")], axis=1)
     return features[list(FEATURE_COLUMNS)]
 
 
 def usable_features(features: pd.DataFrame) -> tuple[str, ...]:
-    """The :data:`FEATURE_COLUMNS` with at least two distinct known values in ``features``.
+    """The :data:`FEATURE_COLUMNS` (and ``seq_*`` columns) with at least two distinct known values.
 
     A column missing in every row (spend in a PRD file) or constant carries no information, and
     gradient boosting cannot bin it: such columns are left out of the model.
     """
-    return tuple(c for c in FEATURE_COLUMNS if features[c].nunique(dropna=True) >= 2)
+    sequence = tuple(c for c in features.columns if str(c).startswith(SEQUENCE_PREFIX))
+    return tuple(c for c in (*FEATURE_COLUMNS, *sequence) if features[c].nunique(dropna=True) >= 2)
 
 
 def feature_groups(columns: tuple[str, ...]) -> dict[str, list[str]]:
     """``{group: [its columns among columns]}`` for the groups with at least one of ``columns``."""
     used = {g: [c for c in cols if c in columns] for g, cols in FEATURE_GROUPS.items()}
+    used["sequence"] = [c for c in columns if str(c).startswith(SEQUENCE_PREFIX)]
     return {g: cols for g, cols in used.items() if cols}
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, ConfigError, ReleaseError
 
@@ -49,6 +49,13 @@ class LoadedSystem:
     warnings: tuple[str, ...] = ()
     loaded_at: str = ""
     load_seconds: float = 0.0
+    user_vector: Any = None  # genemail.user_vector.encoder.UserVectorModel, when the release has one (FR-13)
+
+    @property
+    def user_vector_sha(self) -> str | None:
+        """The pinned commit of the user vector (None for a local folder or a release without one)."""
+        pin = self.manifest.user_vector if self.manifest is not None else None
+        return pin.sha if pin is not None else None
 
     @property
     def release_info(self) -> dict[str, str] | None:
@@ -92,7 +99,7 @@ def build_system(pulled: PulledRelease, *, repo_id: str, load_started: float | N
         segmenter_dir=pulled.segmenter_path.parent, manifest=pulled.manifest, repo_id=repo_id,
         revision=pulled.revision, release_sha=pulled.release_sha, is_mutable=pulled.is_mutable,
         warnings=(*pulled.warnings, *_missing_adapters(strategies, generator)), loaded_at=utc_timestamp(),
-        load_seconds=round(time.perf_counter() - t0, 2),
+        load_seconds=round(time.perf_counter() - t0, 2), user_vector=_user_vector(pulled.user_vector_path, generator),
     )
 
 
@@ -130,6 +137,7 @@ def load_local(artifacts: Path) -> LoadedSystem:
         segmenter=load_segmenter(segmenter_file), strategies=strategies, generator=generator,
         segmenter_dir=segmenter_file.parent, warnings=tuple(_missing_adapters(strategies, generator)),
         loaded_at=utc_timestamp(), load_seconds=round(time.perf_counter() - t0, 2),
+        user_vector=_user_vector(artifacts / "user_vector", generator),
     )
 
 
@@ -148,6 +156,16 @@ def _generator(base: str | Path, refs: list[AdapterRef]) -> EmailGenerator:
     from genemail.generation.generator import EmailGenerator
 
     return EmailGenerator.load(base, refs)
+
+
+def _user_vector(path: Path | None, generator: EmailGenerator) -> Any:
+    """The user vector at ``path`` checked against the generator's embedding width; None when absent."""
+    if path is None or not (Path(path) / "model.safetensors").is_file():
+        return None
+    from genemail.user_vector.artifact import load_user_vector
+
+    hidden = generator.model.get_input_embeddings().weight.shape[1]
+    return load_user_vector(path, lm_hidden_size=hidden)
 
 
 def _missing_adapters(strategies: StrategyBook, generator: EmailGenerator) -> list[str]:

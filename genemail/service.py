@@ -275,9 +275,11 @@ class GenEmailService:
 
         return describe(self.snapshot, form_customer(fields), self.config.lang)[0][0]
 
-    def compose(self, customer_id: str, options: GenerationOptions | None = None) -> ComposeResult:
-        """Segmented email beside the baseline email for a known customer."""
-        return self._compose(self.snapshot, self.table.row(customer_id), options)
+    def compose(self, customer_id: str, options: GenerationOptions | None = None,
+                user_embedding: bool = False) -> ComposeResult:
+        """Segmented email beside the baseline email for a known customer; ``user_embedding`` adds the
+        customer's user-vector tokens (FR-13) beside the segment adapter."""
+        return self._compose(self.snapshot, self.table.row(customer_id), options, user_embedding)
 
     def compose_new(self, fields: Mapping[str, Any], options: GenerationOptions | None = None) -> ComposeResult:
         """The same for a new customer from the form."""
@@ -285,11 +287,28 @@ class GenEmailService:
 
         return self._compose(self.snapshot, form_customer(fields), options)
 
-    def _compose(self, snap: LoadedSystem, frame: pd.DataFrame, options: GenerationOptions | None) -> ComposeResult:
+    def _compose(self, snap: LoadedSystem, frame: pd.DataFrame, options: GenerationOptions | None,
+                 user_embedding: bool = False) -> ComposeResult:
         from genemail.generation.compose import compose
 
         config = (options or GenerationOptions()).generation_config(self.config.lang)
-        return compose(snap, frame, config, release=snap.release_info)
+        if not user_embedding:
+            return compose(snap, frame, config, release=snap.release_info)
+        soft = self._soft_prompt(snap, frame)
+        return compose(snap, frame, config, release=snap.release_info, soft_prompt=soft.prompts[0],
+                       embedding_ms=1000 * soft.seconds)
+
+    def _soft_prompt(self, snap: LoadedSystem, frame: pd.DataFrame) -> Any:
+        """The customer's user-vector tokens, from events synthesized from its own row (the app has no events file)."""
+        import pandas as pd
+
+        from genemail.user_vector.runtime import soft_prompts_for_frame
+
+        if snap.user_vector is None:
+            raise ConfigError("the loaded release has no user vector", where="Compose, with user embedding",
+                              fix="load a release built by `make train` (it trains user_vector/), or switch it off")
+        # Sequence features depend on event times relative to the reference date only, so today serves.
+        return soft_prompts_for_frame(snap.user_vector, frame, pd.Timestamp.today().normalize())
 
     # -- rating --------------------------------------------------------------------------------
     @property

@@ -92,6 +92,9 @@ def stages(cfg: PipelineConfig) -> list[tuple[str, list[str]]]:
     # the same phrasing), repeated over several seeds: rates are reported as mean +- sd.
     plan.append(("evaluate", _python("training.evaluate", "--artifacts", out, "--temperature", 0.7,
                                      "--seeds", ",".join(map(str, cfg.eval_seeds)), "--seed", cfg.seed)))
+    # FR-13: encoder + projector on top of the frozen base + adapters; adds user_embedding_ablation to eval.json.
+    plan.append(("user_vector", _python("training.train_user_vector", "--artifacts", out, "--customers", customers,
+                                        "--seed", cfg.seed)))
     return plan
 
 

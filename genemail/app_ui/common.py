@@ -104,7 +104,10 @@ def latency_markdown(result: ComposeResult, variant: str) -> str:
     """``0.42 s, 37 new tokens`` for one side of the comparison."""
     # Both emails come from one mixed batch: the time is that batch's, shown on both sides.
     if variant == "segmented":
-        return f"{result.latency_s:.2f} s, {result.new_tokens} new tokens, adapter `{result.view.strategy.adapter_ref}`"
+        text = f"{result.latency_s:.2f} s, {result.new_tokens} new tokens, adapter `{result.view.strategy.adapter_ref}`"
+        if getattr(result, "user_embedding", False):
+            text += f", with the user embedding (+{result.embedding_ms:.1f} ms to encode)"
+        return text
     return f"{result.baseline_latency_s:.2f} s, {result.baseline_new_tokens} new tokens, adapter `baseline`"
 
 

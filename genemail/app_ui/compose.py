@@ -2,6 +2,8 @@
 
 API endpoints: ``/segment`` (segment only, no generation), ``/compose`` (a known customer),
 ``/regenerate`` (same customer, next seed, sampling on), ``/compose_new`` (the cold-start form).
+The "with user embedding" switch (FR-13) is ``/compose``'s last input, default off, so callers that
+pass only the first four keep today's behaviour.
 """
 
 from typing import Any
@@ -48,6 +50,9 @@ def build(service: GenEmailService) -> None:
         max_tokens = gr.Slider(8, 256, value=96, step=8, label="Length (max new tokens)")
         temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.1, label="Temperature", info="0 = greedy (deterministic)")
         seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+        use_embedding = gr.Checkbox(False, label="With user embedding", elem_id="user-embedding",
+                                    info="the customer's behaviour as soft-prompt tokens beside the segment adapter "
+                                    "(FR-13; needs a release with a user vector)")
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
         regenerate = gr.Button("Regenerate (next seed)", elem_id="regenerate")
@@ -89,8 +94,9 @@ def build(service: GenEmailService) -> None:
         return _segment_outputs(service.segment(customer_id))
 
     @guard
-    def on_compose(customer_id: str, max_new: float, temp: float, seed_value: float) -> tuple[Any, ...]:
-        return _compose_outputs(service.compose(customer_id, options(max_new, temp, seed_value)))
+    def on_compose(customer_id: str, max_new: float, temp: float, seed_value: float,
+                   with_embedding: bool = False) -> tuple[Any, ...]:
+        return _compose_outputs(service.compose(customer_id, options(max_new, temp, seed_value), bool(with_embedding)))
 
     @guard
     def on_regenerate(customer_id: str, max_new: float, temp: float, seed_value: float) -> tuple[Any, ...]:
@@ -109,7 +115,7 @@ def build(service: GenEmailService) -> None:
 
     controls = [max_tokens, temperature, seed]
     customer.change(on_segment, customer, [details, segment_md, strategy_md], api_name="segment")
-    generate.click(on_compose, [customer, *controls], composed, api_name="compose", **model_events)
+    generate.click(on_compose, [customer, *controls, use_embedding], composed, api_name="compose", **model_events)
     regenerate.click(on_regenerate, [customer, *controls], [temperature, seed, *composed], api_name="regenerate",
                      **model_events)
     compose_new.click(on_compose_new, [*form, *controls], composed, api_name="compose_new", **model_events)

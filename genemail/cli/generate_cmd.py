@@ -43,6 +43,11 @@ def campaign(
     control_revision: str = typer.Option("main", "--control-revision", help="revision of --control-release"),
     control_artifacts: Path = typer.Option(None, "--control-artifacts", file_okay=False,
                                            help="a local artifacts folder for the control arm instead of a release"),
+    user_embedding: bool = typer.Option(False, "--user-embedding/--no-user-embedding",
+                                        help="prepend each customer's user-vector tokens (FR-13) beside the segment "
+                                        "adapter; needs a release (or folder) with a user vector"),
+    events: Path = typer.Option(None, "--events", help="behaviour events file for --user-embedding (default: "
+                                "events synthesized from the customer table's own sums)", dir_okay=False),
 ) -> None:
     """Segment every customer in DATA and write their emails in mixed batches.
 
@@ -66,6 +71,13 @@ def campaign(
 
         plan = ExperimentConfig(name=experiment, control=control, holdout=holdout, seed=seed)
     other = control_release is not None or control_artifacts is not None
+    if (user_embedding or events is not None) and (other or engine != "local" or backend != "peft"):
+        raise ConfigError("--user-embedding runs on the local engine with the peft backend, without a control release",
+                          where="genemail campaign", fix="drop --engine/--backend/--control-* (docs/USER_VECTOR.md "
+                          "describes serving soft prompts on vLLM)")
+    if events is not None and not user_embedding:
+        raise ConfigError("--events is only read with --user-embedding", where="genemail campaign",
+                          fix="add --user-embedding, or drop --events")
     if other and plan is None:
         raise ConfigError("--control-release / --control-artifacts need --experiment", where="genemail campaign",
                           fix="add --experiment NAME (the control arm exists only in an experiment)")
@@ -98,10 +110,32 @@ def campaign(
         typer.echo(f"warning: {warning}", err=True)
     loaded = load_customers(data)
     typer.echo(loaded.report.summary(), err=True)
+    soft = _soft_prompts(system, loaded, events) if user_embedding else None
     summary = run_campaign(loaded.frame, system.segmenter, system.strategies, system.generator, out, config,
                            batch_size=batch_size, progress=True, release_info=system.release_info, experiment=plan,
-                           control_source=_as_control(source))
+                           control_source=_as_control(source), soft_prompts=soft)
     typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _soft_prompts(system, loaded, events: Path | None) -> list:  # noqa: ANN001 - LoadedSystem, LoadResult
+    """Each customer's user-vector tokens (FR-13), from an events file or the table's own sums."""
+    from genemail.behaviour.events import load_events
+    from genemail.errors import ConfigError
+    from genemail.user_vector.runtime import soft_prompts_for_frame
+
+    if system.user_vector is None:
+        raise ConfigError("this release has no user vector", where="genemail campaign --user-embedding",
+                          fix="publish a release built by `make train` (it trains user_vector/), or drop the flag")
+    frame = loaded.frame
+    table = None
+    if events is not None:
+        table, report = load_events(events, set(frame["customer_id"].astype(str)))
+        for note in report.notes:
+            typer.echo(f"events: {note}", err=True)
+    soft = soft_prompts_for_frame(system.user_vector, frame, loaded.report.reference_date, table)
+    typer.echo(f"user embedding: {len(soft.prompts)} customers encoded in {soft.seconds} s "
+               f"(events {soft.events_source})", err=True)
+    return soft.prompts
 
 
 def _as_control(system) -> object:  # noqa: ANN001 - LoadedSystem or None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -86,7 +86,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                  batch_size: int = 16, progress: bool = True, release_info: Mapping[str, Any] | None = None,
                  on_progress: Callable[[int, int], None] | None = None,
                  experiment: "ExperimentConfig | None" = None,
-                 control_source: ControlSource | None = None) -> CampaignSummary:
+                 control_source: ControlSource | None = None,
+                 soft_prompts: Sequence[Any] | None = None) -> CampaignSummary:
     """Segment ``customers_df`` and write one email row per customer to ``out_path`` (JSONL).
 
     Without ``experiment`` every row holds the segmented and the baseline email. With it, the file
@@ -95,6 +96,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     and ``sent_at``. ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
     ``on_progress(done, total)`` is called after each batch (the app's progress bar).
     ``control_source`` (experiments only) gives the control arm another release's segmented emails.
+    ``soft_prompts`` (one per customer row, FR-13's user embedding) go beside each segmented email's
+    adapter; rows then gain ``user_embedding``.
     """
     from tqdm.auto import tqdm
 
@@ -106,6 +109,9 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     config = config or GenerationConfig()
     if control_source is not None and experiment is None:
         raise config_error("control_source", "a control release", "None unless the campaign is an experiment")
+    if soft_prompts is not None and (control_source is not None or len(soft_prompts) != len(customers_df)):
+        raise config_error("soft_prompts", f"{len(soft_prompts)} soft prompts",
+                           f"one per customer ({len(customers_df)}), and no control release")
     segments = _segment(customers_df, segmenter)
     chosen = [strategies.for_segment(name) for name in segments["l2"]]  # one lookup per customer
     other = None if control_source is None else [control_source.strategies.for_segment(n) for n in segments["l2"]]
@@ -122,7 +128,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             if control_source is None:
-                written = _write_batch(generator, profiles, chosen, arms, config, start, stop)
+                written = _write_batch(generator, profiles, chosen, arms, config, start, stop, soft_prompts)
             else:
                 written = _write_two_releases(generator, control_source.generator, profiles, chosen, other, arms,
                                               config, start, stop)
@@ -133,6 +139,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                                                experiment, sent_at)
                 else:
                     row = _row(written.get(i), infos[i], chosen[i], config.lang, release)
+                    if soft_prompts is not None:
+                        row["user_embedding"] = bool(written.get(i) and written[i].user_embedding)
                     if experiment is not None:
                         row = _send_log_row(row, experiment, arms[i], sent_at, generator)
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -161,7 +169,8 @@ def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> li
 
 
 def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[Any], arms: list[str | None],
-                 config: "GenerationConfig", start: int, stop: int) -> dict[int, "GeneratedEmail"]:
+                 config: "GenerationConfig", start: int, stop: int,
+                 soft_prompts: Sequence[Any] | None = None) -> dict[int, "GeneratedEmail"]:
     """The emails of customers ``start..stop`` (one mixed batch): both, or only the one an arm sends."""
     from genemail.experiments.assignment import CONTROL, HOLDOUT
     from genemail.generation.generator import BASELINE_VARIANT, SEGMENTED
@@ -171,7 +180,8 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
         return {}
     only = None if arms[start] is None else [BASELINE_VARIANT if arms[i] == CONTROL else SEGMENTED for i in rows]
     emails = generator.generate([profiles[i] for i in rows], [chosen[i] for i in rows], config,
-                                batch_size=len(rows), only=only)
+                                batch_size=len(rows), only=only,
+                                soft_prompts=None if soft_prompts is None else [soft_prompts[i] for i in rows])
     return dict(zip(rows, emails))
 
 

@@ -83,6 +83,8 @@ class ComposeResult:
     new_tokens: int
     baseline_new_tokens: int
     release: dict[str, str]
+    user_embedding: bool = False  # the segmented email was written with the customer's user vector (FR-13)
+    embedding_ms: float = 0.0  # time to turn the customer's events into soft-prompt tokens
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "view"}
@@ -115,14 +117,21 @@ def describe(models: Models, frame: pd.DataFrame, lang: str) -> list[tuple[Segme
 
 
 def compose(models: Models, frame: pd.DataFrame, config: GenerationConfig,
-            release: dict[str, str] | None = None) -> ComposeResult:
-    """The first row's segment, strategy, segmented email and baseline email (one mixed batch)."""
+            release: dict[str, str] | None = None, soft_prompt: Any = None, embedding_ms: float = 0.0) -> ComposeResult:
+    """The first row's segment, strategy, segmented email and baseline email (one mixed batch).
+
+    ``soft_prompt`` (the customer's user-vector tokens, or None) goes beside the segment adapter on
+    the segmented row; the baseline email never sees it.
+    """
     from genemail.generation.prompts import profile_from_row
 
     view, strategy = describe(models, frame.head(1), config.lang)[0]
-    written = models.generator.generate([profile_from_row(frame.iloc[0])], [strategy], config, batch_size=1)[0]
+    soft = None if soft_prompt is None else [soft_prompt]
+    written = models.generator.generate([profile_from_row(frame.iloc[0])], [strategy], config, batch_size=1,
+                                        soft_prompts=soft)[0]
     return ComposeResult(view, written.email or "", written.baseline_email or "", written.latency_s,
-                         written.latency_s, written.new_tokens, written.baseline_new_tokens, dict(release or {}))
+                         written.latency_s, written.new_tokens, written.baseline_new_tokens, dict(release or {}),
+                         written.user_embedding, round(embedding_ms, 2))
 
 
 def _missing(value: object) -> bool:

@@ -124,6 +124,7 @@ class GeneratedEmail:
     baseline_new_tokens: int = 0
     single_strategy_email: str | None = None  # only when asked for (``only=[..."single_strategy"...]``)
     single_strategy_new_tokens: int = 0
+    user_embedding: bool = False  # the segmented email was written with the customer's soft prompt (FR-13)
 
 
 @dataclass
@@ -205,12 +206,17 @@ class EmailGenerator:
 
     # ------------------------------------------------------------------ generation
 
-    def complete(self, prompts: Sequence[str], adapters: Sequence[str],
-                 config: GenerationConfig) -> list[Completion]:
+    def complete(self, prompts: Sequence[str], adapters: Sequence[str], config: GenerationConfig,
+                 soft_prompts: Sequence[Any] | None = None) -> list[Completion]:
         """One mixed batch: row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]``.
 
-        ``__base__`` as an adapter name means the base model without any adapter.
+        ``__base__`` as an adapter name means the base model without any adapter. ``soft_prompts[i]``
+        (a ``(k, H)`` tensor, or None) is prepended to row ``i`` as virtual tokens through
+        ``inputs_embeds`` (:mod:`genemail.user_vector.inject`); a batch where every row has None runs
+        exactly as without the argument.
         """
+        from genemail.user_vector.inject import build_inputs_embeds, has_soft_prompts
+
         import torch
 
         if len(prompts) != len(adapters):
@@ -222,6 +228,7 @@ class EmailGenerator:
             self.adapter_ref(name)  # readable error for an unknown name
         enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True)  # left padding
         kwargs = config.generate_kwargs()
+        with_soft = has_soft_prompts(soft_prompts)
         with self._lock, torch.inference_mode():
             if self._refs:
                 kwargs["adapter_names"] = list(adapters)
@@ -229,9 +236,15 @@ class EmailGenerator:
                 raise self._missing(next(a for a in adapters if a != BASE_ROW))
             if config.do_sample:
                 torch.manual_seed(config.seed)
+            inputs: dict[str, Any] = dict(enc)
+            if with_soft:  # only new tokens come back when generating from inputs_embeds alone
+                embeds, mask = build_inputs_embeds(self.model.get_input_embeddings(), enc["input_ids"],
+                                                   enc["attention_mask"], soft_prompts, self.tokenizer.pad_token_id)
+                inputs = {"inputs_embeds": embeds, "attention_mask": mask}
             with mixed_batch(self.model, kwargs):  # stacked LoRA product instead of PEFT's per-adapter loop
-                out = self.model.generate(**enc, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
-        return [self._decode(row) for row in out[:, enc["input_ids"].shape[1]:].tolist()]
+                out = self.model.generate(**inputs, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        new = out if with_soft else out[:, enc["input_ids"].shape[1]:]
+        return [self._decode(row) for row in new.tolist()]
 
     def _decode(self, ids: list[int]) -> Completion:
         stops = self._eos_ids()
@@ -248,14 +261,17 @@ class EmailGenerator:
 
     def generate(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
                  config: GenerationConfig | None = None, batch_size: int = 16, with_baseline: bool = True,
-                 progress: bool = False, only: Sequence[str] | None = None) -> list[GeneratedEmail]:
+                 progress: bool = False, only: Sequence[str] | None = None,
+                 soft_prompts: Sequence[Any] | None = None) -> list[GeneratedEmail]:
         """Write each customer's email with its strategy's adapter and, beside it, the baseline email.
 
         Customers of different segments share batches: each batch is one ``generate`` call whose rows
         are the segmented prompts followed by the same customers' baseline prompts. ``only[i]``
         (``"segmented"``, ``"baseline"`` or ``"single_strategy"``: the base model alone, one generic
         email for everyone) asks for just that one of customer ``i``'s emails (an experiment sends
-        one variant per customer); otherwise ``with_baseline`` decides.
+        one variant per customer); otherwise ``with_baseline`` decides. ``soft_prompts[i]`` (or None)
+        is customer ``i``'s user-embedding tokens, used beside its segment adapter on the segmented
+        row only (the baseline stays the one-size-fits-all email).
         """
         from tqdm.auto import tqdm
 
@@ -265,6 +281,9 @@ class EmailGenerator:
                               fix="pass one strategy per customer")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise config_error("batch_size", batch_size, "a positive integer")
+        if soft_prompts is not None and len(soft_prompts) != len(customers):
+            raise ConfigError(f"{len(soft_prompts)} soft prompts for {len(customers)} customers",
+                              fix="pass one soft prompt (or None) per customer")
         wanted = self._wanted(len(customers), with_baseline, only)
         needed = {s.adapter for s, w in zip(strategies, wanted) if SEGMENTED in w}
         needed |= {BASELINE} if any(BASELINE_VARIANT in w for w in wanted) else set()
@@ -275,7 +294,7 @@ class EmailGenerator:
             for start in range(0, len(customers), batch_size):
                 stop = start + batch_size
                 results += self._generate_batch(customers[start:stop], strategies[start:stop], wanted[start:stop],
-                                                config)
+                                                config, None if soft_prompts is None else soft_prompts[start:stop])
                 bar.update(len(customers[start:stop]))
         return results
 
@@ -289,24 +308,27 @@ class EmailGenerator:
         return [frozenset({v}) for v in only]
 
     def _generate_batch(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
-                        wanted: Sequence[frozenset[str]], config: GenerationConfig) -> list[GeneratedEmail]:
+                        wanted: Sequence[frozenset[str]], config: GenerationConfig,
+                        soft_prompts: Sequence[Any] | None = None) -> list[GeneratedEmail]:
         from genemail.generation.prompts import build_baseline_prompt, build_prompt
 
         # Segmented rows first, then baseline rows; remember which row answers which customer.
-        prompts, names, row_of = [], [], {}
+        prompts, names, row_of, softs = [], [], {}, []
         for i, (c, st) in enumerate(zip(customers, strategies)):
             if SEGMENTED in wanted[i]:
                 row_of[(i, SEGMENTED)] = len(prompts)
                 prompts.append(build_prompt(c, st, lang=config.lang))
                 names.append(st.adapter)
+                softs.append(None if soft_prompts is None else soft_prompts[i])
         for variant, adapter in ((BASELINE_VARIANT, BASELINE), (SINGLE_STRATEGY_VARIANT, BASE_ROW)):
             for i, c in enumerate(customers):
                 if variant in wanted[i]:
                     row_of[(i, variant)] = len(prompts)
                     prompts.append(build_baseline_prompt(c, lang=config.lang))
                     names.append(adapter)
+                    softs.append(None)
         t0 = time.perf_counter()
-        rows = self.complete(prompts, names, config)
+        rows = self.complete(prompts, names, config, softs)
         latency = round(time.perf_counter() - t0, 4)
 
         def row(i: int, variant: str) -> Completion | None:
@@ -324,5 +346,6 @@ class EmailGenerator:
                 new_tokens=seg.new_tokens if seg else 0, baseline_new_tokens=base.new_tokens if base else 0,
                 single_strategy_email=single.text if single else None,
                 single_strategy_new_tokens=single.new_tokens if single else 0,
+                user_embedding=bool(seg and soft_prompts is not None and soft_prompts[i] is not None),
             ))
         return out

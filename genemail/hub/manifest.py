@@ -15,7 +15,8 @@ Format (``format_version`` 1)::
                       "files": ["segmenter.skops", ...]},
         "base": {...} | null,
         "corpus": {... "repo_type": "dataset" ...} | null,
-        "adapters": {"Dormant": {...}, "baseline": {...}}
+        "adapters": {"Dormant": {...}, "baseline": {...}},
+        "user_vector": {...}       (only when the release has one: FR-13's encoder + projector)
       },
       "base_model": {"id": "demo/genemail-base", "revision": "<40 hex>"} | null,
       "strategies": {"path": "strategies.yaml", "version": "3", "sha256": "<64 hex>"} | null,
@@ -185,6 +186,7 @@ class ReleaseManifest:
     eval: FileRef | None = None
     serving: ServingCheck | None = None  # None: published before the check existed
     lineage: "Lineage | None" = None
+    user_vector: ArtifactPin | None = None  # FR-13; written only when present (older releases keep their bytes)
     created_at: str = field(default_factory=utc_now)
     format_version: int = FORMAT_VERSION
 
@@ -204,6 +206,8 @@ class ReleaseManifest:
         if self.corpus is not None:
             out["corpus"] = self.corpus
         out.update({f"adapter:{name}": pin for name, pin in sorted(self.adapters.items())})
+        if self.user_vector is not None:
+            out["user_vector"] = self.user_vector
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +219,7 @@ class ReleaseManifest:
         return out
 
     def _core_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format_version": self.format_version,
             "created_at": self.created_at,
             "namespace": self.namespace,
@@ -229,6 +233,9 @@ class ReleaseManifest:
             "strategies": self.strategies.to_dict(with_version=True) if self.strategies else None,
             "eval": self.eval.to_dict(with_version=False) if self.eval else None,
         }
+        if self.user_vector is not None:
+            out["artifacts"]["user_vector"] = self.user_vector.to_dict()
+        return out
 
     def to_json(self) -> str:
         """Stable JSON (sorted adapters, fixed key order, trailing newline) so equal releases are equal bytes."""
@@ -275,6 +282,7 @@ class ReleaseManifest:
             adapters={k: ArtifactPin.from_dict(v, f"{where}, artifacts.adapters.{k}") for k, v in adapters.items()},
             base=opt_pin("base"),
             corpus=opt_pin("corpus"),
+            user_vector=opt_pin("user_vector"),
             base_model=base_model,
             strategies=None if strategies is None else FileRef.from_dict(strategies, f"{where}, strategies"),
             eval=None if evaluation is None else FileRef.from_dict(evaluation, f"{where}, eval"),

@@ -188,7 +188,20 @@ def plan_artifacts(cfg: PublishConfig) -> list[RepoPlan]:
     if adapters.is_dir():
         base_id = _base_model_id(cfg)
         plans += [plan_adapter(cfg, d, base_id) for d in sorted(adapters.iterdir()) if d.is_dir()]
+    user_vector = cfg.artifacts / "user_vector"
+    if (user_vector / "model.safetensors").is_file():
+        plans.append(plan_user_vector(cfg, user_vector, _base_model_id(cfg)))
     return plans
+
+
+def plan_user_vector(cfg: PublishConfig, folder: Path, base_id: str | None) -> RepoPlan:
+    """The user vector's files, its card re-rendered to name the published base model (FR-13)."""
+    from genemail.user_vector.artifact import CARD, REPO_NAME, load_user_vector, read_metrics, render_card
+
+    model = load_user_vector(folder)  # refuses a broken artifact before anything is published
+    files: dict[str, Path | bytes] = dict(_folder_files(folder))
+    files[CARD] = render_card(model.config, read_metrics(folder), base_id or "unknown").encode("utf-8")
+    return RepoPlan("user_vector", f"{cfg.namespace}/{REPO_NAME}", "model", files)
 
 
 # ------------------------------------------------------------------------------------ hub syncing
@@ -418,7 +431,7 @@ def publish(cfg: PublishConfig, api: "HfApi | None" = None) -> PublishResult:
         namespace=cfg.namespace, segmenter=pin("segmenter"), base=pin("base"), corpus=pin("corpus"),  # type: ignore[arg-type]
         adapters={n.split(":", 1)[1]: pin(n) for n in pinned if n.startswith("adapter:")},  # type: ignore[misc]
         base_model=_base_model_ref(api, cfg, pinned), strategies=strategies_ref, eval=eval_ref, serving=serving,
-        lineage=lineage,
+        lineage=lineage, user_vector=pin("user_vector"),
     )
     extra: dict[str, Path | bytes] = dict(eval_files)
     if strategies_bytes is not None:

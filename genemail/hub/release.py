@@ -67,6 +67,7 @@ class PulledRelease:
     adapters: dict[str, PulledAdapter] = field(default_factory=dict)
     corpus_path: Path | None = None
     eval: dict[str, Any] | None = None
+    user_vector_path: Path | None = None  # FR-13's encoder + projector, when the release pins one
     artifacts: list[PulledArtifact] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -234,7 +235,8 @@ def pull_release(repo_id: str, revision: str = "main", *, token: str | None = No
         base_model=manifest.base_model, base_model_path=paths.get("base"),
         adapters={seg: PulledAdapter(seg, paths[f"adapter:{seg}"], pin.repo_id, pin.sha)
                   for seg, pin in sorted(manifest.adapters.items())},
-        corpus_path=paths.get("corpus"), eval=evaluation, artifacts=pulled, warnings=warnings,
+        corpus_path=paths.get("corpus"), eval=evaluation, user_vector_path=paths.get("user_vector"),
+        artifacts=pulled, warnings=warnings,
     )
 
 

@@ -217,7 +217,8 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         """
         used = list(self.used_features)
         out = np.empty((len(features), len(used) + len(taxonomy.L1_TIERS)), dtype="float64")
-        out[:, :len(used)] = features[used].to_numpy(dtype="float64")
+        # reindex: sequence features the model was trained with but this frame lacks read as unknown (NaN)
+        out[:, :len(used)] = features.reindex(columns=used).to_numpy(dtype="float64")
         out[:, len(used):] = self.tiers_.distances(features)
         return out
 
