@@ -46,6 +46,18 @@ def test_compose_returns_segment_strategy_and_two_emails(client, app_service, ap
     assert details["release"]["sha"] == app_release.release_shas["v1"]
 
 
+def test_compose_with_and_without_the_user_embedding(client, app_service) -> None:
+    cid = app_service.customer_ids(1)[0]
+    plain = client.predict(cid, 12, 0, 0, False, api_name="/compose")
+    embedded = client.predict(cid, 12, 0, 0, True, api_name="/compose")
+    assert plain[0]["user_embedding"] is False and embedded[0]["user_embedding"] is True
+    assert "with the user embedding" in embedded[4] and "with the user embedding" not in plain[4]
+    assert embedded[5] == plain[5]  # the one-size-fits-all baseline never uses the vector
+    assert client.predict(cid, 12, 0, 0, api_name="/compose")[0]["user_embedding"] is False  # off by default
+    regenerated = client.predict(cid, 12, 0.7, 0, True, api_name="/regenerate")
+    assert regenerated[2]["user_embedding"] is True  # the switch holds for the next seed too
+
+
 def test_segment_and_cold_start_form(client, app_service) -> None:
     cid = app_service.customer_ids(3)[2]
     details, segment_md, _ = client.predict(cid, api_name="/segment")

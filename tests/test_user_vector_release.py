@@ -10,28 +10,16 @@ import torch
 
 from genemail.generation.generator import GenerationConfig
 from tests.fixtures.artifacts import NS, RELEASE, build_artifacts, new_tag
+from tests.fixtures.models import save_random_user_vector
 
 GREEDY = GenerationConfig(max_new_tokens=6)
-
-
-def _save_random_user_vector(art: Path) -> None:
-    from genemail.user_vector.artifact import save_user_vector
-    from genemail.user_vector.data import feature_names
-    from genemail.user_vector.encoder import UserVectorConfig, UserVectorModel
-
-    hidden = json.loads((art / "base" / "config.json").read_text())["hidden_size"]
-    torch.manual_seed(0)
-    model = UserVectorModel(UserVectorConfig(feature_names(), lm_hidden_size=hidden), embedding_scale=3.0)
-    metrics = {"train": {"steps": 0}, "n_train_customers": 0, "first_loss": 0, "final_loss": 0, "train_seconds": 0,
-               "trainable_parameters": sum(p.numel() for p in model.parameters())}
-    save_user_vector(model, art / "user_vector", metrics, str(art / "base"))
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory, tiny_base_model_dir, tiny_adapters_dir, tiny_corpus_dir):
     art, _, customers = build_artifacts(tmp_path_factory.mktemp("uvrel"), tiny_base_model_dir, tiny_adapters_dir,
                                         tiny_corpus_dir)
-    _save_random_user_vector(art)
+    save_random_user_vector(art)
     return art, customers
 
 

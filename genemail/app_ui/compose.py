@@ -99,10 +99,11 @@ def build(service: GenEmailService) -> None:
         return _compose_outputs(service.compose(customer_id, options(max_new, temp, seed_value), bool(with_embedding)))
 
     @guard
-    def on_regenerate(customer_id: str, max_new: float, temp: float, seed_value: float) -> tuple[Any, ...]:
+    def on_regenerate(customer_id: str, max_new: float, temp: float, seed_value: float,
+                      with_embedding: bool = False) -> tuple[Any, ...]:
         temp = temp if temp > 0 else REGENERATE_TEMPERATURE
         next_seed = int(seed_value or 0) + 1
-        result = service.compose(customer_id, options(max_new, temp, next_seed))
+        result = service.compose(customer_id, options(max_new, temp, next_seed), bool(with_embedding))
         return (temp, next_seed, *_compose_outputs(result))
 
     @guard
@@ -116,6 +117,6 @@ def build(service: GenEmailService) -> None:
     controls = [max_tokens, temperature, seed]
     customer.change(on_segment, customer, [details, segment_md, strategy_md], api_name="segment")
     generate.click(on_compose, [customer, *controls, use_embedding], composed, api_name="compose", **model_events)
-    regenerate.click(on_regenerate, [customer, *controls], [temperature, seed, *composed], api_name="regenerate",
-                     **model_events)
+    regenerate.click(on_regenerate, [customer, *controls, use_embedding], [temperature, seed, *composed],
+                     api_name="regenerate", **model_events)
     compose_new.click(on_compose_new, [*form, *controls], composed, api_name="compose_new", **model_events)
