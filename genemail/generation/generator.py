@@ -328,7 +328,9 @@ class EmailGenerator:
                     names.append(adapter)
                     softs.append(None)
         t0 = time.perf_counter()
-        rows = self.complete(prompts, names, config, softs)
+        # Without any vector the call is today's, so other backends (the OpenAI client) need not know of them.
+        rows = (self.complete(prompts, names, config, softs) if any(x is not None for x in softs)
+                else self.complete(prompts, names, config))
         latency = round(time.perf_counter() - t0, 4)
 
         def row(i: int, variant: str) -> Completion | None:

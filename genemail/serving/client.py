@@ -99,9 +99,17 @@ class OpenAIGenerator(EmailGenerator):
                 raise self._missing(name)
             del self._refs[name]
 
-    def complete(self, prompts: Sequence[str], adapters: Sequence[str],
-                 config: "GenerationConfig") -> list[Completion]:
-        """Row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]`` on the server, rows in flight at once."""
+    def complete(self, prompts: Sequence[str], adapters: Sequence[str], config: "GenerationConfig",
+                 soft_prompts: Sequence[Any] | None = None) -> list[Completion]:
+        """Row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]`` on the server, rows in flight at once.
+
+        Soft prompts (the user vector) need the model's embedding layer, which a completions API does not
+        expose: refused with a message (docs/USER_VECTOR.md describes vLLM's prompt-embeddings path).
+        """
+        if soft_prompts is not None and any(s is not None for s in soft_prompts):
+            raise ServingError("a completions server cannot take user-embedding soft prompts",
+                               where=self.backend.api_url if self.backend else None,
+                               fix="write these emails with the local backend, or without the user embedding")
         if len(prompts) != len(adapters):
             raise ConfigError(f"{len(prompts)} prompts but {len(adapters)} adapter names",
                               fix="pass one adapter name per prompt")
