@@ -16,6 +16,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench.bench_generation": (["--suite"], ["--n", "8", "--k", "2", "--shape", "tiny"]),
     "bench.bench_app": ([], ["--requests", "10"]),
     "bench.bench_campaign": ([], ["--n", "64", "--max-new-tokens", "8"]),
+    "bench.bench_sequence": ([], ["--n", "400"]),  # KR1 with and without behaviour features (docs/USER_VECTOR.md)
     "bench.bench_vllm": ([], ["--n", "8", "--k", "2", "--max-new-tokens", "8"]),  # GPU only: says so elsewhere
 }
 
