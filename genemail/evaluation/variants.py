@@ -152,8 +152,11 @@ def generate_variants(generator: "EmailGenerator", customers: Sequence[tuple["Cu
     _GENERATORS[key] = generator  # workers=1 uses the caller's generator
     jobs = [(key, rows[start:start + step], replace(config, seed=seed * 100_003 + index) if config.do_sample else config)
             for seed in seeds for index, start in enumerate(range(0, len(rows), step))]
-    with tqdm(total=len(rows) * len(seeds), desc="emails", unit="email", disable=not progress) as bar:
-        done = run_jobs(_batch_job, jobs, workers, on_result=lambda result: bar.update(len(result[0])))
+    try:
+        with tqdm(total=len(rows) * len(seeds), desc="emails", unit="email", disable=not progress) as bar:
+            done = run_jobs(_batch_job, jobs, workers, on_result=lambda result: bar.update(len(result[0])))
+    finally:
+        _GENERATORS.clear()  # do not keep the caller's model alive after the call
     texts = [text for batch_texts, _, _ in done for text in batch_texts]
     tokens = [n for _, batch_tokens, _ in done for n in batch_tokens]
     emails: dict[str, list[list[str]]] = {v: [] for v in names}

@@ -185,7 +185,10 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
     by_cost = sorted(plan, key=lambda name: -(total if name in WHOLE_CORPUS else counts[name]))
     workers = model_workers(cfg.workers, len(plan), n_parameters)
     print(f"[adapters] {len(plan)} adapters in {workers} process(es): {', '.join(by_cost)}", flush=True)
-    trained = dict(zip(by_cost, run_jobs(_train_job, [(cfg, name, targets) for name in by_cost], workers)))
+    try:
+        trained = dict(zip(by_cost, run_jobs(_train_job, [(cfg, name, targets) for name in by_cost], workers)))
+    finally:
+        _LOADED.clear()  # do not keep the base model and corpus alive after the call
     references = {name: trained[name]["validation_loss_by_segment"] for name in plan if name in WHOLE_CORPUS}
     results: dict[str, dict[str, Any]] = {}
     for name in plan:
