@@ -19,6 +19,7 @@ Rows with too little data get ``taxonomy.COLD_START`` (see :func:`.rules.cold_st
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,11 @@ from genemail.segmentation.rules import RuleConfig, ValueTiers, business_labels,
 # Scoring uses several threads only when each gets at least this many rows (thread start-up and
 # the GIL-bound glue cost more than they save on the app's one-customer calls).
 MIN_ROWS_PER_THREAD = 5_000
+# From this many rows on, the trees are scored by the compiled forest (:mod:`.forest`: the same numbers,
+# twice as fast); below it scikit-learn's own scoring wins, as the compiled kernel takes a while to load.
+MIN_ROWS_COMPILED = 1_000
+# Compiled forests of fitted segmenters, kept beside them (never in them: a saved model stays plain sklearn).
+_FORESTS: "weakref.WeakKeyDictionary[HierarchicalSegmenter, tuple]" = weakref.WeakKeyDictionary()
 # Features whose training distribution is kept for "top 20% of customers" style explanations.
 REFERENCE_FEATURES: tuple[str, ...] = ("income", "annual_spend", "total_purchases", "decayed_spend_rate")
 
@@ -282,11 +288,29 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
     def _tree_scores(self, F: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(tier) and P(l2 | tier) for every row of ``F``, with single-threaded trees (any thread)."""
-        # OpenMP's thread count is per calling thread: set here, it holds for this block only.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            l1_proba = _aligned_proba(self.l1_model_, F, taxonomy.L1_TIERS)
-            l2_given = {tier: _aligned_proba(self.l2_models_[tier], F, self.l2_classes_) for tier in self.l2_models_}
+        models = [self.l1_model_, *self.l2_models_.values()]
+        forest = self._forest(models) if len(F) >= MIN_ROWS_COMPILED else None
+        if forest is not None:
+            probas = forest.predict_proba(F)
+        else:
+            # OpenMP's thread count is per calling thread: set here, it holds for this block only.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                probas = [model.predict_proba(F) for model in models]
+        l1_proba = _aligned(probas[0], self.l1_model_.classes_, taxonomy.L1_TIERS)
+        l2_given = {tier: _aligned(proba, model.classes_, self.l2_classes_)
+                    for (tier, model), proba in zip(self.l2_models_.items(), probas[1:])}
         return l1_proba, l2_given
+
+    def _forest(self, models: list) -> "CompiledForest | None":  # noqa: F821 - imported lazily
+        """The classifiers' trees compiled for scoring (:mod:`.forest`), built once per fitted model."""
+        key = tuple(id(m) for m in models)
+        cached = _FORESTS.get(self)
+        if cached is None or cached[0] != key:  # refitted since: compile again
+            from genemail.segmentation.forest import compile_forest
+
+            cached = (key, compile_forest(models))
+            _FORESTS[self] = cached
+        return cached[1]
 
     def _decode(self, s: _Scores) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchical decoding: best tier, then the best L2 *within that tier*."""
@@ -418,12 +442,11 @@ def _check_hierarchy(labels: pd.DataFrame) -> None:
         raise ConfigError(f"unknown L2 segments {sorted(unknown)}", fix=f"use names from {taxonomy.L2_SEGMENTS}")
 
 
-def _aligned_proba(model, F: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001
-    """``model.predict_proba`` re-ordered into ``classes`` (zeros for classes the model never saw)."""
-    proba = model.predict_proba(F)
-    out = np.zeros((len(F), len(classes)))
+def _aligned(proba: np.ndarray, model_classes, classes) -> np.ndarray:  # noqa: ANN001
+    """A model's ``proba`` (columns ``model_classes``) re-ordered into ``classes`` (zeros for unseen ones)."""
+    out = np.zeros((len(proba), len(classes)))
     position = {name: j for j, name in enumerate(classes)}
-    for k, name in enumerate(model.classes_):
+    for k, name in enumerate(model_classes):
         out[:, position[name]] = proba[:, k]
     return out
 
