@@ -16,11 +16,19 @@ class GenEmailError(Exception):
         self.fix = fix
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple:
+        # Rebuilt from its parts, not its rendered text, so it survives a trip between processes intact.
+        return (_rebuild, (type(self), self.what, self.where, self.fix))
+
     def render(self) -> str:
         parts = [f"{self.where}: {self.what}" if self.where else self.what]
         if self.fix:
             parts.append(f"Fix: {self.fix}")
         return " ".join(p.rstrip(".") + "." for p in parts)
+
+
+def _rebuild(kind: type[GenEmailError], what: str, where: str | None, fix: str | None) -> GenEmailError:
+    return kind(what, where=where, fix=fix)
 
 
 class ConfigError(GenEmailError, ValueError):

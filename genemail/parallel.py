@@ -6,15 +6,23 @@ processes on two cores each run at full speed. So a stage with several independe
 ``workers`` spawned processes, each with one torch thread, and gets close to ``workers`` times the
 throughput. Results come back in the jobs' order, so the output does not depend on the worker count
 (each job seeds itself). ``workers=1`` runs the jobs in this process, one after the other.
+
+:func:`read_ahead` is the streaming counterpart: one spawned process produces the items of an
+iterator (the chunks of a customer file) while this one consumes them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import pickle
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any, TypeVar
+from multiprocessing.queues import Queue
+from typing import Any, Generic, TypeVar
 
 from genemail.errors import config_error
 
@@ -91,3 +99,71 @@ def per_process(cache: dict[Any, Any], key: Any, build: Callable[[], Any]) -> An
         cache.clear()  # one model per worker at a time
         cache[key] = build()
     return cache[key]
+
+
+def _produce(items: Queue, fn: Callable[..., Iterator[Any]], kwargs: dict[str, Any]) -> None:
+    """In the reading process: put every item of ``fn(**kwargs)`` on ``items``, then the end or the error."""
+    try:
+        for item in fn(**kwargs):
+            items.put(("item", item))
+        items.put(("end", None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel is described instead
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        items.put(("error", exc))
+
+
+class read_ahead(Generic[T]):  # noqa: N801 - used like a function: `with read_ahead(fn, **kw) as items:`
+    """``fn(**kwargs)``'s items, produced up to ``depth`` ahead (plus the one being made) in a spawned process.
+
+    Reading and cleaning a customer file is Python-heavy work that holds the GIL: in a thread it
+    takes turns with the scoring instead of running beside it. In its own process it gets its own
+    core. ``fn`` must be a module-level function and ``kwargs`` and the items picklable. The process
+    starts on ``with`` (so its imports overlap whatever this one does next); the producer's exception
+    is raised here, in order, after the items before it; leaving the block early (an error while
+    scoring, Ctrl-C) stops the producer.
+    """
+
+    def __init__(self, fn: Callable[..., Iterator[T]], depth: int = 1, **kwargs: Any) -> None:
+        self._fn, self._depth, self._kwargs = fn, depth, kwargs
+
+    def __enter__(self) -> Iterator[T]:
+        context = get_context("spawn")
+        self._items: Queue = context.Queue(maxsize=self._depth)
+        self._producer = context.Process(target=_produce, args=(self._items, self._fn, self._kwargs),
+                                         name="genemail-read-ahead", daemon=True)
+        # The producer ignores Ctrl-C (the disposition survives the spawn): this process handles it and
+        # stops the producer, so a user never sees the producer's traceback.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self._producer.start()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return self._consume()
+
+    def _consume(self) -> Iterator[T]:
+        while True:
+            try:
+                kind, payload = self._items.get(timeout=1.0)
+            except queue.Empty:
+                if self._producer.is_alive():
+                    continue
+                code = self._producer.exitcode
+                why = f"killed by signal {-code}, e.g. out of memory" if code is not None and code < 0 else f"exit code {code}"
+                raise RuntimeError(f"the reading process stopped unexpectedly ({why})")
+            if kind == "end":
+                return
+            if kind == "error":
+                raise payload
+            yield payload
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._producer.is_alive():
+            self._producer.terminate()
+        self._producer.join(timeout=5)
+        self._items.close()
+        self._items.cancel_join_thread()

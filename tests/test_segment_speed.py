@@ -5,7 +5,7 @@
 * scoring on several threads against one thread;
 * ``segment predict`` end to end against a digest pinned with the code before the speed work (same
   segments, probabilities to 12 decimals, cold-start reasons and reasons, row by row);
-* the CSV writer reads back to the scored values; the read-ahead keeps order and re-raises;
+* the CSV writer reads back to the scored values (the read-ahead process: tests/test_parallel.py);
 * loading a segmenter does not import torch (and torch still imports afterwards).
 """
 
@@ -142,23 +142,6 @@ def test_scoring_on_threads_equals_one_thread(model: HierarchicalSegmenter) -> N
     three.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
     assert len(frame) >= 2 * 5_000  # large enough to be split
     pd.testing.assert_frame_equal(three.segment_and_explain(frame), one)
-
-
-def test_read_ahead_keeps_order_and_reraises() -> None:
-    from genemail.cli.segment_cmd import _prefetch
-    from genemail.errors import DataError
-
-    assert list(_prefetch(iter(range(50)), depth=2)) == list(range(50))
-
-    def failing():  # noqa: ANN202
-        yield 1
-        raise DataError("bad row 7", where="file.csv, row 7", fix="fix it")
-
-    got = []
-    with pytest.raises(DataError, match="bad row 7"):
-        for item in _prefetch(failing()):
-            got.append(item)
-    assert got == [1]
 
 
 def test_loading_a_segmenter_leaves_torch_unimported(scored) -> None:  # noqa: ANN001

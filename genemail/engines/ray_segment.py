@@ -31,7 +31,7 @@ class SegmentJob:
     model_dir: Path
     data: Path
     work_dir: Path
-    chunksize: int = 100_000
+    chunksize: int = 50_000  # as `segment predict` (genemail.cli.segment_cmd.CHUNK_ROWS): same chunks, same output
     top_k: int = 3
     reasons: bool = True
     reference_date: str | None = None

@@ -152,22 +152,25 @@ def _activity(l2: np.ndarray, recency: np.ndarray, rules: "RuleConfig", rows: np
 def _value_slots(model: "HierarchicalSegmenter", t: dict[str, np.ndarray], rows: np.ndarray) -> list["pa.Array"]:
     """Each row's value list, one array per position: its known facts, the most distinctive
     percentile first, then the note on unknown value (at most three entries, see below)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    first, later, pcts = [], [], []  # per fact: its text in first position (after the lead), in later ones
+    # A fact's whole sentence is a function of its value (the percentile is too), so it is formatted once
+    # per distinct value, in both cases: as the first entry (after the tier lead) and capitalized, later.
+    first, later, codes, pcts = [], [], [], []
     for feature, prefix, number, suffix in _FACTS:
         pct = percentile(model, feature, t[feature])
         has = rows & ~np.isnan(pct)  # a fact needs a percentile (a known value and a training reference)
-        rank = _numbers(pct, lambda p: f"{suffix}, {_rank_words(p)}", has)
+        uniques, code = _distinct(t[feature], has)
+        words = [f"{suffix}, {_rank_words(p)}" for p in range(101)]  # percentiles are whole numbers 0-100
+        ranks = [words[int(p)] for p in percentile(model, feature, uniques).tolist()]
+        numbers = [number(v) for v in uniques.tolist()]
+        first.append([f"{prefix}{n}{r}" for n, r in zip(numbers, ranks)])
         if prefix:  # capitalizing the sentence capitalizes the fixed words before the number
-            numbers = _numbers(t[feature], number, has)
-            plain, capital = _join(prefix, numbers, rank), _join(_capitalized(prefix), numbers, rank)
+            capital = _capitalized(prefix)
+            later.append([f"{capital}{n}{r}" for n, r in zip(numbers, ranks)])
         else:
-            plain = _join(_numbers(t[feature], number, has), rank)
-            capital = _join(_numbers(t[feature], lambda v, f=number: _capitalized(f(v)), has), rank)
-        first.append(plain)
-        later.append(capital)
+            later.append([f"{_capitalized(n)}{r}" for n, r in zip(numbers, ranks)])
+        codes.append(code)
         pcts.append(np.where(has, pct, np.nan))
     present = ~np.isnan(np.column_stack(pcts))
     # Distinctiveness |pct - 50|, largest first; the stable sort keeps the _FACTS order on ties.
@@ -176,12 +179,15 @@ def _value_slots(model: "HierarchicalSegmenter", t: dict[str, np.ndarray], rows:
     n_facts = present.sum(axis=1)
     note = _value_note(t["income"], t["annual_spend"], rows)
     lead = _labels(t["l1"], lambda tier: _capitalized(f"{tier} value tier: "), rows)
-    null = pa.scalar(None, type=pa.large_string())
+    # Every fact's texts in one table, fact after fact: a row's entry is its fact's offset plus its code.
+    offsets = np.cumsum([0, *(len(texts) for texts in first[:-1])])
+    coded = np.column_stack(codes)
     slots = []
     for j in range(len(_FACTS)):
-        texts = first if j == 0 else later
-        facts = [pc.if_else(pa.array((order[:, j] == c) & (j < n_facts)), texts[c], null) for c in range(len(_FACTS))]
-        fact = pc.coalesce(*facts)
+        fact_of_row = order[:, j]
+        code = coded[np.arange(len(fact_of_row)), fact_of_row] + offsets[fact_of_row]
+        fact = _take([text for texts in (first if j == 0 else later) for text in texts],
+                     np.where(j < n_facts, code, -1))
         slots.append(pc.coalesce(_join(lead, fact) if j == 0 else fact, _note_at(note, n_facts, j)))
     # A note needs income or spend unknown, which removes that fact: a row has at most three entries.
     return slots

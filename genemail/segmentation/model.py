@@ -301,6 +301,13 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
                     for (tier, model), proba in zip(self.l2_models_.items(), probas[1:])}
         return l1_proba, l2_given
 
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the scoring kernel now, not on the first large table."""
+        self._check_fitted()
+        forest = self._forest([self.l1_model_, *self.l2_models_.values()])
+        if forest is not None:
+            forest.raw(np.zeros((1, forest.n_features)))
+
     def _forest(self, models: list) -> "CompiledForest | None":  # noqa: F821 - imported lazily
         """The classifiers' trees compiled for scoring (:mod:`.forest`), built once per fitted model."""
         key = tuple(id(m) for m in models)

@@ -103,18 +103,22 @@ def load_segmenter(path: str | Path) -> "HierarchicalSegmenter":
     """Load a segmenter saved by :func:`save_segmenter` from a file or its directory."""
     sio = _skops_io()
     target = _resolve(path)
-    unexpected = untrusted_types(target)
-    if unexpected:
-        raise ArtifactError(
-            f"the file contains types GenEmail does not trust: {unexpected}",
-            where=str(target),
-            fix="only load segmenters you trained or pulled from a pinned release; never widen the trust list "
-            "to make an unknown file load",
-        )
     try:
+        # One pass: skops refuses any type outside the list, and only then is the file audited for the message.
         envelope = sio.load(target, trusted=list(TRUSTED_TYPES))
     except TypeError as exc:  # skops' UntrustedTypesFoundException subclasses TypeError
-        raise ArtifactError(f"skops refused the file: {exc}", where=str(target), fix="re-train the segmenter")
+        unexpected = untrusted_types(target)
+        if unexpected:
+            raise ArtifactError(
+                f"the file contains types GenEmail does not trust: {unexpected}",
+                where=str(target),
+                fix="only load segmenters you trained or pulled from a pinned release; never widen the trust list "
+                "to make an unknown file load",
+            ) from None
+        raise ArtifactError(f"skops refused the file: {exc}", where=str(target), fix="re-train the segmenter") from None
+    except Exception as exc:  # zipfile.BadZipFile, JSON errors: any unreadable file
+        raise ArtifactError(f"not a readable skops file ({exc})", where=str(target),
+                            fix="re-train or re-download it") from None
     return _unwrap(envelope, target)
 
 
