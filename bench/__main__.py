@@ -12,7 +12,7 @@ import time
 
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # module: (full-size arguments, --quick arguments)
-    "bench.bench_segment": ([], ["--n", "20000"]),
+    "bench.bench_segment": ([], ["--n", "20000", "--repeats", "1"]),
     "bench.bench_generation": (["--suite"], ["--n", "8", "--k", "2", "--shape", "tiny"]),
     "bench.bench_app": ([], ["--requests", "10"]),
     "bench.bench_campaign": ([], ["--n", "64", "--max-new-tokens", "8"]),

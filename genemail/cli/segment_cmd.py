@@ -120,7 +120,7 @@ def score_file(model_dir: Path, data: Path, out: Path, *, chunksize: int = CHUNK
         with reader as chunks:
             model = load_segmenter(model_dir)  # ArtifactError names the missing dir and how to train one
             model.set_params(n_threads=threads or os.cpu_count() or 1)
-            counts = _score_chunks(model, chunks, partial, total if progress else None, top_k, reasons, progress)
+            counts = _score_chunks(model, chunks, partial, total, top_k, reasons, progress)
         if not counts:
             raise DataError("no usable customer rows remain after cleaning", where=str(data),
                             fix="run `genemail data check` on the file to see what was dropped")
@@ -141,12 +141,15 @@ def _score_chunks(model, chunks, path: Path, total: int | None, top_k: int, reas
 
     from tqdm.auto import tqdm
 
+    from genemail.segmentation.model import MIN_ROWS_COMPILED
+
     counts: dict[str, int] = {}
     writer = _Writer(path)
-    bar = tqdm(total=total, unit="customers", disable=not progress, desc="segmenting")
+    bar = tqdm(total=total if progress else None, unit="customers", disable=not progress, desc="segmenting")
     pending: Future | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="genemail-writer") as pool:
-        warm = pool.submit(model.warm_up)  # loads the compiled trees while the first chunk is read
+        # Loads the compiled trees while the first chunk is read (a small file is scored without them).
+        warm = pool.submit(model.warm_up if total is None or total >= MIN_ROWS_COMPILED else lambda: None)
         try:
             for result in chunks:
                 frame = result.frame

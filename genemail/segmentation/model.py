@@ -373,13 +373,14 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
         # Category codes map names to probability columns without a per-row Python loop.
         l1_idx = pd.Categorical(l1, categories=self.l1_classes_).codes
         l2_idx = pd.Categorical(l2, categories=self.classes_).codes
-        ids = X["customer_id"].astype("string").to_numpy() if "customer_id" in X.columns else X.index.astype(str)
+        ids = X["customer_id"].astype("string").array if "customer_id" in X.columns \
+            else pd.array(X.index.astype(str), dtype="string")
         out = pd.DataFrame(
             {
-                "customer_id": pd.array(ids, dtype="string"),
-                "l1": pd.array(l1, dtype="string"),
+                "customer_id": ids,
+                "l1": _names(l1_idx, self.l1_classes_),
                 "l1_proba": l1_full[rows, l1_idx],
-                "l2": pd.array(l2, dtype="string"),
+                "l2": _names(l2_idx, self.classes_),
                 "l2_proba": joint[rows, l2_idx],
                 "cold_start_reason": s.cold_reason.to_numpy(),
             }
@@ -456,6 +457,15 @@ def _aligned(proba: np.ndarray, model_classes, classes) -> np.ndarray:  # noqa: 
     for k, name in enumerate(model_classes):
         out[:, position[name]] = proba[:, k]
     return out
+
+
+def _names(codes: np.ndarray, classes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``classes[codes]`` as a text array, built by Arrow from the codes (no Python string per row)."""
+    import pyarrow as pa
+
+    names = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0),
+                                           pa.array([str(c) for c in classes], type=pa.string()))
+    return pd.array(names.dictionary_decode(), dtype="string")
 
 
 def _with_cold_column(proba: np.ndarray, cold: np.ndarray) -> np.ndarray:
