@@ -153,8 +153,8 @@ def stages(model_dir: Path, data: Path, tmp: Path, threads: int) -> dict[str, tu
 
     model = load_segmenter(model_dir)
     model.set_params(n_threads=threads)
-    trees = [model.l1_model_, *model.l2_models_.values()]
-    forest = model._forest(trees)
+    trees = model._trees()
+    forest = model._forest()
     model.warm_up()
     totals: dict[str, list[float]] = {}
 

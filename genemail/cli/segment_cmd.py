@@ -10,8 +10,9 @@ corrupt page, Ctrl-C) never leaves a partial file behind under the name asked fo
 
 The next chunks are read and cleaned in another process while the current one is scored (reading
 and cleaning hold the GIL, so a thread would only take turns with the scoring), and the segmenter
-scores each chunk on ``--threads`` threads (the compiled trees release the GIL). Both CSV and Parquet are written with pyarrow (the
-CSV quotes every text cell; numbers are written in their shortest form that reads back exactly).
+scores each chunk on ``--threads`` threads (the compiled trees release the GIL). Both CSV and
+Parquet are written with pyarrow (the CSV quotes every text cell; numbers are written in their
+shortest form that reads back exactly).
 """
 
 from __future__ import annotations

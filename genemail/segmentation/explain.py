@@ -90,11 +90,12 @@ def _strings(values: Sequence[str]) -> "pa.Array":
     return pa.array(values, type=pa.large_string())
 
 
-def _take(table: Sequence[str], codes: np.ndarray) -> "pa.Array":
+def _take(table: "Sequence[str] | pa.Array", codes: np.ndarray) -> "pa.Array":
     """``table[code]`` per row; null where ``code < 0``."""
     import pyarrow as pa
 
-    return _strings(table).take(pa.array(codes, mask=codes < 0))
+    texts = table if isinstance(table, pa.Array) else _strings(table)
+    return texts.take(pa.array(codes, mask=codes < 0))
 
 
 def _distinct(values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,12 +183,12 @@ def _value_slots(model: "HierarchicalSegmenter", t: dict[str, np.ndarray], rows:
     # Every fact's texts in one table, fact after fact: a row's entry is its fact's offset plus its code.
     offsets = np.cumsum([0, *(len(texts) for texts in first[:-1])])
     coded = np.column_stack(codes)
+    tables = [_strings([text for texts in case for text in texts]) for case in (first, later)]
     slots = []
     for j in range(len(_FACTS)):
-        fact_of_row = order[:, j]
+        fact_of_row = order[:, j]  # for j < n_facts a present fact, so its code is >= 0
         code = coded[np.arange(len(fact_of_row)), fact_of_row] + offsets[fact_of_row]
-        fact = _take([text for texts in (first if j == 0 else later) for text in texts],
-                     np.where(j < n_facts, code, -1))
+        fact = _take(tables[min(j, 1)], np.where(j < n_facts, code, -1))
         slots.append(pc.coalesce(_join(lead, fact) if j == 0 else fact, _note_at(note, n_facts, j)))
     # A note needs income or spend unknown, which removes that fact: a row has at most three entries.
     return slots

@@ -288,8 +288,8 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
 
     def _tree_scores(self, F: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(tier) and P(l2 | tier) for every row of ``F``, with single-threaded trees (any thread)."""
-        models = [self.l1_model_, *self.l2_models_.values()]
-        forest = self._forest(models) if len(F) >= MIN_ROWS_COMPILED else None
+        models = self._trees()
+        forest = self._forest() if len(F) >= MIN_ROWS_COMPILED else None
         if forest is not None:
             probas = forest.predict_proba(F)
         else:
@@ -304,12 +304,17 @@ class HierarchicalSegmenter(ClassifierMixin, BaseEstimator):
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the scoring kernel now, not on the first large table."""
         self._check_fitted()
-        forest = self._forest([self.l1_model_, *self.l2_models_.values()])
+        forest = self._forest()
         if forest is not None:
             forest.raw(np.zeros((1, forest.n_features)))
 
-    def _forest(self, models: list) -> "CompiledForest | None":  # noqa: F821 - imported lazily
+    def _trees(self) -> list:
+        """The fitted classifiers, in scoring order: L1, then each tier's L2."""
+        return [self.l1_model_, *self.l2_models_.values()]
+
+    def _forest(self) -> "CompiledForest | None":  # noqa: F821 - imported lazily
         """The classifiers' trees compiled for scoring (:mod:`.forest`), built once per fitted model."""
+        models = self._trees()
         key = tuple(id(m) for m in models)
         cached = _FORESTS.get(self)
         if cached is None or cached[0] != key:  # refitted since: compile again
