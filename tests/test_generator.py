@@ -15,7 +15,7 @@ from genemail.generation.generator import (
     GenerationConfig,
 )
 from genemail.taxonomy import BASELINE, COLD_START, DORMANT, HIGHVALUE_ACTIVE, PARENT_ACTIVE
-from tests.fixtures.models import FIXTURE_ADAPTERS
+from tests.fixtures.models import FIXTURE_ADAPTERS, accept_all_gate
 
 GREEDY = GenerationConfig(max_new_tokens=10)
 
@@ -127,7 +127,8 @@ def test_generate_routes_each_customer_to_its_strategy_adapter(gen: EmailGenerat
 
     customers = _profiles(5)
     segments = [HIGHVALUE_ACTIVE, DORMANT, COLD_START, PARENT_ACTIVE, DORMANT]
-    emails = gen.generate(customers, [strategies.for_segment(s) for s in segments], GREEDY, batch_size=3)
+    emails = gen.generate(customers, [strategies.for_segment(s) for s in segments], GREEDY, batch_size=3,
+                          gate=accept_all_gate(strategies))
     assert [e.customer_id for e in emails] == [c.customer_id for c in customers]
     assert [e.segment for e in emails] == segments
     assert emails[2].adapter == strategies.for_segment(COLD_START).adapter == BASELINE

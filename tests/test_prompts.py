@@ -42,7 +42,9 @@ def test_segmented_prompt_has_tag_strategy_and_profile_in_digits(book) -> None:
     for fact in ("45岁", "已婚", "2个孩子（青少年）", "4口之家", "收入高", "45天未光临", "偏爱葡萄酒", "会员3年"):
         assert fact in prompt
     assert prompt.endswith("邮件：")
-    assert 60 <= len(prompt) <= 120
+    # the merge tags this customer can take, for the model to write where the facts go
+    assert "事实标签：{{recency}} {{children}} {{category}} {{income}} {{tenure}}\n" in prompt
+    assert 60 <= len(prompt) <= 160
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -77,7 +79,7 @@ def test_english_prompt_has_no_chinese_and_uses_digits(book) -> None:
 
 def test_unknown_fields_are_left_out() -> None:
     sparse = CustomerProfile(customer_id="9", recency=12)
-    assert build_baseline_prompt(sparse) == "客户：12天未光临\n邮件："
+    assert build_baseline_prompt(sparse) == "客户：12天未光临\n事实标签：{{recency}}\n邮件："
     assert fact_phrases(sparse) == {"recency_fact": "距离您上次光临已有12天"}
 
 

@@ -85,7 +85,7 @@ def test_publish_pins_and_tags_every_repo(artifacts, hub_server, hub_api) -> Non
     assert m.adapters["Dormant"].repo_id == "alice/genemail-adapter-dormant"
     assert m.corpus.repo_type == "dataset" and m.base.repo_id == "alice/genemail-base"
     assert m.base_model.id == "alice/genemail-base" and m.base_model.revision == m.base.sha
-    assert m.strategies.version == "1.0" and m.eval.path == "eval/eval.json"
+    assert m.strategies.version == "2.0" and m.eval.path == "eval/eval.json"
     for pin in m.pins().values():  # each artifact repo carries the tag at its pinned commit
         assert tags_of(hub_api, pin.repo_id, pin.repo_type)[tag] == pin.sha
         assert hub_api.repo_info(pin.repo_id, repo_type=pin.repo_type, revision=tag).sha == pin.sha

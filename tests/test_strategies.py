@@ -91,7 +91,7 @@ def test_switching_files_without_restart(tmp_path: Path) -> None:
         (lambda d: d["strategies"]["Dormant"]["zh"].update(prompt_template="{tone}"), "uses no profile placeholder"),
         (lambda d: d["strategies"]["Dormant"]["zh"].update(prompt_template="{profile"), "malformed template"),
         (lambda d: d["strategies"]["Dormant"]["zh"]["variants"]["body"].append("{age_fact}好久不见"),
-         r"Dormant\.zh\.variants\.body\[8\]: placeholders \['age_fact'\]"),
+         r"Dormant\.zh\.variants\.body\[9\]: placeholders \['age_fact'\]"),
         (lambda d: d["strategies"]["Dormant"]["zh"]["variants"]["greeting"].pop(), r"greeting: 7 variants, need at least 8"),
         (lambda d: d["strategies"]["Dormant"].update(adapter="Gold"), r"Dormant\.adapter: field 'adapter' is 'Gold'"),
         (lambda d: d.pop("version"), "missing or invalid top-level 'version'"),

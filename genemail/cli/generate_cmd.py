@@ -18,8 +18,9 @@ def campaign(
                                    file_okay=False),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="customers per mixed batch"),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
-    sample: bool = typer.Option(False, "--sample/--greedy", help="seeded sampling instead of greedy decoding"),
-    temperature: float = typer.Option(0.8, "--temperature"),
+    sample: bool = typer.Option(True, "--sample/--greedy", help="seeded sampling (the default: each customer's "
+                                "email is reproducible from --sampling-seed) or greedy decoding"),
+    temperature: float = typer.Option(0.7, "--temperature"),
     sampling_seed: int = typer.Option(0, "--sampling-seed", min=0, help="seed of sampled decoding"),
     lang: str = typer.Option("zh", "--lang", help="language of prompts and strategy names: zh or en"),
     experiment: str = typer.Option(None, "--experiment", help="run the campaign as this experiment: the output "

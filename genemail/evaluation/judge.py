@@ -106,8 +106,9 @@ class StyleJudge:
 def labelled_references(split: "datasets.Dataset") -> tuple[list[str], list[str]]:
     """A split's reference emails and their style labels: each segment's emails, plus the
     single-strategy emails labelled :data:`GENERIC_STYLE` (when the corpus has them)."""
-    emails, labels = list(split["output"]), list(split["segment"])
-    generic = [g for g in split["generic_output"] if g] if "generic_output" in split.column_names else []
+    # As customers read them: facts filled (the judge reads sent emails, never merge tags).
+    emails, labels = list(split["rendered"]), list(split["segment"])
+    generic = [g for g in split["generic_rendered"] if g] if "generic_rendered" in split.column_names else []
     return emails + generic, labels + [GENERIC_STYLE] * len(generic)
 
 
@@ -128,7 +129,7 @@ def judge_report(judge: StyleJudge, corpus: "datasets.DatasetDict") -> dict[str,
     from genemail.evaluation.metrics import style_match
 
     test = corpus["test"]
-    result = style_match(judge.predict(test["output"]), test["segment"])
+    result = style_match(judge.predict(test["rendered"]), test["segment"])
     emails, truth = labelled_references(test)
     predicted = judge.predict(emails)
     labels = list(judge.labels)

@@ -12,6 +12,7 @@ from typing import Any
 TITLES = {"segmented": "segmented", "unsegmented": "unsegmented model", "single_strategy": "single strategy",
           "segment_prompt": "segment as prompt"}
 RATES = {"style_match": "style match", "fact_consistency": "fact consistency", "relevance": "content relevance"}
+QA_RATES = {"first_attempt_pass": "gate: passed on the first attempt", "fallback": "gate: template sent (fallback)"}
 
 
 def _rate(r: dict[str, Any], with_sd: bool) -> str:
@@ -40,9 +41,11 @@ def results_markdown(report: dict[str, Any]) -> str:
                                if report["judge"].get("generic_accuracy") is not None else "."), "",
              "| metric | " + " | ".join(TITLES.get(n, n) for n in names) + " |",
              "|---|" + "---:|" * len(names)]
-    for key, title in RATES.items():
-        lines.append(f"| {title} | " + " | ".join(_rate(variants[n][key], with_sd) for n in names) + " |")
-    for key, title in (("distinct2", "distinct-2"), ("self_bleu", "self-BLEU (lower = more diverse)")):
+    for key, title in (*RATES.items(), *QA_RATES.items()):
+        if all(key in variants[n] for n in names):
+            lines.append(f"| {title} | " + " | ".join(_rate(variants[n][key], with_sd) for n in names) + " |")
+    for key, title in (("distinct_emails_per_customer", "distinct emails per customer"), ("distinct2", "distinct-2"),
+                       ("self_bleu", "self-BLEU (lower = more diverse)")):
         cells = [f"{variants[n][key]:.3f}" + (f" ± {variants[n][key + '_sd']:.3f}" if with_sd else "") for n in names]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     lines += ["", "Paired differences (bootstrap 95% interval; McNemar per seed, largest p, Holm-adjusted over "

@@ -106,15 +106,17 @@ def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: 
     generic = generic_references(corpus)
     generation: dict[str, Any] = {"seeds": list(seeds), "temperature": temperature,
                                   "decoding": "greedy" if temperature == 0 else "sampling"}
+    qa = None
     if source == "references":
         emails = reference_variants(customers, generic, names, seed)
         generation = {"seeds": [seed], "decoding": "references"}
     else:
         emails, generation = _model_emails(artifacts, customers, names, info["lang"], temperature, seeds, batch_size,
                                            max_new_tokens, generation, progress, workers)
+        qa = generation.pop("qa")
     descriptions = {name: v.description for name, v in variant_table().items()}
     report = build_report(emails, customers, judge, judge_report(judge, corpus), info["lang"], source, seed,
-                          descriptions)
+                          descriptions, qa)
     report["strategies_version"] = info["strategies_version"]
     report["generation"] = generation
     return report, _rows(customers, generic, emails, generation["seeds"])
@@ -130,11 +132,11 @@ def _seeds(seeds: Sequence[int] | None, seed: int, temperature: float) -> list[i
 def _model_emails(artifacts: Path, customers: Sequence[Customer], names: list[str], lang: str, temperature: float,
                   seeds: list[int], batch_size: int, max_new_tokens: int | None, generation: dict[str, Any],
                   progress: bool, workers: int | None) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
-    from genemail.evaluation.variants import available, generate_variants, load_generator
+    from genemail.evaluation.variants import available, generate_variants, load_generator, strategies_file
     from genemail.generation.strategies import load_strategies
     from genemail.parallel import model_workers
 
-    book = load_strategies(_strategies_file(artifacts))
+    book = load_strategies(strategies_file(artifacts))
     generator = load_generator(artifacts)
     names, skipped = available(generator, names, [c[1] for c in customers], book)
     if not names:
@@ -168,14 +170,6 @@ def _rows(customers: Sequence[Customer], generic: dict[str, str], emails: dict[s
             row.update(reference=reference, generic_reference=generic.get(profile.customer_id, ""))
             rows.append(row)
     return rows
-
-
-def _strategies_file(artifacts: Path) -> Path | None:
-    """artifacts/strategies.yaml, else the corpus's copy, else the packaged file (None)."""
-    for path in (artifacts / "strategies.yaml", artifacts / "corpus" / "strategies.yaml"):
-        if path.is_file():
-            return path
-    return None
 
 
 def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 Customer = tuple["CustomerProfile", str, str]  # profile, segment, reference email
 RATES: tuple[str, ...] = ("style_match", "fact_consistency", "relevance")
+# The quality gate's rates per variant (reported with intervals; not part of the comparison family).
+QA_RATES: tuple[str, ...] = ("first_attempt_pass", "fallback")
 DIVERSITY: tuple[str, ...] = ("distinct1", "distinct2", "self_bleu")
 # (a, b): is a better than b? segmented against each comparator, and the PRD v1.0 model against O3's.
 COMPARISONS: tuple[tuple[str, str], ...] = (
@@ -54,8 +56,10 @@ def outcomes(emails: Sequence[Sequence[str]], customers: Sequence[Customer], jud
     profiles, segments = [c[0] for c in customers], [c[1] for c in customers]
     sample = sorted(np.random.default_rng(0).permutation(len(customers))[:SELF_BLEU_SAMPLE])
     result: dict[str, list[list[int]]] = {rate: [] for rate in RATES}
-    extra: dict[str, list[float]] = {**{k: [] for k in DIVERSITY}, "claims_per_email": [], "with_claims": []}
+    extra: dict[str, list[float]] = {**{k: [] for k in DIVERSITY}, "claims_per_email": [], "with_claims": [],
+                                     "distinct_emails_per_customer": []}
     for seed_emails in emails:
+        extra["distinct_emails_per_customer"].append(len(set(seed_emails)) / max(len(seed_emails), 1))
         result["style_match"].append([int(p == s) for p, s in zip(judge.predict(list(seed_emails)), segments)])
         checks = [fact_consistency(e, p, lang) for e, p in zip(seed_emails, profiles)]
         result["fact_consistency"].append([int(c.consistent) for c in checks])
@@ -79,7 +83,7 @@ def variant_summary(name: str, arrays: dict[str, "np.ndarray"], extra: dict[str,
                                "per_segment_n": dict(sorted(Counter(segments).items()))}
     for rate in RATES:
         summary[rate] = rate_summary(arrays[rate], segments)
-    for key in (*DIVERSITY, "claims_per_email", "with_claims"):
+    for key in (*DIVERSITY, "claims_per_email", "with_claims", "distinct_emails_per_customer"):
         values = np.asarray(extra[key], dtype=float)
         summary[key] = round(float(values.mean()), 4)
         summary[f"{key}_sd"] = round(float(values.std(ddof=1)), 4) if len(values) > 1 else 0.0
@@ -108,15 +112,33 @@ def comparisons(arrays: dict[str, dict[str, "np.ndarray"]], segments: Sequence[s
     return out
 
 
+def qa_outcomes(verdicts: Sequence[Sequence[Any]]) -> dict[str, "np.ndarray"]:
+    """The ``(seeds, customers)`` 0/1 arrays of the gate: passed on the first attempt, fell back to the template."""
+    import numpy as np
+
+    return {"first_attempt_pass": np.asarray([[int(q.first_attempt) for q in seed] for seed in verdicts], dtype=float),
+            "fallback": np.asarray([[int(q.status == "fallback") for q in seed] for seed in verdicts], dtype=float)}
+
+
 def build_report(emails: dict[str, Sequence[Sequence[str]]], customers: Sequence[Customer], judge: "StyleJudge",
                  judge_info: dict[str, Any], lang: str, source: str, seed: int = 0,
-                 descriptions: dict[str, str] | None = None) -> dict[str, Any]:
-    """The eval.json content: ``variants``, ``comparisons``, the judge, and today's flat keys."""
+                 descriptions: dict[str, str] | None = None,
+                 qa: dict[str, Sequence[Sequence[Any]]] | None = None) -> dict[str, Any]:
+    """The eval.json content: ``variants``, ``comparisons``, the judge, and today's flat keys.
+
+    ``qa`` (each email's gate verdict, as ``emails``) adds ``first_attempt_pass`` and ``fallback`` rates
+    with their intervals to each variant; the emails themselves are the ones sent (facts filled).
+    """
+    from genemail.evaluation.stats import rate_summary
+
     segments = [c[1] for c in customers]
     arrays, summaries = {}, {}
     for name, per_seed in emails.items():
         arrays[name], extra = outcomes(per_seed, customers, judge, lang)
         summaries[name] = variant_summary(name, arrays[name], extra, segments, (descriptions or {}).get(name, name))
+        if qa and name in qa:
+            for rate, values in qa_outcomes(qa[name]).items():
+                summaries[name][rate] = rate_summary(values, segments)
     report: dict[str, Any] = {
         "source": source, "lang": lang, "n": len(customers), "per_segment_n": dict(sorted(Counter(segments).items())),
         "judge_accuracy": judge_info["accuracy"], "judge": judge_info,

@@ -129,10 +129,13 @@ def generate_variants(generator: "EmailGenerator", customers: Sequence[tuple["Cu
                       workers: int = 1) -> tuple[dict[str, list[list[str]]], dict[str, Any]]:
     """Every variant's email for every customer and seed: ``{variant: [[email per customer] per seed]}``.
 
-    One ``complete`` call per batch of ``batch_size`` customers, all variants mixed in it. The
-    batch's sampling seed is derived from the decoding seed and the batch index, so batches differ,
-    and each batch is a job of its own: with ``workers`` > 1 the batches are written by that many
-    processes (:mod:`genemail.parallel`), each loading ``artifacts`` once, with the same emails.
+    Each email goes through the quality gate as a campaign's would (:mod:`genemail.generation.writer`:
+    written, checked, resampled, else the template), and is returned as sent (facts filled);
+    ``stats["qa"]`` holds each email's :class:`~genemail.generation.gate.QA` in the same layout. One
+    ``complete`` call per batch of ``batch_size`` customers, all variants mixed in it. The batch's
+    sampling seed is derived from the decoding seed and the batch index, so batches differ, and each
+    batch is a job of its own: with ``workers`` > 1 the batches are written by that many processes
+    (:mod:`genemail.parallel`), each loading ``artifacts`` once, with the same emails.
     ``stats["seconds"]`` sums the batches' generation time over the processes.
     """
     from dataclasses import replace
@@ -145,11 +148,12 @@ def generate_variants(generator: "EmailGenerator", customers: Sequence[tuple["Cu
         raise ConfigError("writing emails in several processes needs the artifacts folder to load",
                           where="generate_variants", fix="pass artifacts=, or workers=1")
     by_name = variants()
-    rows = [row_for(by_name[v], profile, segment, book, config.lang) for profile, segment in customers for v in names]
+    rows = [(*row_for(by_name[v], profile, segment, book, config.lang), profile, segment, v)
+            for profile, segment in customers for v in names]
     width, step = len(names), batch_size * len(names)
     key = str(artifacts)
     _GENERATORS.clear()
-    _GENERATORS[key] = generator  # workers=1 uses the caller's generator
+    _GENERATORS[key] = (generator, book)  # workers=1 uses the caller's generator and strategies
     jobs = [(key, rows[start:start + step], replace(config, seed=seed * 100_003 + index) if config.do_sample else config)
             for seed in seeds for index, start in enumerate(range(0, len(rows), step))]
     try:
@@ -157,32 +161,59 @@ def generate_variants(generator: "EmailGenerator", customers: Sequence[tuple["Cu
             done = run_jobs(_batch_job, jobs, workers, on_result=lambda result: bar.update(len(result[0])))
     finally:
         _GENERATORS.clear()  # do not keep the caller's model alive after the call
-    texts = [text for batch_texts, _, _ in done for text in batch_texts]
-    tokens = [n for _, batch_tokens, _ in done for n in batch_tokens]
+    texts = [text for batch_texts, _, _, _ in done for text in batch_texts]
+    tokens = [n for _, batch_tokens, _, _ in done for n in batch_tokens]
+    qas = [qa for _, _, _, batch_qas in done for qa in batch_qas]
     emails: dict[str, list[list[str]]] = {v: [] for v in names}
+    verdicts: dict[str, list[list[Any]]] = {v: [] for v in names}
     for s in range(len(seeds)):
-        per_seed = texts[s * len(rows):(s + 1) * len(rows)]
+        per_seed, per_seed_qa = texts[s * len(rows):(s + 1) * len(rows)], qas[s * len(rows):(s + 1) * len(rows)]
         for offset, name in enumerate(names):
             emails[name].append(per_seed[offset::width])
+            verdicts[name].append(per_seed_qa[offset::width])
     stats: dict[str, Any] = {"new_tokens": tokens, "truncated": sum(n >= config.max_new_tokens for n in tokens),
-                             "seconds": sum(seconds for _, _, seconds in done), "rows": len(tokens),
+                             "seconds": sum(seconds for _, _, seconds, _ in done), "rows": len(tokens),
                              "workers": min(workers, len(jobs))}
-    return emails, _throughput(stats)
+    stats = _throughput(stats)
+    stats["qa"] = verdicts
+    return emails, stats
 
 
-# artifacts folder -> its loaded generator: what a worker process loads once for all its batches.
+# The gate variant each evaluation variant's email is checked as (segment fit enforced for the segment voices).
+_GATE_VARIANT = {SEGMENTED: "segmented", SEGMENT_PROMPT_VARIANT: "segmented", UNSEGMENTED: "baseline",
+                 SINGLE_STRATEGY: "single_strategy"}
+
+# artifacts folder -> its loaded generator and strategies: what a worker process loads once for all its batches.
 _GENERATORS: dict[str, Any] = {}
 
 
-def _batch_job(job: tuple[str, list[tuple[str, str]], "GenerationConfig"]) -> tuple[list[str], list[int], float]:
-    """One batch of rows (prompt, adapter) -> (texts, new tokens per row, seconds)."""
+def strategies_file(artifacts: Path) -> Path | None:
+    """artifacts/strategies.yaml, else the corpus's copy, else the packaged file (None)."""
+    for path in (artifacts / "strategies.yaml", artifacts / "corpus" / "strategies.yaml"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _load(key: str) -> tuple["EmailGenerator", "StrategyBook"]:
+    from genemail.generation.strategies import load_strategies
+
+    return load_generator(Path(key)), load_strategies(strategies_file(Path(key)))
+
+
+def _batch_job(job: tuple[str, list[tuple[Any, ...]], "GenerationConfig"]) -> tuple[list[str], list[int], float, list[Any]]:
+    """One batch of rows -> (emails as sent, new tokens per row, seconds, QA per row)."""
+    from genemail.generation.gate import QualityGate
+    from genemail.generation.writer import Row, write_checked
     from genemail.parallel import per_process
 
     key, batch, config = job
-    generator = per_process(_GENERATORS, key, lambda: load_generator(Path(key)))
+    generator, book = per_process(_GENERATORS, key, lambda: _load(key))
+    rows = [Row(prompt, adapter, profile, book.for_segment(segment), _GATE_VARIANT[variant])
+            for prompt, adapter, profile, segment, variant in batch]
     t0 = time.perf_counter()
-    done = generator.complete([p for p, _ in batch], [a for _, a in batch], config)
-    return [c.text for c in done], [c.new_tokens for c in done], time.perf_counter() - t0
+    written = write_checked(generator, rows, config, QualityGate(book, config.lang))
+    return [w.text for w in written], [w.new_tokens for w in written], time.perf_counter() - t0, [w.qa for w in written]
 
 
 def _throughput(stats: dict[str, Any]) -> dict[str, Any]:

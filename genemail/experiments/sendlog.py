@@ -24,11 +24,15 @@ from genemail.experiments.times import parse_sent_at
 if TYPE_CHECKING:
     import pandas as pd
 
+# The quality gate's verdict on the email (genemail.generation.gate.QA, flattened for CSV and Parquet):
+# "passed" or "fallback", model attempts made, and the checks that failed on the way ("facts,fluency").
+QA_FIELDS: tuple[str, ...] = ("qa_status", "qa_attempts", "qa_failed")
+
 # The campaign row's fields, in its order (see ``_row`` in genemail/generation/campaign.py) ...
 CAMPAIGN_FIELDS: tuple[str, ...] = (
     "customer_id", "l1", "l2", "l2_proba", "cold_start_reason", "strategy", "email", "baseline_email",
     "adapter", "adapter_repo", "adapter_sha", "release_repo", "release_revision", "release_sha",
-    "latency_s", "new_tokens",
+    "latency_s", "new_tokens", *QA_FIELDS, "email_template",
 )
 # ... and what an experiment adds.
 EXPERIMENT_FIELDS: tuple[str, ...] = ("experiment", "arm", "sent_at")
@@ -65,8 +69,10 @@ def send_log_row(campaign_row: Mapping[str, Any], *, experiment: str, arm: str, 
                               fix="pass baseline_adapter={'adapter': ..., 'adapter_repo': ..., 'adapter_sha': ...}")
         row["email"] = campaign_row.get("baseline_email")
         row.update({k: baseline_adapter.get(k) for k in ("adapter", "adapter_repo", "adapter_sha")})
+        row.update({k: campaign_row.get(f"baseline_{k}") for k in (*QA_FIELDS, "email_template")})
     elif arm == HOLDOUT:
-        row.update(email=None, adapter=None, adapter_repo=None, adapter_sha=None)
+        row.update(email=None, adapter=None, adapter_repo=None, adapter_sha=None, email_template=None)
+        row.update({k: None for k in QA_FIELDS})
     return row
 
 

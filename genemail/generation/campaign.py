@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from genemail.errors import DataError, config_error
+from genemail.generation.gate import QualityGate, qa_summary
 from genemail.taxonomy import BASELINE, COLD_START
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
     from genemail.experiments.assignment import ExperimentConfig
     from genemail.generation.generator import EmailGenerator, GeneratedEmail, GenerationConfig
+    from genemail.generation.gate import QA
     from genemail.generation.strategies import Strategy, StrategyBook
 
 SEGMENT_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2")
@@ -73,6 +75,8 @@ class CampaignSummary:
     release: dict[str, Any] | None
     by_arm: dict[str, int] | None = None  # customers per arm, in an experiment
     experiment: str | None = None
+    # The quality gate per variant: emails, first-attempt passes, passes, template fallbacks, failed checks.
+    qa: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (for logs and the app)."""
@@ -123,15 +127,21 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".partial")
     total, t0 = len(profiles), time.perf_counter()
+    gate = QualityGate(strategies, config.lang)
+    control_gate = gate if control_source is None else QualityGate(control_source.strategies, config.lang)
+    qas: dict[str, list[Any]] = {"segmented": [], "baseline": []}
     with partial.open("w", encoding="utf-8") as fh, tqdm(total=total, desc="campaign", unit="email",
                                                          disable=not progress) as bar:
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             if control_source is None:
-                written = _write_batch(generator, profiles, chosen, arms, config, start, stop, soft_prompts)
+                written = _write_batch(generator, profiles, chosen, arms, config, start, stop, gate, soft_prompts)
             else:
                 written = _write_two_releases(generator, control_source.generator, profiles, chosen, other, arms,
-                                              config, start, stop)
+                                              config, start, stop, (gate, control_gate))
+            for email in written.values():
+                qas["segmented"] += [email.qa] if email.qa else []
+                qas["baseline"] += [email.baseline_qa] if email.baseline_qa else []
             sent_at = _utc_now()
             for i in range(start, stop):
                 if control_source is not None and arms[i] == _CONTROL:
@@ -155,7 +165,8 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                            cold_start=counts.get(COLD_START, 0), seconds=round(seconds, 2),
                            emails_per_s=round(total / seconds, 2) if seconds > 0 else 0.0, release=release,
                            by_arm=dict(sorted(Counter(arms).items())) if experiment is not None else None,
-                           experiment=experiment.name if experiment is not None else None)
+                           experiment=experiment.name if experiment is not None else None,
+                           qa={name: qa_summary(found) for name, found in qas.items() if found})
 
 
 def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> list[str | None]:
@@ -169,7 +180,7 @@ def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> li
 
 
 def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[Any], arms: list[str | None],
-                 config: "GenerationConfig", start: int, stop: int,
+                 config: "GenerationConfig", start: int, stop: int, gate: "QualityGate",
                  soft_prompts: Sequence[Any] | None = None) -> dict[int, "GeneratedEmail"]:
     """The emails of customers ``start..stop`` (one mixed batch): both, or only the one an arm sends."""
     from genemail.experiments.assignment import CONTROL, HOLDOUT
@@ -180,7 +191,7 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
         return {}
     only = None if arms[start] is None else [BASELINE_VARIANT if arms[i] == CONTROL else SEGMENTED for i in rows]
     emails = generator.generate([profiles[i] for i in rows], [chosen[i] for i in rows], config,
-                                batch_size=len(rows), only=only,
+                                batch_size=len(rows), only=only, gate=gate,
                                 soft_prompts=None if soft_prompts is None else [soft_prompts[i] for i in rows])
     return dict(zip(rows, emails))
 
@@ -190,17 +201,17 @@ _CONTROL = "control"  # genemail.experiments.assignment.CONTROL (imported lazily
 
 def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", profiles: list[Any],
                         chosen: list[Any], other: list[Any], arms: list[str | None], config: "GenerationConfig",
-                        start: int, stop: int) -> dict[int, "GeneratedEmail"]:
+                        start: int, stop: int, gates: tuple["QualityGate", "QualityGate"]) -> dict[int, "GeneratedEmail"]:
     """Segmented rows from ``generator``, control rows from ``control``: each its release's segment email."""
     from genemail.experiments.assignment import CONTROL, SEGMENTED as ARM_SEGMENTED
     from genemail.generation.generator import SEGMENTED
 
     out: dict[int, "GeneratedEmail"] = {}
-    for gen, arm, strategies in ((generator, ARM_SEGMENTED, chosen), (control, CONTROL, other)):
+    for gen, arm, strategies, gate in ((generator, ARM_SEGMENTED, chosen, gates[0]), (control, CONTROL, other, gates[1])):
         rows = [i for i in range(start, stop) if arms[i] == arm]
         if rows:
             emails = gen.generate([profiles[i] for i in rows], [strategies[i] for i in rows], config,
-                                  batch_size=len(rows), only=[SEGMENTED] * len(rows))
+                                  batch_size=len(rows), only=[SEGMENTED] * len(rows), gate=gate)
             out.update(zip(rows, emails))
     return out
 
@@ -214,7 +225,8 @@ def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any]
     assert experiment is not None and email is not None  # control rows exist only in an experiment, with an email
     row = _row(email, info, strategy, lang, source.release_info)
     adapter = {"adapter": strategy.adapter, "adapter_repo": email.adapter_repo, "adapter_sha": email.adapter_revision}
-    row["baseline_email"] = email.email  # send_log_row sends a control row's baseline_email ...
+    # send_log_row sends a control row's baseline email and its verdict ...
+    row.update(baseline_email=email.email, baseline_email_template=email.email_template, **qa_fields(email.qa, "baseline_"))
     row = send_log_row(row, experiment=experiment.name, arm=_CONTROL, sent_at=sent_at, baseline_adapter=adapter)
     row["baseline_email"] = None  # ... and no baseline email was written for this customer
     return row
@@ -328,7 +340,17 @@ def _row(email: "GeneratedEmail | None", info: Mapping[str, Any], strategy: "Str
         "latency_s": email.latency_s if email else None,
         "new_tokens": email.new_tokens if email else 0,
         "baseline_new_tokens": email.baseline_new_tokens if email else 0,
+        **qa_fields(email.qa if email else None),
+        **qa_fields(email.baseline_qa if email else None, "baseline_"),
+        "email_template": email.email_template if email else None,
+        "baseline_email_template": email.baseline_template if email else None,
     }
+
+
+def qa_fields(qa: "QA | None", prefix: str = "") -> dict[str, Any]:
+    """An email's gate verdict as flat row fields (``qa_status``, ``qa_attempts``, ``qa_failed``)."""
+    return {f"{prefix}qa_status": qa.status if qa else None, f"{prefix}qa_attempts": qa.attempts if qa else None,
+            f"{prefix}qa_failed": ",".join(qa.failed) if qa else None}
 
 
 def _plain(value: Any) -> Any:

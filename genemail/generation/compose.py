@@ -85,6 +85,8 @@ class ComposeResult:
     release: dict[str, str]
     user_embedding: bool = False  # the segmented email was written with the customer's user vector (FR-13)
     embedding_ms: float = 0.0  # time to turn the customer's events into soft-prompt tokens
+    qa: dict[str, Any] | None = None  # the quality gate's verdict on each email (QA.to_dict())
+    baseline_qa: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "view"}
@@ -128,10 +130,12 @@ def compose(models: Models, frame: pd.DataFrame, config: GenerationConfig,
     view, strategy = describe(models, frame.head(1), config.lang)[0]
     soft = None if soft_prompt is None else [soft_prompt]
     written = models.generator.generate([profile_from_row(frame.iloc[0])], [strategy], config, batch_size=1,
-                                        soft_prompts=soft)[0]
+                                        soft_prompts=soft, book=models.strategies)[0]
     return ComposeResult(view, written.email or "", written.baseline_email or "", written.latency_s,
                          written.latency_s, written.new_tokens, written.baseline_new_tokens, dict(release or {}),
-                         written.user_embedding, round(embedding_ms, 2))
+                         written.user_embedding, round(embedding_ms, 2),
+                         written.qa.to_dict() if written.qa else None,
+                         written.baseline_qa.to_dict() if written.baseline_qa else None)
 
 
 def _missing(value: object) -> bool:

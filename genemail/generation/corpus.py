@@ -22,9 +22,7 @@ segments and the evaluation set, :mod:`genemail.generation.topup`); the others a
 
 from __future__ import annotations
 
-import itertools
 import json
-import string
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, DataError, config_error
 from genemail.generation.prompts import CustomerProfile, build_baseline_prompt, build_prompt, fact_phrases, profile_from_row
-from genemail.generation.strategies import LANGS, EmailVariants, Strategy, StrategyBook
+from genemail.generation.slots import FactWording, render
+from genemail.generation.templates import email_variants, variant_combinations, write_template
+from genemail.generation.strategies import LANGS, Strategy, StrategyBook, default_wording
 from genemail.resources import card_template
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
 
@@ -48,7 +48,6 @@ INFO_FILE = "corpus_info.json"
 NEUTRAL_FILE = "neutral.jsonl"  # neutral sentences for the base model (one {"text", "lang"} per line)
 SOURCES: tuple[str, ...] = ("customers", "synthetic")  # where a record's customer came from
 CARD_TEMPLATE = card_template("corpus_card.md")
-_SEPARATOR = {"zh": "", "en": " "}
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,8 @@ def _features() -> "datasets.Features":
         "income": Value("float64"), "recency": Value("int64"), "favourite_category": Value("string"),
         "tenure_days": Value("int64"),
     }
-    text = ("input", "baseline_input", "output", "generic_output", "segment", "customer_id", "lang", "variant",
-            "source")
+    text = ("input", "baseline_input", "output", "rendered", "generic_output", "generic_rendered", "segment",
+            "customer_id", "lang", "variant", "source")
     return Features({**{name: Value("string") for name in text}, "profile": profile})
 
 
@@ -113,36 +112,17 @@ def _to_dataset(rows: list[dict[str, Any]]) -> "datasets.Dataset":
     if not rows:
         return Dataset.from_dict({name: [] for name in features}, features=features)
     # Corpora written before the single strategy and the top-up lack these two fields.
-    rows = [{"generic_output": "", "source": SOURCES[0], **row} for row in rows]
+    rows = [{"generic_output": "", "source": SOURCES[0], "rendered": row.get("output", ""),
+             "generic_rendered": row.get("generic_output", ""), **row} for row in rows]
     return Dataset.from_list(rows, features=features)
 
 
-def _needed_facts(template: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
-
-
-def variant_combinations(variants: EmailVariants, facts: dict[str, str]) -> list[tuple[int, int, int]]:
-    """Every (greeting, body, CTA) index triple whose body the profile can fill."""
-    bodies = [i for i, body in enumerate(variants.body) if _needed_facts(body) <= facts.keys()]
-    return list(itertools.product(range(len(variants.greeting)), bodies, range(len(variants.call_to_action))))
-
-
-def write_email(profile: CustomerProfile, strategy: Strategy, lang: str, choice: tuple[int, int, int]) -> str:
-    """The reference email for one (greeting, body, CTA) variant choice."""
-    variants = _variants(strategy, lang)
-    greeting, body, cta = choice
-    filled = variants.body[body].format(**fact_phrases(profile, lang))
-    return _SEPARATOR[lang].join((variants.greeting[greeting], filled, variants.call_to_action[cta]))
-
-
-def _variants(strategy: Strategy, lang: str) -> EmailVariants:
-    variants = strategy.text(lang).variants
-    if variants is None:
-        raise DataError(
-            f"strategy {strategy.segment!r} has no email variants", where=f"strategies.{strategy.segment}.{lang}",
-            fix="only L2 segments have reference emails; add 'variants:' to the record",
-        )
-    return variants
+def write_email(profile: CustomerProfile, strategy: Strategy, lang: str, choice: tuple[int, int, int],
+                wording: FactWording | None = None) -> str:
+    """The reference email for one variant choice, its facts filled from ``profile`` (what a customer reads)."""
+    rendered = render(write_template(strategy, lang, choice), profile, lang, wording or default_wording(lang))
+    assert rendered.ok, rendered  # variant_combinations only offers bodies the profile can fill
+    return rendered.text
 
 
 def customer_rng_seed(seed: int, customer_id: str) -> list[int]:
@@ -151,16 +131,21 @@ def customer_rng_seed(seed: int, customer_id: str) -> list[int]:
 
 
 def draw_emails(
-    profile: CustomerProfile, strategy: Strategy, lang: str, k: int, seed: int, used: set[str]
+    profile: CustomerProfile, strategy: Strategy, lang: str, k: int, seed: int, used: set[str],
+    wording: FactWording | None = None,
 ) -> list[tuple[str, tuple[int, int, int]]]:
-    """``k`` emails for one customer, none already in ``used`` (which is updated)."""
+    """``k`` rendered emails for one customer, none already in ``used`` (which is updated).
+
+    Distinct as the customers read them (facts filled); :func:`write_template` gives each one's slot form.
+    """
     import numpy as np
 
-    combos = variant_combinations(_variants(strategy, lang), fact_phrases(profile, lang))
+    wording = wording or default_wording(lang)
+    combos = variant_combinations(email_variants(strategy, lang), fact_phrases(profile, lang, wording))
     order = np.random.default_rng(customer_rng_seed(seed, profile.customer_id)).permutation(len(combos))
     emails: list[tuple[str, tuple[int, int, int]]] = []
     for index in order:
-        text = write_email(profile, strategy, lang, combos[index])
+        text = write_email(profile, strategy, lang, combos[index], wording)
         if text not in used:
             used.add(text)
             emails.append((text, combos[index]))
@@ -207,12 +192,14 @@ def build_records(
         prompt = build_prompt(profile, strategy, config.lang)
         baseline = build_baseline_prompt(profile, config.lang)
         pool = used.setdefault((segment, split_of.get(profile.customer_id, "")), set())
-        drawn = draw_emails(profile, strategy, config.lang, config.emails_per_customer, config.seed, pool)
+        wording = book.wording(config.lang)
+        drawn = draw_emails(profile, strategy, config.lang, config.emails_per_customer, config.seed, pool, wording)
         generic = generic_emails(profile, book, config)
         source = row.get("source") if row.get("source") in SOURCES else SOURCES[0]
-        for (email, (g, b, c)), generic_email in zip(drawn, generic):
+        for (email, (g, b, c)), (generic_email, generic_template) in zip(drawn, generic):
             records.append({
-                "input": prompt, "baseline_input": baseline, "output": email, "generic_output": generic_email,
+                "input": prompt, "baseline_input": baseline, "output": write_template(strategy, config.lang, (g, b, c)),
+                "rendered": email, "generic_output": generic_template, "generic_rendered": generic_email,
                 "segment": segment, "customer_id": profile.customer_id, "lang": config.lang,
                 "variant": f"g{g}-b{b}-c{c}", "source": source, "profile": profile.to_record(),
             })
@@ -224,15 +211,16 @@ def has_single_strategy(book: StrategyBook, lang: str) -> bool:
     return book.baseline.text(lang).variants is not None
 
 
-def generic_emails(profile: CustomerProfile, book: StrategyBook, config: CorpusConfig) -> list[str]:
-    """The customer's single-strategy emails, one per styled email ("" when the file defines none).
+def generic_emails(profile: CustomerProfile, book: StrategyBook, config: CorpusConfig) -> list[tuple[str, str]]:
+    """The customer's single-strategy emails (rendered, slot form), one per styled email ("" when none).
 
     Distinct for one customer, not across customers: one style for everyone is the point.
     """
     if not has_single_strategy(book, config.lang):
-        return [""] * config.emails_per_customer
-    drawn = draw_emails(profile, book.baseline, config.lang, config.emails_per_customer, config.seed + 1, set())
-    return [email for email, _ in drawn]
+        return [("", "")] * config.emails_per_customer
+    drawn = draw_emails(profile, book.baseline, config.lang, config.emails_per_customer, config.seed + 1, set(),
+                        book.wording(config.lang))
+    return [(email, write_template(book.baseline, config.lang, choice)) for email, choice in drawn]
 
 
 def split_customers(customer_segments: dict[str, str], config: CorpusConfig) -> dict[str, str]:
@@ -387,18 +375,18 @@ def load_corpus_info(corpus_dir: Path | str) -> dict[str, Any]:
 
 
 def held_out_customers(corpus: "datasets.DatasetDict") -> list[tuple[CustomerProfile, str, str]]:
-    """(profile, segment, first reference email) of each test-split customer, in file order."""
+    """(profile, segment, first reference email as sent, facts filled) of each test-split customer, in file order."""
     seen: dict[str, tuple[CustomerProfile, str, str]] = {}
     for record in corpus["test"]:
         if record["customer_id"] not in seen:
-            seen[record["customer_id"]] = (CustomerProfile(**record["profile"]), record["segment"], record["output"])
+            seen[record["customer_id"]] = (CustomerProfile(**record["profile"]), record["segment"], record["rendered"])
     return list(seen.values())
 
 
 def generic_references(corpus: "datasets.DatasetDict") -> dict[str, str]:
     """customer_id -> first single-strategy reference email of each test-split customer."""
     out: dict[str, str] = {}
-    for customer, generic in zip(corpus["test"]["customer_id"], corpus["test"]["generic_output"]):
+    for customer, generic in zip(corpus["test"]["customer_id"], corpus["test"]["generic_rendered"]):
         out.setdefault(customer, generic)
     return out
 

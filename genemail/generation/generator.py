@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, ConfigError, config_error
+from genemail.generation.gate import QA, QualityGate
 from genemail.generation.gathered_lora import mixed_batch
+from genemail.generation.prompts import build_baseline_prompt, build_prompt
+from genemail.generation.strategies import StrategyBook, packaged_strategies
+from genemail.generation.writer import Row, write_checked
 from genemail.taxonomy import BASELINE
 
 if TYPE_CHECKING:
@@ -125,6 +129,13 @@ class GeneratedEmail:
     single_strategy_email: str | None = None  # only when asked for (``only=[..."single_strategy"...]``)
     single_strategy_new_tokens: int = 0
     user_embedding: bool = False  # the segmented email was written with the customer's soft prompt (FR-13)
+    # The quality gate's verdict on each email written (None for an email not asked for).
+    qa: QA | None = None
+    baseline_qa: QA | None = None
+    single_strategy_qa: QA | None = None
+    # Each email as written, merge tags unfilled (what preference tuning learns from).
+    email_template: str | None = None
+    baseline_template: str | None = None
 
 
 @dataclass
@@ -207,13 +218,15 @@ class EmailGenerator:
     # ------------------------------------------------------------------ generation
 
     def complete(self, prompts: Sequence[str], adapters: Sequence[str], config: GenerationConfig,
-                 soft_prompts: Sequence[Any] | None = None) -> list[Completion]:
+                 soft_prompts: Sequence[Any] | None = None, row_seeds: Sequence[int] | None = None) -> list[Completion]:
         """One mixed batch: row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]``.
 
         ``__base__`` as an adapter name means the base model without any adapter. ``soft_prompts[i]``
         (a ``(k, H)`` tensor, or None) is prepended to row ``i`` as virtual tokens through
         ``inputs_embeds`` (:mod:`genemail.user_vector.inject`); a batch where every row has None runs
-        exactly as without the argument.
+        exactly as without the argument. With ``row_seeds`` a sampling config draws each row from its
+        own seeded stream (:mod:`genemail.generation.sampling`), so a row's text does not depend on the
+        rest of the batch; without them the batch shares one stream seeded by ``config.seed``.
         """
         from genemail.user_vector.inject import build_inputs_embeds, has_soft_prompts
 
@@ -228,6 +241,16 @@ class EmailGenerator:
             self.adapter_ref(name)  # readable error for an unknown name
         enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True)  # left padding
         kwargs = config.generate_kwargs()
+        if config.do_sample and row_seeds is not None:
+            from transformers import LogitsProcessorList
+
+            from genemail.generation.sampling import RowSampler
+
+            if len(row_seeds) != len(prompts):
+                raise ConfigError(f"{len(row_seeds)} row seeds for {len(prompts)} prompts", fix="pass one seed per prompt")
+            # Greedy over per-row Gumbel-perturbed logits is sampling, row by row (see sampling.py).
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None,
+                          logits_processor=LogitsProcessorList([RowSampler(row_seeds, config.temperature, config.top_p)]))
         with_soft = has_soft_prompts(soft_prompts)
         with self._lock, torch.inference_mode():
             if self._refs:
@@ -262,7 +285,8 @@ class EmailGenerator:
     def generate(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
                  config: GenerationConfig | None = None, batch_size: int = 16, with_baseline: bool = True,
                  progress: bool = False, only: Sequence[str] | None = None,
-                 soft_prompts: Sequence[Any] | None = None) -> list[GeneratedEmail]:
+                 soft_prompts: Sequence[Any] | None = None, book: StrategyBook | None = None,
+                 gate: QualityGate | None = None) -> list[GeneratedEmail]:
         """Write each customer's email with its strategy's adapter and, beside it, the baseline email.
 
         Customers of different segments share batches: each batch is one ``generate`` call whose rows
@@ -272,10 +296,17 @@ class EmailGenerator:
         one variant per customer); otherwise ``with_baseline`` decides. ``soft_prompts[i]`` (or None)
         is customer ``i``'s user-embedding tokens, used beside its segment adapter on the segmented
         row only (the baseline stays the one-size-fits-all email).
+
+        Every email passes the quality gate (:mod:`genemail.generation.writer`): ``gate``, or one built
+        from ``book`` (the strategies the customers' strategies come from; default: the packaged file).
         """
         from tqdm.auto import tqdm
 
         config = config or GenerationConfig()
+        if gate is None:
+            gate = QualityGate(book or packaged_strategies(), config.lang)
+        elif gate.lang != config.lang:
+            gate = QualityGate(gate.book, config.lang, gate.config)
         if len(customers) != len(strategies):
             raise ConfigError(f"{len(customers)} customers but {len(strategies)} strategies",
                               fix="pass one strategy per customer")
@@ -294,7 +325,7 @@ class EmailGenerator:
             for start in range(0, len(customers), batch_size):
                 stop = start + batch_size
                 results += self._generate_batch(customers[start:stop], strategies[start:stop], wanted[start:stop],
-                                                config, None if soft_prompts is None else soft_prompts[start:stop])
+                                                config, None if soft_prompts is None else soft_prompts[start:stop], gate)
                 bar.update(len(customers[start:stop]))
         return results
 
@@ -309,32 +340,26 @@ class EmailGenerator:
 
     def _generate_batch(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
                         wanted: Sequence[frozenset[str]], config: GenerationConfig,
-                        soft_prompts: Sequence[Any] | None = None) -> list[GeneratedEmail]:
-        from genemail.generation.prompts import build_baseline_prompt, build_prompt
-
+                        soft_prompts: Sequence[Any] | None, gate: QualityGate) -> list[GeneratedEmail]:
         # Segmented rows first, then baseline rows; remember which row answers which customer.
-        prompts, names, row_of, softs = [], [], {}, []
+        rows: list[Row] = []
+        row_of: dict[tuple[int, str], int] = {}
         for i, (c, st) in enumerate(zip(customers, strategies)):
             if SEGMENTED in wanted[i]:
-                row_of[(i, SEGMENTED)] = len(prompts)
-                prompts.append(build_prompt(c, st, lang=config.lang))
-                names.append(st.adapter)
-                softs.append(None if soft_prompts is None else soft_prompts[i])
+                row_of[(i, SEGMENTED)] = len(rows)
+                rows.append(Row(build_prompt(c, st, lang=config.lang), st.adapter, c, st, SEGMENTED,
+                                None if soft_prompts is None else soft_prompts[i]))
         for variant, adapter in ((BASELINE_VARIANT, BASELINE), (SINGLE_STRATEGY_VARIANT, BASE_ROW)):
-            for i, c in enumerate(customers):
+            for i, (c, st) in enumerate(zip(customers, strategies)):
                 if variant in wanted[i]:
-                    row_of[(i, variant)] = len(prompts)
-                    prompts.append(build_baseline_prompt(c, lang=config.lang))
-                    names.append(adapter)
-                    softs.append(None)
+                    row_of[(i, variant)] = len(rows)
+                    rows.append(Row(build_baseline_prompt(c, lang=config.lang), adapter, c, st, variant))
         t0 = time.perf_counter()
-        # Without any vector the call is today's, so other backends (the OpenAI client) need not know of them.
-        rows = (self.complete(prompts, names, config, softs) if any(x is not None for x in softs)
-                else self.complete(prompts, names, config))
+        written = write_checked(self, rows, config, gate)
         latency = round(time.perf_counter() - t0, 4)
 
-        def row(i: int, variant: str) -> Completion | None:
-            return rows[row_of[(i, variant)]] if (i, variant) in row_of else None
+        def row(i: int, variant: str) -> Any:
+            return written[row_of[(i, variant)]] if (i, variant) in row_of else None
 
         out = []
         for i, (c, st) in enumerate(zip(customers, strategies)):
@@ -349,5 +374,8 @@ class EmailGenerator:
                 single_strategy_email=single.text if single else None,
                 single_strategy_new_tokens=single.new_tokens if single else 0,
                 user_embedding=bool(seg and soft_prompts is not None and soft_prompts[i] is not None),
+                qa=seg.qa if seg else None, baseline_qa=base.qa if base else None,
+                single_strategy_qa=single.qa if single else None,
+                email_template=seg.template if seg else None, baseline_template=base.template if base else None,
             ))
         return out

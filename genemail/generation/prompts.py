@@ -27,31 +27,22 @@ from genemail.data.schema import (
     CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, KID_AGE_BANDS, MARITAL_STATUSES, SPEND_CATEGORIES,
 )
 from genemail.errors import ConfigError, DataError
+from genemail.generation.slots import (
+    CATEGORY_NAMES, INCOME_TIER_NAMES, KID_BAND_NAMES, PLACEHOLDER_OF, FactWording, fact_values, tags_line,
+)
 from genemail.generation.strategies import (
     FACT_PLACEHOLDERS,
     LANGS,
     PROFILE_PLACEHOLDERS,
     STRATEGY_PLACEHOLDERS,
     Strategy,
+    default_wording,
 )
 
 # Yearly household income bands (the Kaggle table's quartiles are about 35k and 68k).
 INCOME_BANDS: tuple[tuple[str, float], ...] = (("low", 35_000.0), ("mid", 70_000.0), ("high", math.inf))
 DAYS_PER_YEAR = 365
 
-CATEGORY_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"wines": "葡萄酒", "fruits": "水果", "meat": "肉类", "fish": "海鲜", "sweets": "甜品", "gold": "金饰"},
-    "en": {"wines": "wine", "fruits": "fruit", "meat": "meat", "fish": "seafood", "sweets": "sweets", "gold": "gold jewellery"},
-}
-KID_BAND_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"young": "幼童", "teen": "青少年", "young_and_teen": "幼童和青少年"},
-    "en": {"young": "little ones", "teen": "teens", "young_and_teen": "little ones and teens"},
-}
-# Income band as the email states it ("高端之选" / "premium picks").
-INCOME_TIER_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"high": "高端", "mid": "品质", "low": "实惠"},
-    "en": {"high": "premium", "mid": "quality", "low": "value"},
-}
 _INCOME_PROMPT = {"zh": {"high": "高", "mid": "中", "low": "低"}, "en": {"high": "high", "mid": "mid", "low": "low"}}
 _MARITAL_NAMES = {
     "zh": {"Single": "单身", "Together": "有伴侣", "Married": "已婚", "Divorced": "离异", "Widow": "丧偶"},
@@ -200,30 +191,20 @@ def profile_fields(profile: CustomerProfile, lang: str = "zh") -> dict[str, str]
     order = ("age", "marital_status", "children", "family_size", "income_band", "recency",
              "favourite_category", "tenure_years")
     parts = [fields[name] for name in order if fields[name]]
-    fields["profile"] = ("客户：" + "，".join(parts)) if zh else ("Customer: " + ", ".join(parts))
+    fields["profile"] = (("客户：" + "，".join(parts)) if zh else ("Customer: " + ", ".join(parts))) + (
+        "\n" + tags_line(profile, lang))
     assert set(fields) == PROFILE_PLACEHOLDERS  # the strategies validator relies on this set
     return fields
 
 
-def fact_phrases(profile: CustomerProfile, lang: str = "zh") -> dict[str, str]:
-    """The fixed, checkable fact forms an email body may use; a fact the profile lacks is absent."""
+def fact_phrases(profile: CustomerProfile, lang: str = "zh", wording: FactWording | None = None) -> dict[str, str]:
+    """Each fact this customer has, as the strategies' body placeholder (``recency_fact``) -> its text.
+
+    ``wording`` defaults to the packaged strategies file's; a fact the profile lacks is absent.
+    """
     _check_lang(lang)
-    zh = lang == "zh"
-    facts: dict[str, str] = {}
-    if profile.recency is not None:
-        days = profile.recency
-        facts["recency_fact"] = f"距离您上次光临已有{days}天" if zh else f"{days} day{'s' if days != 1 else ''} since your last visit"
-    if profile.children:
-        facts["children_fact"] = ("您的" if zh else "your ") + (_children_text(profile, lang) or "")
-    if profile.favourite_category is not None:
-        name = CATEGORY_NAMES[lang][profile.favourite_category]
-        facts["category_fact"] = f"您喜爱的{name}" if zh else f"your favourite {name}"
-    if profile.income_band is not None:
-        tier = INCOME_TIER_NAMES[lang][profile.income_band]
-        facts["income_fact"] = f"{tier}之选" if zh else f"{tier} picks"
-    years = profile.tenure_years
-    if years:  # "0 years with us" is no compliment: leave the fact out
-        facts["tenure_fact"] = f"感谢您{years}年来的陪伴" if zh else f"{years} year{'s' if years != 1 else ''} with us"
+    values = fact_values(profile, lang, wording or default_wording(lang))
+    facts = {PLACEHOLDER_OF[slot]: text for slot, text in values.items()}
     assert set(facts) <= FACT_PLACEHOLDERS
     return facts
 

@@ -12,13 +12,15 @@ and what to do.
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from genemail.errors import StrategyError
+from genemail.generation.slots import FactWording
 from genemail.resources import RESOURCES_DIR
 from genemail.taxonomy import BASELINE, COLD_START, L2_SEGMENTS
 
@@ -70,6 +72,8 @@ class StrategyText:
     call_to_action: str
     prompt_template: str
     variants: EmailVariants | None = None
+    # Phrases this segment's emails must never contain (the quality gate's segment-fit check).
+    must_not_say: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,39 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class Guards:
+    """What no email may say to some customers, whatever its segment (the gate's segment-fit check).
+
+    ``active`` phrases (win-back wording) are refused for a customer who visited within ``active_days``;
+    ``no_children`` phrases (parent wording) for a customer without children. Per language.
+    """
+
+    active_days: int
+    active: Mapping[str, tuple[str, ...]]
+    no_children: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class StrategyBook:
-    """All strategies of one versioned file. Immutable: load again to switch."""
+    """All strategies of one versioned file. Immutable: load again to switch.
+
+    ``facts`` is each language's wording of the merge-tag facts; ``guards`` what no email may say to
+    some customers. A file without these blocks takes the packaged file's.
+    """
 
     version: str
     strategies: Mapping[str, Strategy]
     source: Path | None = None
+    facts: Mapping[str, FactWording] = field(default_factory=lambda: MappingProxyType({}))
+    guards: Guards | None = None
+
+    def wording(self, lang: str) -> FactWording:
+        """How ``lang`` states each fact; :class:`StrategyError` if the file has no such block."""
+        try:
+            return self.facts[lang]
+        except KeyError:
+            raise StrategyError(f"no fact wording for language {lang!r}", where=f"{self.source or 'strategies'}: facts",
+                                fix=f"add 'facts: {{{lang}: ...}}' to the strategies file") from None
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -133,6 +164,17 @@ class StrategyBook:
 def default_strategies_path() -> Path:
     """The strategies file shipped with the package."""
     return RESOURCES_DIR / "strategies.yaml"
+
+
+@lru_cache(maxsize=1)
+def packaged_strategies() -> "StrategyBook":
+    """The packaged strategies file, loaded once (for callers that were handed no book)."""
+    return load_strategies()
+
+
+def default_wording(lang: str) -> FactWording:
+    """The packaged strategies file's wording of the facts in ``lang``."""
+    return packaged_strategies().wording(lang)
 
 
 def load_strategies(path: Path | str | None = None) -> StrategyBook:
@@ -179,7 +221,51 @@ def parse_strategies(data: Any, source: Path | None = None) -> StrategyBook:
             fix="add a record for every L2 segment, Cold_Start and baseline",
         )
     book = {name: _parse_record(name, records[name], where) for name in records}
-    return StrategyBook(version=str(version), strategies=MappingProxyType(book), source=source)
+    facts, guards = _parse_facts(data, where), _parse_guards(data, where)
+    return StrategyBook(version=str(version), strategies=MappingProxyType(book), source=source,
+                        facts=MappingProxyType(facts), guards=guards)
+
+
+def _packaged_block(key: str) -> Any:
+    """The packaged strategies file's ``key`` block (for files that leave it out)."""
+    import yaml
+
+    data = yaml.safe_load(default_strategies_path().read_text(encoding="utf-8"))
+    return data[key]
+
+
+def _parse_facts(data: Mapping[str, Any], where: str) -> dict[str, FactWording]:
+    block = data.get("facts")
+    if block is None:
+        block, where = _packaged_block("facts"), str(default_strategies_path())
+    if not isinstance(block, Mapping) or DEFAULT_LANG not in block:
+        raise StrategyError("'facts' has no zh block", where=f"{where}: facts",
+                            fix="give 'facts:' a block per language with the fact wordings")
+    unknown = [lang for lang in block if lang not in LANGS]
+    if unknown:
+        raise StrategyError(f"unknown languages {unknown}", where=f"{where}: facts", fix=f"use {list(LANGS)}")
+    return {lang: FactWording.parse(block[lang], f"{where}: facts.{lang}") for lang in block}
+
+
+def _parse_guards(data: Mapping[str, Any], where: str) -> Guards:
+    block = data.get("guards")
+    if block is None:
+        block, where = _packaged_block("guards"), str(default_strategies_path())
+    here = f"{where}: guards"
+    days = block.get("active_days") if isinstance(block, Mapping) else None
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise StrategyError(f"active_days is {days!r}", where=f"{here}.active_days",
+                            fix="give the number of days within which a customer counts as active (e.g. 30)")
+    lists: dict[str, dict[str, tuple[str, ...]]] = {"active": {}, "no_children": {}}
+    for lang in LANGS:
+        lang_block = block.get(lang, {})
+        for key in lists:
+            words = lang_block.get(key, []) if isinstance(lang_block, Mapping) else None
+            if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+                raise StrategyError(f"{key} is not a list of phrases", where=f"{here}.{lang}.{key}",
+                                    fix="give a YAML list of non-empty phrases")
+            lists[key][lang] = tuple(words)
+    return Guards(days, MappingProxyType(lists["active"]), MappingProxyType(lists["no_children"]))
 
 
 def _parse_record(name: str, record: Any, where: str) -> Strategy:
@@ -225,7 +311,11 @@ def _parse_text(name: str, lang: str, block: Any, here: str) -> StrategyText:
             where=f"{here}.prompt_template", fix="include {profile} (or single fields such as {age})",
         )
     variants = _parse_variants(name, block.get("variants"), f"{here}.variants")
-    return StrategyText(**values, variants=variants)
+    banned = block.get("must_not_say", [])
+    if not isinstance(banned, list) or not all(isinstance(w, str) and w.strip() for w in banned):
+        raise StrategyError("must_not_say is not a list of phrases", where=f"{here}.must_not_say",
+                            fix="give a YAML list of non-empty phrases, or leave the field out")
+    return StrategyText(**values, variants=variants, must_not_say=tuple(banned))
 
 
 def _parse_variants(name: str, block: Any, here: str) -> EmailVariants | None:

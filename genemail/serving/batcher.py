@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from typing import TYPE_CHECKING
 
 from genemail.errors import config_error
@@ -136,9 +136,9 @@ class MicroBatcher:
 
     def _take_batch(self, items: list[_Item]) -> tuple[list[_Item], list[_Item]]:
         """The first item's settings group, up to ``max_batch_size`` rows; the rest stay waiting, in order."""
-        config, batch, rest, rows = items[0].config, [], [], 0
+        config, batch, rest, rows = _group(items[0].config), [], [], 0
         for item in items:
-            if item.config == config and (not batch or rows + len(item.prompts) <= self.config.max_batch_size):
+            if _group(item.config) == config and (not batch or rows + len(item.prompts) <= self.config.max_batch_size):
                 batch.append(item)
                 rows += len(item.prompts)
             else:
@@ -148,8 +148,15 @@ class MicroBatcher:
     def _execute(self, batch: list[_Item]) -> None:
         prompts = [p for item in batch for p in item.prompts]
         names = [item.adapter for item in batch for _ in item.prompts]
+        config = batch[0].config
         try:
-            rows = self._complete(prompts, names, batch[0].config) if prompts else []
+            if not prompts:
+                rows = []
+            elif config.do_sample:  # each request samples from its own seed, whatever shares its batch
+                rows = self._complete(prompts, names, config,
+                                      row_seeds=[item.config.seed for item in batch for _ in item.prompts])
+            else:
+                rows = self._complete(prompts, names, config)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, the thread lives on
             for item in batch:
                 item.future.set_exception(exc)
@@ -162,6 +169,11 @@ class MicroBatcher:
         for item in batch:
             item.future.set_result(rows[start:start + len(item.prompts)])
             start += len(item.prompts)
+
+
+def _group(config: "GenerationConfig") -> "GenerationConfig":
+    """What a batch must share: the decoding settings, except a sampling request's seed (sampled per row)."""
+    return replace(config, seed=0) if config.do_sample else config
 
 
 def _gather(futures: list["Future[list[Completion]]"]) -> "Future[list[Completion]]":

@@ -100,8 +100,11 @@ class OpenAIGenerator(EmailGenerator):
             del self._refs[name]
 
     def complete(self, prompts: Sequence[str], adapters: Sequence[str], config: "GenerationConfig",
-                 soft_prompts: Sequence[Any] | None = None) -> list[Completion]:
+                 soft_prompts: Sequence[Any] | None = None, row_seeds: Sequence[int] | None = None) -> list[Completion]:
         """Row ``i`` continues ``prompts[i]`` through adapter ``adapters[i]`` on the server, rows in flight at once.
+
+        A sampling config sends each row its own ``seed`` (``row_seeds[i]``, else ``config.seed``): one
+        request per row, so a row's text never depends on the others.
 
         Soft prompts (the user vector) need the model's embedding layer, which a completions API does not
         expose: refused with a message (docs/USER_VECTOR.md describes vLLM's prompt-embeddings path).
@@ -119,7 +122,10 @@ class OpenAIGenerator(EmailGenerator):
             raise ServingError("the server lists no base model", where=self.backend.api_url if self.backend else None,
                                fix="serve the base model too (vLLM always does)")
         names = [self.base_model_id if a == BASE_ROW else a for a in adapters]
-        return list(self._executor().map(lambda pair: self._one(pair[0], pair[1], config), zip(prompts, names)))
+        seeds = list(row_seeds) if row_seeds is not None else [config.seed] * len(prompts)
+        # Servers take 64-bit seeds at most; vLLM's and OpenAI's take any non-negative int below 2**63.
+        return list(self._executor().map(lambda job: self._one(job[0], job[1], config, job[2]),
+                                         zip(prompts, names, seeds)))
 
     def close(self) -> None:
         """Stop the request threads and close the HTTP connections."""
@@ -137,12 +143,12 @@ class OpenAIGenerator(EmailGenerator):
                 self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genemail-openai")
             return self._pool
 
-    def _one(self, prompt: str, model: str, config: "GenerationConfig") -> Completion:
+    def _one(self, prompt: str, model: str, config: "GenerationConfig", seed: int) -> Completion:
         import openai
 
         kwargs: dict[str, Any] = {"model": model, "prompt": prompt, "max_tokens": config.max_new_tokens}
         if config.do_sample:
-            kwargs.update(temperature=float(config.temperature), top_p=float(config.top_p), seed=config.seed)
+            kwargs.update(temperature=float(config.temperature), top_p=float(config.top_p), seed=int(seed))
         else:
             kwargs.update(temperature=0.0)  # greedy, as the local generator decodes by default
         if config.min_new_tokens:

@@ -1,0 +1,312 @@
+"""The quality gate: every email is checked before it is shown, written or sent.
+
+One :class:`QualityGate` checks an email as the model wrote it (merge tags and all) for one customer:
+
+* ``slots``: every merge tag is known and fillable from the record, and no half-written tag is left;
+* ``structure``: one greeting first, a body, one call to action last, within the voice's length bounds;
+* ``fluency``: every body sentence is close to a sentence of the voice the email should speak (the
+  strategy's own language), no sentence or phrase is repeated, nothing is cut off;
+* ``facts``: every fact the rendered email states is true of this customer (:mod:`genemail.generation.claims`);
+* ``segment_fit``: nothing the segment must not say, no win-back wording to an active customer, no
+  parent wording to a customer without children, greeting and call to action in the segment's voice;
+* ``language``: a Chinese email has no foreign words beyond its voice's own (VIP), an English one no
+  Chinese characters.
+
+Segment fit is enforced for segmented emails and only reported for the baseline, because that
+difference is what an A/B test of the two measures. :mod:`genemail.generation.writer` resamples a
+failing email and falls back to the strategy's template email (:func:`QualityGate.fallback`), which is
+checked like any other.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from genemail.errors import config_error
+from genemail.generation.claims import check_facts
+from genemail.generation.slots import TAG, available_slots, render, slot_form
+from genemail.generation.strategies import Strategy, StrategyBook
+from genemail.generation.templates import SEPARATOR, repeats_phrase, template_for
+from genemail.taxonomy import L2_SEGMENTS
+
+if TYPE_CHECKING:
+    from genemail.generation.prompts import CustomerProfile
+
+CHECKS: tuple[str, ...] = ("slots", "structure", "fluency", "facts", "segment_fit", "language")
+SEGMENTED, BASELINE_VARIANT, SINGLE_STRATEGY = "segmented", "baseline", "single_strategy"
+PASSED, FALLBACK = "passed", "fallback"
+_SENTENCE_END = {"zh": r"(?<=[。！？；!?;])", "en": r"(?<=[.!?;])\s+"}
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """How hard the gate looks and how often a failing email is written again."""
+
+    max_attempts: int = 3  # model attempts per email before the template email is sent
+    similarity: float = 0.85  # a body sentence must be at least this close to one of its voice's
+    length_slack: float = 0.3  # length bounds: the voice's shortest and longest email, this much wider
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or not 1 <= self.max_attempts <= 10:
+            raise config_error("max_attempts", self.max_attempts, "an integer from 1 to 10")
+        for name in ("similarity", "length_slack"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise config_error(name, value, "a number from 0 to 1")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate found in one email: the checks that failed and why (empty when it passed)."""
+
+    failed: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()  # checks that failed but are not enforced for this variant
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class QA:
+    """An email's way through the gate: passed on attempt k, or the template was sent after k failures."""
+
+    status: str  # "passed" | "fallback"
+    attempts: int  # model attempts made (the template is not counted)
+    failed: tuple[str, ...] = ()  # checks that failed on any attempt, in CHECKS order
+    reported: tuple[str, ...] = ()  # reported, not enforced (segment fit of a baseline email)
+    reasons: tuple[str, ...] = ()  # the last failed attempt's reasons
+
+    @property
+    def first_attempt(self) -> bool:
+        return self.status == PASSED and self.attempts == 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (one per email in campaign rows and send logs)."""
+        return {"status": self.status, "attempts": self.attempts, "failed": list(self.failed),
+                "reported": list(self.reported), "reasons": list(self.reasons[:3])}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The texts an email of one kind is written in: greetings, bodies (slot form), calls to action."""
+
+    greetings: tuple[str, ...]
+    bodies: tuple[str, ...]
+    ctas: tuple[str, ...]
+    lang: str
+
+    @cached_property
+    def sentences(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for body in self.bodies for s in split_sentences(body, self.lang)))
+
+    @cached_property
+    def sentence_set(self) -> frozenset[str]:
+        return frozenset(self.sentences)
+
+    @cached_property
+    def latin_words(self) -> frozenset[str]:
+        text = " ".join((*self.greetings, *self.bodies, *self.ctas))
+        return frozenset(w.lower() for w in _LATIN_WORD.findall(TAG.sub(" ", text)))
+
+
+def split_sentences(text: str, lang: str) -> list[str]:
+    """``text`` cut after each sentence end (。！？； in Chinese, . ! ? ; in English), blanks dropped."""
+    return [s.strip() for s in re.split(_SENTENCE_END[lang], text) if s.strip()]
+
+
+@dataclass
+class QualityGate:
+    """The checks of one strategies book in one language (build once, use for every email)."""
+
+    book: StrategyBook
+    lang: str = "zh"
+    config: GateConfig = field(default_factory=GateConfig)
+
+    def __post_init__(self) -> None:
+        self._voices: dict[str, Voice] = {}
+        self._bounds_of: dict[int, tuple[int, int]] = {}
+        self._all = self._voice_of([self.book.for_segment(s) for s in self.book.segments])
+
+    # ---------------------------------------------------------------- voices
+
+    def _voice_of(self, strategies: list[Strategy]) -> Voice:
+        parts: dict[str, list[str]] = {"greeting": [], "body": [], "call_to_action": []}
+        for st in strategies:
+            variants = st.text(self.lang).variants if self.lang in st.texts else None
+            if variants is None:
+                continue
+            parts["greeting"] += variants.greeting
+            parts["body"] += [slot_form(body) for body in variants.body]
+            parts["call_to_action"] += variants.call_to_action
+        unique = {k: tuple(dict.fromkeys(v)) for k, v in parts.items()}
+        return Voice(unique["greeting"], unique["body"], unique["call_to_action"], self.lang)
+
+    def voice(self, strategy: Strategy, variant: str) -> Voice:
+        """What ``variant``'s email for a customer of ``strategy`` may sound like.
+
+        A segmented email speaks its segment's voice; the unsegmented baseline adapter learned every
+        styled email, so the baseline (and a cold-start customer's email, which it writes) speaks all of
+        them; the single strategy speaks the ``baseline`` record's generic voice.
+        """
+        if variant == SINGLE_STRATEGY:
+            key, members = "__single__", [self.book.baseline]
+        elif variant == SEGMENTED and strategy.segment in L2_SEGMENTS:
+            key, members = strategy.segment, [strategy]
+        else:
+            return self._all
+        if key not in self._voices:
+            self._voices[key] = self._voice_of(members)
+        return self._voices[key]
+
+    # ---------------------------------------------------------------- the checks
+
+    def check(self, text: str, profile: "CustomerProfile", strategy: Strategy, variant: str) -> tuple[Verdict, str]:
+        """Check ``text`` (as the model wrote it, with merge tags) for one customer; returns the verdict and
+        the rendered email (facts filled where they could be)."""
+        rendered = render(text, profile, self.lang, self.book.wording(self.lang))
+        found: dict[str, list[str]] = {}
+
+        def fail(check: str, reason: str) -> None:
+            found.setdefault(check, []).append(reason)
+
+        if not rendered.ok:
+            for name in rendered.unknown:
+                fail("slots", f"unknown merge tag {{{{{name}}}}}")
+            for name in rendered.unfillable:
+                fail("slots", f"merge tag {{{{{name}}}}} but the customer has no such fact")
+            if rendered.stray_braces:
+                fail("slots", "a half-written merge tag (a stray brace)")
+        voice = self.voice(strategy, variant)
+        self._structure_and_fluency(text, voice, strategy, variant, fail)
+        facts = check_facts(rendered.text, profile, self.lang, self.book.wording(self.lang))
+        for mismatch in facts.mismatches:
+            fail("facts", mismatch)
+        self._segment_fit(rendered.text, profile, strategy, variant, fail)
+        self._language(rendered.text, voice, fail)
+        enforce_fit = variant == SEGMENTED
+        failed = tuple(c for c in CHECKS if c in found and (enforce_fit or c != "segment_fit"))
+        reported = () if enforce_fit or "segment_fit" not in found else ("segment_fit",)
+        reasons = tuple(r for c in failed for r in found[c])
+        return Verdict(failed, reasons, reported), rendered.text
+
+    def _structure_and_fluency(self, text: str, voice: Voice, strategy: Strategy, variant: str, fail: Any) -> None:
+        text = text.strip()
+        greeting = max((g for g in self._all.greetings if text.startswith(g)), key=len, default=None)
+        cta = max((c for c in self._all.ctas if text.endswith(c)), key=len, default=None)
+        if greeting is None:
+            fail("structure", "it does not open with a greeting")
+        if cta is None:
+            fail("structure" if text[-1:] in "。！？.!?～" else "fluency", "it does not end with a call to action"
+                 + ("" if text[-1:] in "。！？.!?～" else " (cut off)"))
+        body = text[len(greeting or ""): len(text) - len(cta or "")].strip()
+        if greeting is not None and any(g in body for g in self._all.greetings if len(g) >= 3):
+            fail("structure", "a second greeting")
+        if cta is not None and any(c in body for c in self._all.ctas if len(c) >= 4):
+            fail("structure", "the call to action is repeated")
+        if not re.search(r"\w", TAG.sub("x", body)):
+            fail("structure", "the body is empty")
+        low, high = self._bounds(voice)
+        if not low <= len(text) <= high:
+            fail("structure", f"{len(text)} characters, expected {low}-{high}")
+        enforce = variant == SEGMENTED
+        if greeting is not None and greeting not in voice.greetings and enforce:
+            fail("segment_fit", f"the greeting {greeting!r} is another segment's")
+        if cta is not None and cta not in voice.ctas and enforce:
+            fail("segment_fit", f"the call to action {cta!r} is another segment's")
+        sentences = split_sentences(body, self.lang)
+        if len(set(sentences)) < len(sentences):
+            fail("fluency", "a sentence is repeated")
+        for sentence in sentences:
+            if sentence not in voice.sentence_set and self._closeness(sentence, voice) < self.config.similarity:
+                fail("fluency", f"a sentence unlike the strategy's language: {sentence[:40]!r}")
+        if repeats_phrase(TAG.sub("#", text), self.lang):
+            fail("fluency", "a phrase is repeated")
+
+    def _closeness(self, sentence: str, voice: Voice) -> float:
+        matcher = difflib.SequenceMatcher(autojunk=False)
+        matcher.set_seq2(sentence)
+        best = 0.0
+        for known in voice.sentences:
+            matcher.set_seq1(known)
+            if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+                best = max(best, matcher.ratio())
+        return best
+
+    def _bounds(self, voice: Voice) -> tuple[int, int]:
+        """Length bounds of an email in ``voice``: its shortest and longest template, ``length_slack`` wider."""
+        if id(voice) not in self._bounds_of:
+            sep = 2 * len(SEPARATOR[self.lang])
+            parts = (voice.greetings, voice.bodies, voice.ctas)
+            shortest = sum(min(map(len, p)) for p in parts) + sep
+            longest = sum(max(map(len, p)) for p in parts) + sep
+            slack = self.config.length_slack
+            self._bounds_of[id(voice)] = (int(shortest * (1 - slack)), int(longest * (1 + slack)) + 40)
+        return self._bounds_of[id(voice)]
+
+    def _segment_fit(self, rendered: str, profile: "CustomerProfile", strategy: Strategy, variant: str,
+                     fail: Any) -> None:
+        low = rendered.lower()
+        if variant == SEGMENTED and self.lang in strategy.texts:
+            for phrase in strategy.text(self.lang).must_not_say:
+                if phrase.lower() in low:
+                    fail("segment_fit", f"{strategy.segment} must not say {phrase!r}")
+        guards = self.book.guards
+        if guards is None:
+            return
+        if profile.recency is not None and profile.recency <= guards.active_days:
+            for phrase in guards.active.get(self.lang, ()):
+                if phrase.lower() in low:
+                    fail("segment_fit", f"win-back wording {phrase!r} to a customer who visited {profile.recency} days ago")
+        if not profile.children:
+            for phrase in guards.no_children.get(self.lang, ()):
+                if phrase.lower() in low:
+                    fail("segment_fit", f"parent wording {phrase!r} to a customer without children")
+
+    def _language(self, rendered: str, voice: Voice, fail: Any) -> None:
+        if self.lang == "en":
+            if _CJK.search(rendered):
+                fail("language", "Chinese characters in an English email")
+            return
+        foreign = [w for w in _LATIN_WORD.findall(rendered) if w.lower() not in voice.latin_words | self._all.latin_words]
+        if foreign:
+            fail("language", f"foreign words in a Chinese email: {foreign[:3]}")
+
+    # ---------------------------------------------------------------- the template email
+
+    def fallback(self, profile: "CustomerProfile", strategy: Strategy, variant: str) -> tuple[str, str, Verdict]:
+        """The template email this customer gets when the model's attempts all failed.
+
+        The strategy's own template (a segmented email of an L2 segment), else the single strategy's
+        generic one; if the segment's template fails the gate too (a segment's wording that does not fit
+        this customer, such as win-back to an active one), the generic template. Returns the template in
+        slot form, rendered, and its verdict.
+        """
+        slots = available_slots(profile)
+        own = strategy if (variant == SEGMENTED and strategy.segment in L2_SEGMENTS) else self.book.baseline
+        candidates = [(own, variant)] + ([(self.book.baseline, SINGLE_STRATEGY)] if own is not self.book.baseline else [])
+        last: tuple[str, str, Verdict] | None = None
+        for st, as_variant in candidates:
+            template = template_for(st, self.lang, slots, profile.customer_id)
+            verdict, rendered = self.check(template, profile, st, as_variant)
+            last = (template, rendered, verdict)
+            if verdict.passed:
+                return last
+        assert last is not None
+        return last
+
+
+def qa_summary(qas: list[QA]) -> dict[str, Any]:
+    """Counts of a batch of verdicts: emails, first-attempt passes, passes, fallbacks, failures by check."""
+    counts: Mapping[str, int] = {c: sum(c in q.failed for q in qas) for c in CHECKS}
+    return {"emails": len(qas), "first_attempt": sum(q.first_attempt for q in qas),
+            "passed": sum(q.status == PASSED for q in qas), "fallback": sum(q.status == FALLBACK for q in qas),
+            "failed_checks": {c: n for c, n in counts.items() if n}}
