@@ -51,7 +51,7 @@ def coverage(p_control: float, p_segmented: float, n_control: int, n_segmented: 
     rng = np.random.default_rng(seed)
     x_seg = rng.binomial(n_segmented, p_segmented, simulations)
     x_ctl = rng.binomial(n_control, p_control, simulations)
-    result = stats.compare(x_seg, n_segmented, x_ctl, n_control, adjust=False)
+    result = stats.compare(x_seg, n_segmented, x_ctl, n_control, analysis=stats.FIXED, adjust=False)
     truth = p_segmented - p_control
     lift = int(((result["ci_low"] <= truth) & (truth <= result["ci_high"])).sum())
     rates = []
@@ -69,8 +69,8 @@ def false_wins(rate: float = 0.05, n: int = 1000, segments: int = 5, experiments
     rng = np.random.default_rng(seed)
     shape = (experiments, segments)
     x_seg, x_ctl = rng.binomial(n, rate, shape), rng.binomial(n, rate, shape)
-    raw = stats.compare(x_seg, n, x_ctl, n, adjust=False)
-    adjusted = stats.compare(x_seg, n, x_ctl, n, adjust=True)
+    raw = stats.compare(x_seg, n, x_ctl, n, analysis=stats.FIXED, adjust=False)
+    adjusted = stats.compare(x_seg, n, x_ctl, n, analysis=stats.FIXED, adjust=True)
     return FalseWins(
         experiments=experiments, cells=experiments * segments,
         rejected=int((raw["p_value"] < stats.DEFAULT_ALPHA).sum()),
@@ -85,7 +85,7 @@ def power(rate: float, lift: float, n: int, simulations: int = 2000, seed: int =
 
     rng = np.random.default_rng(seed)
     x_seg, x_ctl = rng.binomial(n, rate + lift, simulations), rng.binomial(n, rate, simulations)
-    decisions = stats.compare(x_seg, n, x_ctl, n, adjust=False)["decision"]
+    decisions = stats.compare(x_seg, n, x_ctl, n, analysis=stats.FIXED, adjust=False)["decision"]
     return int((decisions == stats.SIGNIFICANT_WIN).sum())
 
 
