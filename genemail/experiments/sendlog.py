@@ -175,3 +175,14 @@ def _text(value: Any) -> str | None:
         value = int(value)  # an id column read as floats by a spreadsheet
     text = str(value).strip()
     return text or None
+
+
+def covariate_frame(sends: "pd.DataFrame") -> "pd.DataFrame":
+    """The ``pre_*`` covariates of a send log frame as float columns (NaN where unknown): from the
+    stored ``covariates`` JSON of :func:`genemail.experiments.read_send_log`, or from ``pre_*`` columns."""
+    import pandas as pd
+
+    if "covariates" in sends.columns:
+        rows = [json.loads(v) if isinstance(v, str) and v else {} for v in sends["covariates"]]
+        return pd.DataFrame(rows, index=sends.index, dtype=float)
+    return sends[[c for c in sends.columns if str(c).startswith("pre_")]].astype(float)
