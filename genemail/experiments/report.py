@@ -360,7 +360,8 @@ def format_report(report: dict[str, Any]) -> str:
         details.append("guardrails: " + ", ".join(f"{m} (margin {_points(v)})"
                                                   for m, v in report["guardrail_margins"].items()))
     if details:
-        lines.append("; ".join(details).capitalize() + ".")
+        text = "; ".join(details)
+        lines.append(text[0].upper() + text[1:] + ".")
     lines += [f"Note: {note}." for note in report.get("notes", [])]
     lines += [format_line(name, entry, metric, min_n) for name, entry in report["segments"].items()]
     lines.append(format_line("Overall", report["overall"], metric, min_n))

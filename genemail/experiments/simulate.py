@@ -12,7 +12,7 @@ content effects::
       open: {control: 0.30, segmented: 0.35}           # default: 4 x click
       conversion: {control: 0.010, segmented: 0.015, holdout: 0.008}   # default: 0
       bounce: 0.01           # per sent email (default 0.01)
-      unsubscribe: 0.002     # per delivered email (default 0.002)
+      unsubscribe: 0.002     # per delivered email (default 0.002); or per arm: {control: 0.002, segmented: 0.004}
       revenue: 60            # mean order value of a conversion (default 40)
       content: {"限时": 0.02, "free shipping": -0.01}   # phrase in the email -> change of P(click)
       complaint: 0.0005      # spam reports per delivered email (default 0)
@@ -83,7 +83,7 @@ class SegmentTruth:
     open: dict[str, float] | None = None
     conversion: dict[str, float] = field(default_factory=dict)
     bounce: float = DEFAULT_BOUNCE
-    unsubscribe: float = DEFAULT_UNSUBSCRIBE
+    unsubscribe: float | dict[str, float] = DEFAULT_UNSUBSCRIBE
     revenue: float = DEFAULT_REVENUE
     content: dict[str, float] = field(default_factory=dict)
     complaint: float = 0.0
@@ -209,7 +209,9 @@ def _segment(value: Any, where: str) -> SegmentTruth:
         covariates={str(k): float(v) for k, v in effects.items()}, not_sent=not_sent,
         click=click, open=opens,
         conversion=_arm_map(value["conversion"], f"{where}.conversion") if "conversion" in value else {},
-        bounce=bounce, unsubscribe=_probability(value.get("unsubscribe", DEFAULT_UNSUBSCRIBE), f"{where}.unsubscribe"),
+        bounce=bounce, unsubscribe=(_arm_map(value["unsubscribe"], f"{where}.unsubscribe")
+                                    if isinstance(value.get("unsubscribe"), Mapping)
+                                    else _probability(value.get("unsubscribe", DEFAULT_UNSUBSCRIBE), f"{where}.unsubscribe")),
         revenue=float(revenue), content={str(k): float(v) for k, v in content.items()},
     )
 
@@ -245,7 +247,9 @@ def _probabilities(send_log: "pd.DataFrame", truth: Truth) -> dict[str, "np.ndar
         lift = sum(delta for phrase, delta in spec.content.items() if phrase in email) + shifts[i]
         click = min(max(spec.click.get(arm, 0.0) + lift, 0.0), 1.0 - spec.bounce)
         out["click"][i], out["open"][i] = click, spec.open_probability(arm, click)
-        out["bounce"][i], out["unsubscribe"][i] = spec.bounce, spec.unsubscribe
+        unsubscribe = spec.unsubscribe.get(arm, DEFAULT_UNSUBSCRIBE) if isinstance(spec.unsubscribe, dict) \
+            else spec.unsubscribe
+        out["bounce"][i], out["unsubscribe"][i] = spec.bounce, unsubscribe
         out["complaint"][i], out["not_sent"][i] = spec.complaint, spec.not_sent.get(arm, 0.0)
     return out
 
