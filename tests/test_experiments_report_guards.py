@@ -92,3 +92,32 @@ def test_as_of_replays_what_was_known_then(tmp_path: Path, capsys) -> None:
                 "2025-03-01T12:00:00Z", "--analysis", "fixed", "--multiplicity", "bh"]) == 0
     out = capsys.readouterr().out
     assert "fixed-horizon" in out and "Benjamini-Hochberg" in out and "As of 2025-03-01T12:00:00" in out
+
+
+def test_a_database_from_before_complaints_and_covariates_keeps_every_event(tmp_path: Path) -> None:
+    from typing import ClassVar
+
+    import pandas as pd
+
+    from genemail.experiments.store import MIGRATIONS as ALL_MIGRATIONS
+    from genemail.experiments.store import ResultsStore
+    from genemail.sqlite import Migration
+
+    class OldStore(ResultsStore):  # what an older GenEmail created: migration 1 only
+        MIGRATIONS: ClassVar[tuple[Migration, ...]] = ALL_MIGRATIONS[:1]
+
+    db = tmp_path / "old.sqlite"
+    old = OldStore(db)
+    with old._write() as conn:
+        conn.execute("INSERT INTO sends (experiment, customer_id, segment, arm, sent_at, recorded_at) "
+                     "VALUES ('x', 'c1', 'Dormant', 'control', '2025-03-01T09:00:00.000000Z', 'now')")
+    events = pd.DataFrame({"event_key": ["k1", "k2"], "event_id": [None, None], "customer_id": ["c1", "c1"],
+                           "event_type": ["delivered", "click"], "time": ["2025-03-01T09:01:00.000000Z"] * 2,
+                           "revenue": [None, None], "line": [2, 3]})
+    assert old.add_events("x", events, "e.csv") == 2
+    store = ResultsStore(db)  # migration 2 runs here
+    assert store.schema_version() == 2 and store.count_events("x") == 2
+    assert list(store.events("x")["event_type"]) == ["delivered", "click"]
+    complaint = events.iloc[:1].assign(event_key="k3", event_type="complaint")
+    assert store.add_events("x", complaint, "e.csv") == 1  # the new event type is accepted
+    assert store.recipients("x")["covariates"].tolist() == [None]
