@@ -68,11 +68,26 @@ def test_the_whole_loop_through_the_cli(experiment_send_log: Path, tmp_path: Pat
 
 
 def test_plan_prints_recipients_per_arm_and_campaign_size(capsys) -> None:
-    assert run(["results", "plan", "--rate", "0.04", "--lift", "0.01"]) == 0
+    assert run(["results", "plan", "--rate", "0.04", "--lift", "0.01", "--analysis", "fixed"]) == 0
     out = capsys.readouterr().out
-    assert "6,726 recipients per arm" in out and "4.00% -> 5.00%" in out
+    assert "fixed horizon (read once at this size, --analysis fixed): 6,726" in out and "4.00% -> 5.00%" in out
+    assert "Plan for 6,726 recipients per arm (fixed analysis)" in out and "Assumes:" in out
     assert run(["results", "plan", "--rate", "0.04", "--lift", "0.01", "--control", "0.2", "--holdout", "0.1"]) == 0
-    assert "33,630 customers" in capsys.readouterr().out  # 6,726 / 0.2
+    out = capsys.readouterr().out
+    assert "always-valid (read as often as you like, the default): 12,880 (1.91 x" in out
+    assert "Plan for 12,880 recipients per arm (sequential analysis); run the report with --planned-n 12880" in out
+    assert "64,400 customers" in out  # 12,880 / 0.2
+    assert run(["results", "plan", "--rate", "0.04", "--lift", "0.01", "--variance-reduction", "0.25"]) == 0
+    assert "Plan for 9,660 recipients per arm" in capsys.readouterr().out  # 12,880 x 0.75
+
+
+def test_plan_never_recommends_less_than_the_reports_minimum(capsys) -> None:
+    # 3% -> 8% needs 310 per arm at a fixed horizon: below the report's 500, so every such experiment
+    # would end not_enough_data; the plan says so and plans for the minimum.
+    assert run(["results", "plan", "--rate", "0.03", "--lift", "0.05", "--analysis", "fixed"]) == 0
+    out = capsys.readouterr().out
+    assert ": 310" in out and "raised to the report's minimum of 500 per arm" in out
+    assert "Plan for 500 recipients per arm" in out
 
 
 @pytest.mark.parametrize(
@@ -80,6 +95,9 @@ def test_plan_prints_recipients_per_arm_and_campaign_size(capsys) -> None:
     [["results", "report"],                                              # --experiment missing
      ["results", "plan", "--rate", "abc", "--lift", "0.01"],             # not a number
      ["results", "report", "--experiment", "x", "--min-n", "0"],         # below the minimum
+     ["results", "report", "--experiment", "x", "--as-of", "yesterday"],  # not a time
+     ["results", "report", "--experiment", "x", "--analysis", "bayes"],   # not an analysis
+     ["results", "report", "--experiment", "x", "--guardrail-margin", "unsubscribe"],  # no margin
      ["results", "ingest", "--campaign", "a.jsonl"],                     # --events missing
      ["results", "nonsense"]],
 )

@@ -17,12 +17,13 @@ from genemail.experiments import (
     list_experiments,
     simulate_events,
 )
-from genemail.experiments.report import OPEN_NOTE
+from genemail.experiments.report import OPEN_NOTE, SRM_NOTE
 from genemail.experiments.tables import write_table
 from tests.fixtures.experiments import build_send_log
 
 CONFIG = ExperimentConfig("report-test", control=0.4, holdout=0.2, seed=1)
-GROUP_KEYS = {"arms", "lift", "lift_vs_holdout", "p_win", "p_value", "p_value_adj", "decision"}
+GROUP_KEYS = {"arms", "lift", "lift_vs_holdout", "p_win", "p_value", "p_value_adj", "decision", "srm",
+              "variance_reduction", "guardrails"}
 
 
 @pytest.fixture
@@ -71,18 +72,29 @@ def test_json_shape_and_small_segments(small_db) -> None:
             assert {"n", "events", "rate", "ci"} <= set(arm) and arm["ci"][0] <= arm["rate"] <= arm["ci"][1]
         assert set(entry["lift"]) == {"estimate", "ci"} and entry["decision"] == "not_enough_data"
         assert entry["p_value_adj"] is None  # no decision, so not in the family
-    assert "notes" in report and experiment_report(db, CONFIG.name, metric="conversion")["notes"] == []
+    assert SRM_NOTE in report["notes"]  # these hand-written events have no deliveries: nothing to check
+    assert experiment_report(db, CONFIG.name, metric="conversion")["notes"] == [SRM_NOTE]
+    assert report["analysis"] == "sequential" and report["as_of"] is None and report["covariates"] == []
+    for entry in [*report["segments"].values(), report["overall"]]:
+        assert entry["variance_reduction"] == 0 and entry["srm"]["p_value"] is None and not entry["srm"]["blocked"]
+        assert set(entry["guardrails"]) == {"unsubscribe", "complaint"}
+        assert set(entry["guardrails"]["unsubscribe"]) >= {"delta", "ci", "margin", "breached"}
 
 
 def test_text_has_one_line_per_segment_and_says_when_too_small(small_db) -> None:
     db, _ = small_db
     text = format_report(experiment_report(db, CONFIG.name))
     lines = text.splitlines()
-    assert lines[0].startswith("Experiment report-test: click rate") and lines[1].startswith("Note: opens")
-    assert [line.split(":")[0] for line in lines[2:]] == ["Dormant", "Parent_Active", "Overall"]
-    assert all("→ not_enough_data" in line and "needs 500 per arm" in line for line in lines[2:])
-    decided = format_report(experiment_report(db, CONFIG.name, min_n=5)).splitlines()[2]
+    assert lines[0].startswith("Experiment report-test: click rate") and "always-valid" in lines[0]
+    assert lines[1].startswith("Intervals tuned for 2,000 per arm; guardrails: unsubscribe")
+    assert lines[2].startswith("Note: opens") and lines[3].startswith("Note: no delivery")
+    assert [line.split(":")[0] for line in lines[4:]] == ["Dormant", "Parent_Active", "Overall"]
+    assert all("→ not_enough_data" in line and "needs 500 per arm" in line for line in lines[4:])
+    decided = format_report(experiment_report(db, CONFIG.name, min_n=5)).splitlines()[4]
     assert "lift" in decided and "P(win)" in decided and "vs holdout" in decided and "→ " in decided
+    assert "SRM not checked" in decided
+    fixed = format_report(experiment_report(db, CONFIG.name, analysis="fixed")).splitlines()
+    assert "fixed-horizon" in fixed[0] and not fixed[1].startswith("Intervals tuned")
 
 
 def test_cumulative_rates_rise_to_the_reported_rate(tmp_path: Path) -> None:

@@ -102,3 +102,17 @@ def test_invalid_json_empty_and_missing_files(tmp_path: Path) -> None:
 def test_numeric_ids_from_spreadsheets_become_text(tmp_path: Path) -> None:
     read = read_send_log(_jsonl(tmp_path / "log.jsonl", [_row(customer_id=5524.0), _row(customer_id=17)]))
     assert read["customer_id"].tolist() == ["5524", "17"]
+
+
+def test_pre_period_covariates_are_read_stored_as_json_and_refused_when_not_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    build_send_log(path, {"Dormant": 40}, ExperimentConfig("cov", control=0.5, holdout=0.0), covariates=True)
+    read = read_send_log(path)
+    values = [json.loads(v) for v in read["covariates"]]
+    assert all(set(v) == {"pre_responses", "pre_spend"} for v in values)
+    assert all(0 <= v["pre_responses"] <= 5 and v["pre_spend"] > 0 for v in values)
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[1, "pre_spend"] = "lots"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"line 3, field pre_spend.*'lots', not a number"):
+        read_send_log(path)

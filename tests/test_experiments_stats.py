@@ -81,13 +81,13 @@ def test_plan_refuses_impossible_inputs(kwargs: dict, name: str) -> None:
 def test_p_win_matches_monte_carlo_and_is_symmetric() -> None:
     rng = np.random.default_rng(3)
     for x1, n1, x2, n2 in [(70, 1000, 40, 1000), (2500, 50000, 2450, 50000), (0, 500, 3, 500), (5, 20, 5, 20)]:
-        exact = stats.p_win(x1, n1, x2, n2)
+        exact = stats.p_win_flat(x1, n1, x2, n2)
         draws = 400_000
         mc = float((rng.beta(1 + x1, 1 + n1 - x1, draws) > rng.beta(1 + x2, 1 + n2 - x2, draws)).mean())
         assert abs(exact - mc) < 4 * math.sqrt(0.25 / draws) + 1e-9, (x1, n1, x2, n2, exact, mc)
-        assert exact + stats.p_win(x2, n2, x1, n1) == pytest.approx(1.0, abs=1e-7)
-    assert stats.p_win(50, 1000, 50, 1000) == pytest.approx(0.5, abs=1e-7)
-    assert math.isnan(stats.p_win(0, 0, 3, 10))
+        assert exact + stats.p_win_flat(x2, n2, x1, n1) == pytest.approx(1.0, abs=1e-7)
+    assert stats.p_win_flat(50, 1000, 50, 1000) == pytest.approx(0.5, abs=1e-7)
+    assert math.isnan(stats.p_win_flat(0, 0, 3, 10))
 
 
 def test_decisions_follow_sample_size_sign_and_adjusted_p() -> None:

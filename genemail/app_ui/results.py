@@ -114,6 +114,7 @@ def build(service: GenEmailService) -> None:
             raise gr.Error("Pick an experiment (ingest one first if the list is empty).", title="Check the input")
         report, cumulative = service.results(name, metric_name or "click")
         lines = [f"**{html.escape(report['experiment'])}** · metric `{report['metric']}` · "
+                 f"{report.get('analysis', 'sequential')} analysis · "
                  f"decisions need at least {report['min_n']} recipients per arm"]
         lines += [f"> {html.escape(note)}" for note in report.get("notes", [])]
         return ("\n\n".join(lines), report_table(report), rates_plot(report),

@@ -37,21 +37,21 @@ def plan(
     lift: float = typer.Option(..., "--lift", help="absolute lift to detect, e.g. 0.01 for 4% -> 5%"),
     power: float = typer.Option(0.8, "--power", help="probability of detecting that lift"),
     alpha: float = typer.Option(0.05, "--alpha", help="two-sided significance level"),
+    analysis: str = typer.Option("sequential", "--analysis",
+                                 help="sequential (read the report any time, the default) or fixed (read it once)"),
+    variance_reduction: float = typer.Option(0.0, "--variance-reduction",
+                                             help="share of the variance the send log's covariates remove "
+                                                  "(an earlier report's variance_reduction), e.g. 0.2"),
+    min_n: int = typer.Option(500, "--min-n", min=1, help="the report's minimum recipients per arm for a decision"),
     control: Optional[float] = typer.Option(None, "--control", help="control fraction, to also size the campaign"),
     holdout: float = typer.Option(0.0, "--holdout", help="holdout fraction (with --control)"),
 ) -> None:
-    """How many recipients per arm a lift needs (two-sided test; statsmodels NormalIndPower)."""
-    from genemail.experiments.assignment import ExperimentConfig
-    from genemail.experiments.stats import plan_sample_size
+    """How many recipients per arm a lift needs, for the report's analysis, and what that assumes."""
+    from genemail.experiments.planning import plan_experiment
 
-    n = plan_sample_size(rate, lift, power, alpha)
-    typer.echo(f"To detect {rate:.2%} -> {rate + lift:.2%} ({100 * lift:+.2f} pts) with {power:.0%} power at "
-               f"alpha {alpha}: {n:,} recipients per arm (segmented and control), per segment you want a decision for.")
-    if control is not None:
-        fractions = ExperimentConfig(name="plan", control=control, holdout=holdout).fractions
-        smallest = min(fractions["segmented"], fractions["control"])
-        typer.echo(f"With --control {control} --holdout {holdout}: {int(-(-n // smallest)):,} customers "
-                   f"(the smaller arm gets {smallest:.0%}).")
+    result = plan_experiment(rate, lift, power, alpha, analysis=analysis, variance_reduction=variance_reduction,
+                             min_n=min_n, control=control, holdout=holdout)
+    typer.echo("\n".join(result.lines()))
 
 
 @app.command("ingest")
@@ -87,14 +87,32 @@ def ingest(
 def report(
     experiment: str = typer.Option(..., "--experiment", help="experiment name (see `genemail results list`)"),
     db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
-    metric: str = typer.Option("click", "--metric", help="delivered, open, click, conversion, unsubscribe or bounce"),
+    metric: str = typer.Option("click", "--metric",
+                               help="delivered, open, click, conversion, unsubscribe, bounce or complaint"),
     min_n: int = typer.Option(500, "--min-n", min=1, help="recipients per arm below which no decision is made"),
+    analysis: str = typer.Option("sequential", "--analysis",
+                                 help="sequential: always-valid, read it as often as you like (default); fixed: for a "
+                                      "sample size fixed in advance, read once"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="report on what was known at this time (ISO 8601 with "
+                                        "a zone, or a UTC date), e.g. to replay daily looks"),
+    multiplicity: str = typer.Option("holm", "--multiplicity",
+                                     help="holm (family-wise error) or bh (Benjamini-Hochberg false discovery rate)"),
+    planned_n: int = typer.Option(2000, "--planned-n", min=1, help="recipients per arm the sequential intervals are "
+                                  "tuned for (from `genemail results plan`; keep it fixed across looks)"),
+    covariates: bool = typer.Option(True, "--covariates/--no-covariates",
+                                    help="adjust lifts for the send log's pre_* covariates (CUPED)"),
+    guardrail_margin: Optional[list[str]] = typer.Option(
+        None, "--guardrail-margin", help="METRIC=MARGIN, the increase of a guardrail rate tolerated (repeatable; "
+                                         "default unsubscribe=0 complaint=0)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the report as JSON here"),
 ) -> None:
-    """Per segment and overall: rates with 95% intervals, lift, P(win), Holm-adjusted p-value, decision."""
+    """Per segment and overall: rates with 95% intervals, lift, P(win), SRM check, guardrails, decision."""
+    from genemail.experiments.guardrails import GuardrailConfig
     from genemail.experiments.report import experiment_report, format_report
 
-    result = experiment_report(_db(db), experiment, metric=metric, min_n=min_n)
+    result = experiment_report(_db(db), experiment, metric=metric, min_n=min_n, analysis=analysis, as_of=as_of,
+                               multiplicity=multiplicity, planned_n=planned_n, use_covariates=covariates,
+                               guardrails=GuardrailConfig.parse(guardrail_margin))
     typer.echo(format_report(result))
     if json_out is not None:
         _write_json(result, json_out)

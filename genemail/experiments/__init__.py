@@ -8,7 +8,14 @@ module            job
 ``events``        outcome event types, platform column mappings, row validation
 ``store``         ``ResultsStore``: send logs and events in SQLite (WAL), idempotent
 ``ingest``        ``ingest_events``: send log + events file -> the store, in committed chunks
-``stats``         intervals, tests, Holm, P(win), sample size (statsmodels / scipy)
+``stats``         intervals, tests, Holm / BH, ``compare`` (fixed or always-valid), sample size
+``sequential``    the always-valid mixture test and confidence sequence
+``srm``           the sample-ratio check (sequential Dirichlet-multinomial, or chi-square)
+``cuped``         pre-period variance reduction from per-arm sums
+``prior``         ``p_win`` under a skeptical prior for small lifts
+``guardrails``    unsubscribe / complaint guardrails and their margins
+``planning``      ``plan_experiment``: sizes for the report's analysis, with its assumptions
+``daily_looks``   a team reading the report daily, simulated (the proof of the above)
 ``report``        ``experiment_report``, ``format_report``, ``cumulative_rates``, ``list_experiments``
 ``simulate``      ``simulate_events`` from a known truth (a documented response model)
 ``export``        ``export_results``: events and reports to a Hub dataset repo
@@ -30,7 +37,8 @@ _NAMES: dict[str, str] = {
     "EVENT_TYPES": "events", "PROFILES": "events",
     "ResultsStore": "store",
     "IngestResult": "ingest", "IngestProgress": "ingest", "ingest_events": "ingest",
-    "plan_sample_size": "stats", "DECISIONS": "stats",
+    "plan_sample_size": "stats", "DECISIONS": "stats", "plan_experiment": "planning",
+    "GuardrailConfig": "guardrails", "LiftPrior": "prior",
     "experiment_report": "report", "format_report": "report", "cumulative_rates": "report",
     "list_experiments": "report",
     "Truth": "simulate", "load_truth": "simulate", "parse_truth": "simulate", "simulate_events": "simulate",

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 DELIVERED, OPEN, CLICK, CONVERSION, UNSUBSCRIBE, BOUNCE = (
     "delivered", "open", "click", "conversion", "unsubscribe", "bounce")
-EVENT_TYPES: tuple[str, ...] = (DELIVERED, OPEN, CLICK, CONVERSION, UNSUBSCRIBE, BOUNCE)
+COMPLAINT = "complaint"  # a spam report: a guardrail metric of the report
+EVENT_TYPES: tuple[str, ...] = (DELIVERED, OPEN, CLICK, CONVERSION, UNSUBSCRIBE, BOUNCE, COMPLAINT)
 EVENT_FIELDS: tuple[str, ...] = ("customer_id", "event_type", "time", "event_id", "revenue")
 # What platforms call our event types (after lower-casing, spaces/hyphens -> "_", and keeping the
 # last part of dotted names such as Braze's ``users.messages.email.Open``).
@@ -42,11 +43,13 @@ _SYNONYMS: dict[str, str] = {
                                       "unsubscribed_from_list")},
     **{name: BOUNCE for name in ("bounce", "bounces", "bounced", "bounced_email", "hard_bounce", "softbounce",
                                  "soft_bounce")},
+    **{name: COMPLAINT for name in ("complaint", "complaints", "complained", "spamreport", "spam_report",
+                                    "markasspam", "marked_as_spam", "spam")},
 }
 # Known platform events that are not outcomes of the email: counted, never stored, never "bad".
 SKIPPED_TYPES: frozenset[str] = frozenset({
     "processed", "deferred", "dropped", "accepted", "sent", "send", "queued", "stored", "failed",
-    "spamreport", "spam_report", "complained", "markasspam", "group_resubscribe", "resubscribe",
+    "group_resubscribe", "resubscribe",
 })
 MAX_LISTED = 100  # bad rows listed by line (all are counted)
 

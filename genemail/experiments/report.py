@@ -3,9 +3,22 @@
 A customer counts once per metric (unique clickers, not clicks), and only for events at or after
 their ``sent_at``; ``n`` is every customer assigned to the arm (intent to treat: bounces and
 non-openers stay in the denominator; holdout ``n`` is the customers held out). Lifts are absolute
-differences of rates (``segmented - control`` and ``segmented - holdout``). The p-values of the
-segments that have enough data are Holm-adjusted together; ``overall`` is its own (single)
-hypothesis, so its adjusted p-value is its raw one. Methods: ``genemail.experiments.stats``.
+differences of rates (``segmented - control`` and ``segmented - holdout``).
+
+* **Analysis**: ``sequential`` (default; always-valid intervals and p-values, valid however often
+  the report is read) or ``fixed`` (for a sample size fixed in advance, read once).
+* **As of**: with ``as_of`` only the customers sent and the events known at that time count, so
+  the daily looks of a team can be replayed.
+* **Covariates**: the send log's ``pre_*`` fields adjust every lift (CUPED); each metric reports the
+  ``variance_reduction`` achieved (0 without covariates).
+* **Sample ratio**: per scope, the customers with a delivery or bounce event in each arm against the
+  assigned split; a mismatch gives ``srm_blocked`` and no decision.
+* **One family**: the p-values of the segments with enough data and the overall line are adjusted
+  together (Holm, or Benjamini-Hochberg).
+* **Guardrails**: unsubscribes and complaints; a breached guardrail turns the decision into
+  ``guardrail_breached``.
+
+Methods: ``genemail.experiments.stats`` and the modules it names.
 """
 
 from __future__ import annotations
@@ -15,10 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ConfigError, DataError
-from genemail.experiments import stats
+from genemail.experiments import cuped, srm, stats
 from genemail.experiments.assignment import ARMS, CONTROL, HOLDOUT, SEGMENTED
-from genemail.experiments.events import CLICK, EVENT_TYPES, OPEN
+from genemail.experiments.events import BOUNCE, CLICK, CONVERSION, DELIVERED, EVENT_TYPES, OPEN
+from genemail.experiments.guardrails import GuardrailConfig, breached
+from genemail.experiments.prior import DEFAULT_PRIOR, LiftPrior
+from genemail.experiments.sendlog import covariate_frame
+from genemail.experiments.sequential import DEFAULT_PLANNED_N
 from genemail.experiments.store import ResultsStore
+from genemail.experiments.times import to_iso
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,6 +45,8 @@ if TYPE_CHECKING:
 ALL_SEGMENTS = "ALL"  # the segment label of pooled rows in cumulative_rates
 OPEN_NOTE = ("opens are inflated by mail privacy proxies (e.g. Apple Mail Privacy Protection fetches every "
              "image, so 'opens' include emails nobody read); clicks are the primary metric")
+SRM_NOTE = ("no delivery or bounce events: the sample-ratio check needs the platform's delivery events, "
+            "ingest them to check that each arm was sent")
 
 
 def list_experiments(db_path: Path) -> list[str]:
@@ -58,60 +78,209 @@ def _check_metric(metric: str, min_n: int, alpha: float = stats.DEFAULT_ALPHA) -
         raise ConfigError(f"alpha={alpha!r} is invalid", where="report", fix="pass alpha in (0, 1), e.g. 0.05")
 
 
+def parse_as_of(value: "str | Any | None") -> str | None:
+    """``--as-of`` in the stored time form: ISO 8601 with an offset or ``Z`` (a date means its end, UTC)."""
+    from datetime import datetime, time, timezone
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and len(text) == 10:  # a bare date: everything known by the end of that day
+            moment = datetime.combine(moment.date(), time(23, 59, 59, 999999), tzinfo=timezone.utc)
+        if moment is None or moment.tzinfo is None:
+            raise ConfigError(f"as_of={value!r} is not a time with a time zone", where="--as-of",
+                              fix="pass e.g. 2025-03-08T09:00:00Z, 2025-03-08T17:00:00+08:00 or a UTC date 2025-03-08")
+    return to_iso(moment)
+
+
 def experiment_report(db_path: Path, experiment: str, metric: str = CLICK, min_n: int = stats.DEFAULT_MIN_N,
-                      alpha: float = stats.DEFAULT_ALPHA) -> dict[str, Any]:
+                      alpha: float = stats.DEFAULT_ALPHA, *, analysis: str = stats.SEQUENTIAL,
+                      as_of: "str | Any | None" = None, multiplicity: str = stats.HOLM,
+                      planned_n: int = DEFAULT_PLANNED_N, use_covariates: bool = True,
+                      guardrails: GuardrailConfig | None = None, prior: LiftPrior = DEFAULT_PRIOR) -> dict[str, Any]:
     """The report of one experiment as a JSON-ready dict (shape in docs/EXPERIMENTS.md)."""
+    import numpy as np
+
     _check_metric(metric, min_n, alpha)
+    if analysis not in stats.ANALYSES:
+        raise ConfigError(f"analysis={analysis!r} is invalid", where="--analysis", fix="pass sequential or fixed")
+    if multiplicity not in stats.MULTIPLICITY:
+        raise ConfigError(f"multiplicity={multiplicity!r} is invalid", where="--multiplicity", fix="pass holm or bh")
+    if isinstance(planned_n, bool) or not isinstance(planned_n, int) or planned_n < 1:
+        raise ConfigError(f"planned_n={planned_n!r} is invalid", where="--planned-n",
+                          fix="pass the recipients per arm the experiment was planned for (genemail results plan)")
+    guardrails = guardrails or GuardrailConfig()
+    cutoff = parse_as_of(as_of)
     store = _open_store(db_path, experiment)
-    counts = store.arm_counts(experiment, metric)
-    segments = sorted(set(counts["segment"]))
-    table = counts.pivot_table(index="segment", columns="arm", values=["n", "events", "revenue"],
-                               aggfunc="sum", fill_value=0).reindex(segments)
-    per_segment = {arm: {k: _column(table, k, arm) for k in ("n", "events", "revenue")} for arm in ARMS}
-    total = {arm: {k: v.sum(keepdims=True) for k, v in cols.items()} for arm, cols in per_segment.items()}
-    seg_groups = _groups(per_segment, min_n, alpha, adjust=True)
-    overall = _groups(total, min_n, alpha, adjust=False)[0]
+    people = store.recipients(experiment, cutoff)
+    if people.empty:
+        raise DataError(f"no customer of {experiment!r} was sent at or before {cutoff}", where=str(db_path),
+                        fix="pass a later --as-of (the send log's sent_at times are when each customer was sent)")
+    metrics = [metric, *[m for m in guardrails.margins if m != metric]]
+    data = _CustomerData.load(store, experiment, people, metrics, cutoff, use_covariates)
+    options = {"analysis": analysis, "alpha": alpha, "planned_n": planned_n}
+    result = data.compare(metric, min_n=min_n, multiplicity=multiplicity, prior=prior, **options)
+    holdout = data.difference(metric, SEGMENTED, HOLDOUT, **options)
+    guards = {m: data.difference(m, SEGMENTED, CONTROL, **options) for m in guardrails.margins}
+    entries = []
+    for i, name in enumerate([*data.segments, None]):
+        entry = data.entry(i, metric, result, holdout, options)
+        entry["guardrails"] = {m: _guardrail(guards[m], i, guardrails.margins[m]) for m in guardrails.margins}
+        if entry["decision"] in (stats.SIGNIFICANT_WIN, stats.SIGNIFICANT_LOSS, stats.INCONCLUSIVE) and any(
+                g["breached"] for g in entry["guardrails"].values()):
+            entry["decision"] = stats.GUARDRAIL_BREACHED
+        entries.append(entry)
     notes = [OPEN_NOTE] if metric in (OPEN, CLICK) else []
+    if not data.has_deliveries:
+        notes.append(SRM_NOTE)
     return {
-        "experiment": experiment, "metric": metric, "min_n": min_n, "alpha": alpha,
+        "experiment": experiment, "metric": metric, "min_n": min_n, "alpha": alpha, "analysis": analysis,
+        "as_of": cutoff, "multiplicity": multiplicity,
+        "planned_n": planned_n if analysis == stats.SEQUENTIAL else None,
+        "covariates": data.covariate_names, "prior": prior.to_dict(),
+        "guardrail_margins": dict(guardrails.margins),
         "release": store.releases(experiment), "notes": notes,
-        "segments": dict(zip(segments, seg_groups)), "overall": overall,
-        "n_customers": int(sum(per_segment[a]["n"].sum() for a in ARMS)),
+        "segments": dict(zip(data.segments, entries[:-1])), "overall": entries[-1],
+        "n_customers": int(len(people)),
     }
 
 
-def _column(table: "pd.DataFrame", value: str, arm: str) -> "np.ndarray":
-    import numpy as np
+def _guardrail(diff: dict[str, "np.ndarray"], i: int, margin: float) -> dict[str, Any]:
+    ci = _pair((diff["ci_low"], diff["ci_high"]), i)
+    return {"delta": _num(diff["estimate"][i]), "ci": ci, "margin": margin,
+            "breached": breached(None if ci is None else ci[0], margin),
+            "variance_reduction": round(float(diff["reduction"][i]), 4)}
 
-    if (value, arm) not in table.columns:
-        return np.zeros(len(table))
-    return table[(value, arm)].to_numpy(dtype=float)
 
+class _CustomerData:
+    """Per customer: scope (segment index), arm, outcome indicators per metric, revenue, covariates;
+    and the per-scope sums every statistic is computed from (scopes = the segments, then overall)."""
 
-def _groups(arms: dict[str, dict[str, "np.ndarray"]], min_n: int, alpha: float, adjust: bool) -> list[dict[str, Any]]:
-    """One report entry per position of the arrays (a segment, or the single overall entry)."""
-    import numpy as np
+    def __init__(self, segments: list[str], scope: "np.ndarray", arm: "np.ndarray", hits: dict[str, "np.ndarray"],
+                 revenue: "np.ndarray", seen: "np.ndarray", covariates: "np.ndarray", names: list[str]) -> None:
+        self.segments, self.scope, self.arm, self.hits = segments, scope, arm, hits
+        self.revenue, self.seen, self.x, self.covariate_names = revenue, seen, covariates, names
+        self.has_deliveries = bool(seen.any())
+        self._cache: dict[tuple[str, str], tuple["np.ndarray", "np.ndarray"]] = {}
 
-    seg, ctl, hold = arms[SEGMENTED], arms[CONTROL], arms[HOLDOUT]
-    rate_ci = {arm: stats.wilson_ci(a["events"], a["n"], alpha) for arm, a in arms.items()}
-    result = stats.compare(seg["events"], seg["n"], ctl["events"], ctl["n"], min_n=min_n, alpha=alpha, adjust=adjust)
-    hold_ci = stats.diff_ci(seg["events"], seg["n"], hold["events"], hold["n"], alpha)
-    rates = {arm: np.divide(a["events"], a["n"], out=np.full(a["n"].shape, np.nan), where=a["n"] > 0)
-             for arm, a in arms.items()}
-    out = []
-    for i in range(len(seg["n"])):
-        out.append({
-            "arms": {arm: {"n": int(a["n"][i]), "events": int(a["events"][i]), "rate": _num(rates[arm][i]),
-                           "ci": _pair(rate_ci[arm], i), "revenue": round(float(a["revenue"][i]), 2)}
-                     for arm, a in arms.items()},
+    @classmethod
+    def load(cls, store: ResultsStore, experiment: str, people: "pd.DataFrame", metrics: list[str],
+             cutoff: str | None, use_covariates: bool) -> "_CustomerData":
+        import numpy as np
+
+        types = tuple(dict.fromkeys([*metrics, DELIVERED, BOUNCE, CONVERSION]))
+        firsts = store.customer_firsts(experiment, types, cutoff)
+        ids = people["customer_id"]
+        hits = {t: ids.isin(firsts.loc[firsts["event_type"] == t, "customer_id"]).to_numpy() for t in types}
+        money = firsts[firsts["event_type"] == CONVERSION].set_index("customer_id")["revenue"]
+        revenue = ids.map(money).fillna(0.0).to_numpy(dtype=float)
+        segments = sorted(set(people["segment"]))
+        scope = people["segment"].map({s: i for i, s in enumerate(segments)}).to_numpy()
+        x, names = np.zeros((len(people), 0)), []
+        if use_covariates:
+            frame = covariate_frame(people)
+            frame = frame.loc[:, frame.notna().any() & (frame.nunique() > 1)]  # a constant explains nothing
+            if frame.shape[1]:
+                names = sorted(frame.columns)
+                # An unknown value counts as the experiment's mean: covariates are fixed before the
+                # send, so any fill keeps the adjusted lift unbiased; the mean keeps it efficient.
+                x = frame[names].fillna(frame[names].mean()).to_numpy(dtype=float)
+        return cls(segments, scope, people["arm"].to_numpy(), hits, revenue, hits[DELIVERED] | hits[BOUNCE], x, names)
+
+    def _sums(self, values: "np.ndarray", arm: str) -> "np.ndarray":
+        """Per scope (segments, then overall): the sum of ``values`` (n,) or (n, ...) over the arm's customers."""
+        import numpy as np
+
+        mask = self.arm == arm
+        scopes = len(self.segments)
+        out = np.zeros((scopes + 1, *values.shape[1:]))
+        np.add.at(out, self.scope[mask], values[mask])
+        out[-1] = out[:-1].sum(axis=0)
+        return out
+
+    def counts(self, metric: str, arm: str) -> tuple["np.ndarray", "np.ndarray"]:
+        """(n, events) per scope."""
+        import numpy as np
+
+        if (metric, arm) not in self._cache:
+            self._cache[metric, arm] = (self._sums(np.ones(len(self.arm)), arm),
+                                        self._sums(self.hits[metric].astype(float), arm))
+        return self._cache[metric, arm]
+
+    def moments(self, metric: str, arm: str) -> cuped.Moments:
+        """The CUPED sums of one arm per scope."""
+        import numpy as np
+
+        y, x = self.hits[metric].astype(float), self.x
+        return cuped.Moments(n=self._sums(np.ones(len(y)), arm), y=self._sums(y, arm), yy=self._sums(y, arm),
+                             x=self._sums(x, arm), xx=self._sums(x[:, :, None] * x[:, None, :], arm),
+                             xy=self._sums(x * y[:, None], arm))
+
+    def _adjustment(self, metric: str, first: str, second: str) -> cuped.Adjustment | None:
+        if not self.covariate_names:
+            return None
+        return cuped.adjust(self.moments(metric, first), self.moments(metric, second))
+
+    def difference(self, metric: str, first: str, second: str, **options: Any) -> dict[str, "np.ndarray"]:
+        """``first - second`` per scope, regression-adjusted when there are covariates."""
+        (n1, x1), (n2, x2) = self.counts(metric, first), self.counts(metric, second)
+        return stats.difference(x1, n1, x2, n2, adjustment=self._adjustment(metric, first, second), **options)
+
+    def compare(self, metric: str, *, min_n: int, multiplicity: str, prior: LiftPrior,
+                **options: Any) -> dict[str, Any]:
+        """Segmented vs control per scope with the sample-ratio check; the scopes form one family."""
+        import numpy as np
+
+        (n1, x1), (n2, x2) = self.counts(metric, SEGMENTED), self.counts(metric, CONTROL)
+        seen = self.seen.astype(float)
+        check = srm.check(np.stack([n1, n2], axis=-1), np.stack([self._sums(seen, SEGMENTED), self._sums(seen, CONTROL)],
+                                                                 axis=-1),
+                          sequential=options["analysis"] == stats.SEQUENTIAL)
+        result = stats.compare(x1, n1, x2, n2, min_n=min_n, multiplicity=multiplicity, prior=prior,
+                               adjustment=self._adjustment(metric, SEGMENTED, CONTROL), blocked=check.blocked,
+                               **options)
+        result["srm"] = check
+        return result
+
+    def entry(self, i: int, metric: str, result: dict[str, Any], holdout: dict[str, "np.ndarray"],
+              options: dict[str, Any]) -> dict[str, Any]:
+        """The report entry of scope ``i``."""
+        arms = {}
+        for arm in ARMS:
+            n, events = self.counts(metric, arm)
+            low, high = stats.rate_ci(events, n, **options)
+            arms[arm] = {"n": int(n[i]), "events": int(events[i]),
+                         "rate": _num(events[i] / n[i]) if n[i] > 0 else None, "ci": _pair((low, high), i),
+                         "revenue": round(float(self._sums(self.revenue, arm)[i]), 2)}
+        return {
+            "arms": arms,
             "lift": {"estimate": _num(result["lift"][i]), "ci": _pair((result["ci_low"], result["ci_high"]), i)},
-            "lift_vs_holdout": {"estimate": _num(rates[SEGMENTED][i] - rates[HOLDOUT][i]), "ci": _pair(hold_ci, i)},
-            "p_win": _num(stats.p_win(int(seg["events"][i]), int(seg["n"][i]), int(ctl["events"][i]),
-                                      int(ctl["n"][i]))),
-            "p_value": _num(result["p_value"][i]), "p_value_adj": _num(result["p_value_adj"][i]),
-            "decision": str(result["decision"][i]),
-        })
-    return out
+            "lift_vs_holdout": {"estimate": _num(holdout["estimate"][i]),
+                                "ci": _pair((holdout["ci_low"], holdout["ci_high"]), i)},
+            "variance_reduction": round(float(result["variance_reduction"][i]), 4),
+            "p_win": _num(result["p_win"][i]), "p_value": _num(result["p_value"][i]),
+            "p_value_adj": _num(result["p_value_adj"][i]), "decision": str(result["decision"][i]),
+            "srm": _srm_entry(result["srm"], i),
+        }
+
+
+def _srm_entry(check: srm.SrmResult, i: int) -> dict[str, Any]:
+    expected = {arm: round(float(check.expected[i, k]), 1) for k, arm in enumerate((SEGMENTED, CONTROL))}
+    observed = {arm: int(check.observed[i, k]) for k, arm in enumerate((SEGMENTED, CONTROL))}
+    blocked = bool(check.blocked[i])
+    lost = None
+    if blocked:
+        k = int(check.lost[i].argmax())
+        lost = {"arm": (SEGMENTED, CONTROL)[k], "sends": int(round(float(check.lost[i, k])))}
+    return {"p_value": _num(check.p_value[i]), "blocked": blocked, "expected": expected, "observed": observed,
+            "lost": lost, "check": srm.CHECKS if blocked else None}
 
 
 def _num(value: float) -> float | None:
@@ -136,26 +305,63 @@ def _points(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:+.1f} pts"
 
 
+def _srm_text(srm_entry: dict[str, Any]) -> str:
+    p = srm_entry["p_value"]
+    return "SRM not checked" if p is None else f"SRM p {p:.2g}"
+
+
+def _blocked_text(srm_entry: dict[str, Any]) -> str:
+    lost, expected, observed = srm_entry["lost"], srm_entry["expected"], srm_entry["observed"]
+    arm = lost["arm"]
+    return (f"srm_blocked: {arm} lost about {lost['sends']:,} sends ({observed[arm]:,} delivered or bounced, "
+            f"{expected[arm]:,.0f} expected from the assignment; p {srm_entry['p_value']:.2g}); {srm_entry['check']}")
+
+
 def format_line(name: str, entry: dict[str, Any], metric: str, min_n: int) -> str:
-    """One line: segmented rate vs control, lift, P(win) and the decision."""
+    """One line: segmented rate vs control, lift, variance reduction, P(win), SRM check and the decision."""
     seg, ctl, hold = (entry["arms"][a] for a in (SEGMENTED, CONTROL, HOLDOUT))
     text = (f"{name}: {metric} {_pct(seg['rate'])} {_interval(seg['ci'])} vs control {_pct(ctl['rate'])} "
             f"{_interval(ctl['ci'])}")
+    if entry["decision"] == stats.SRM_BLOCKED:
+        return f"{text} → {_blocked_text(entry['srm'])}"
     if entry["decision"] == stats.NOT_ENOUGH_DATA:
         return f"{text} → not_enough_data (n = {seg['n']} and {ctl['n']}, a decision needs {min_n} per arm)"
     lift = entry["lift"]
     text += f", lift {_points(lift['estimate'])} {_interval(lift['ci'])}"
+    if entry.get("variance_reduction", 0) > 0.005:
+        text += f" (covariates cut its variance {entry['variance_reduction']:.0%})"
     if hold["n"]:
         text += f" (vs holdout {_points(entry['lift_vs_holdout']['estimate'])} {_interval(entry['lift_vs_holdout']['ci'])})"
     p_win = entry["p_win"]
-    return f"{text}, P(win) {'-' if p_win is None else f'{p_win:.2f}'} → {entry['decision']}"
+    text += f", P(win) {'-' if p_win is None else f'{p_win:.2f}'}, {_srm_text(entry['srm'])} → {entry['decision']}"
+    if entry["decision"] == stats.GUARDRAIL_BREACHED:
+        text += ": " + "; ".join(f"{m} {_points(g['delta'])} {_interval(g['ci'])} above its margin {_points(g['margin'])}"
+                                 for m, g in entry["guardrails"].items() if g["breached"])
+    return text
 
 
 def format_report(report: dict[str, Any]) -> str:
     """The report as text: a header, notes, one line per segment, then the overall line."""
     metric, min_n = report["metric"], report["min_n"]
-    lines = [f"Experiment {report['experiment']}: {metric} rate per arm with 95% intervals; lift = segmented - "
-             f"control; decisions at alpha {report['alpha']} (Holm over segments), at least {min_n} per arm."]
+    sequential_analysis = report.get("analysis", stats.SEQUENTIAL) == stats.SEQUENTIAL
+    kind = "always-valid (valid however often you look)" if sequential_analysis else "fixed-horizon (read once)"
+    family = "Holm" if report.get("multiplicity", stats.HOLM) == stats.HOLM else "Benjamini-Hochberg"
+    lines = [f"Experiment {report['experiment']}: {metric} rate per arm with 95% {kind} intervals; lift = segmented - "
+             f"control; decisions at alpha {report['alpha']} ({family} over the segments and the overall line), at "
+             f"least {min_n} per arm."]
+    details = []
+    if report.get("as_of"):
+        details.append(f"as of {report['as_of']}")
+    if report.get("covariates"):
+        details.append(f"lifts adjusted for {', '.join(report['covariates'])} (CUPED)")
+    if sequential_analysis and report.get("planned_n"):
+        details.append(f"intervals tuned for {report['planned_n']:,} per arm")
+    if report.get("guardrail_margins"):
+        details.append("guardrails: " + ", ".join(f"{m} (margin {_points(v)})"
+                                                  for m, v in report["guardrail_margins"].items()))
+    if details:
+        text = "; ".join(details)
+        lines.append(text[0].upper() + text[1:] + ".")
     lines += [f"Note: {note}." for note in report.get("notes", [])]
     lines += [format_line(name, entry, metric, min_n) for name, entry in report["segments"].items()]
     lines.append(format_line("Overall", report["overall"], metric, min_n))

@@ -6,12 +6,19 @@ the email actually sent for the arm (the segment's email for ``segmented``, the 
 ``control``, nothing for ``holdout``) and ``adapter`` / ``adapter_repo`` / ``adapter_sha`` name what
 wrote it. The segment is ``l2``. Outcomes are joined to the send log on ``customer_id``.
 
+**Pre-period covariates.** Any field named ``pre_*`` is a number known before the send (the campaign
+writes ``pre_spend``, ``pre_purchases`` and ``pre_responses`` from the customer table's total spend,
+purchases and accepted earlier campaigns); the report uses them to cut the variance of its lifts
+(``genemail.experiments.cuped``). They are stored per customer as one JSON object (``covariates``).
+
 :func:`read_send_log` reads JSONL, CSV or Parquet and refuses a bad file naming the line and field;
 :func:`send_log_row` builds a row from a campaign row, for the campaign command.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +48,12 @@ REQUIRED_FIELDS: tuple[str, ...] = ("experiment", "customer_id", "l2", "arm", "s
 # What the results database keeps of each row (``l2`` is stored as ``segment``).
 STORED_FIELDS: tuple[str, ...] = (
     "experiment", "customer_id", "segment", "arm", "strategy", "adapter", "adapter_repo", "adapter_sha",
-    "release_repo", "release_revision", "release_sha", "sent_at", "email",
+    "release_repo", "release_revision", "release_sha", "sent_at", "email", "covariates",
 )
+COVARIATE_PREFIX = "pre_"
+# The covariates a campaign records: send log field -> customer table column (genemail.data.schema).
+CAMPAIGN_COVARIATES: dict[str, str] = {"pre_spend": "total_spend", "pre_purchases": "total_purchases",
+                                       "pre_responses": "accepted_campaigns"}
 _TEXT_FIELDS = ("strategy", "adapter", "adapter_repo", "adapter_sha", "release_repo", "release_revision",
                 "release_sha")
 _FIX = ("write the send log with `genemail campaign ... --experiment NAME` (fields: "
@@ -50,12 +61,18 @@ _FIX = ("write the send log with `genemail campaign ... --experiment NAME` (fiel
 
 
 def send_log_row(campaign_row: Mapping[str, Any], *, experiment: str, arm: str, sent_at: str,
-                 baseline_adapter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 baseline_adapter: Mapping[str, Any] | None = None,
+                 covariates: Mapping[str, float | None] | None = None) -> dict[str, Any]:
     """The send log row of one campaign row for ``arm``: the sent email and what wrote it.
 
     ``baseline_adapter`` (``adapter``, ``adapter_repo``, ``adapter_sha`` of the baseline) is needed
-    for a ``control`` row, since the campaign row names the segment's adapter.
+    for a ``control`` row, since the campaign row names the segment's adapter. ``covariates`` are the
+    customer's pre-period numbers (``pre_*`` names; ``None`` or NaN for unknown).
     """
+    bad = [name for name in (covariates or {}) if not str(name).startswith(COVARIATE_PREFIX)]
+    if bad:
+        raise ConfigError(f"covariate name {bad[0]!r} is invalid", where="send_log_row",
+                          fix=f"name pre-period covariates {COVARIATE_PREFIX}*, e.g. pre_spend")
     if arm not in ARMS:
         raise ConfigError(f"arm={arm!r} is invalid", where="send_log_row", fix=f"pass one of {', '.join(ARMS)}")
     if parse_sent_at(sent_at) is None:
@@ -73,6 +90,8 @@ def send_log_row(campaign_row: Mapping[str, Any], *, experiment: str, arm: str, 
     elif arm == HOLDOUT:
         row.update(email=None, adapter=None, adapter_repo=None, adapter_sha=None, email_template=None)
         row.update({k: None for k in QA_FIELDS})
+    for name, value in (covariates or {}).items():
+        row[str(name)] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
     return row
 
 
@@ -132,8 +151,26 @@ def _validate(record: Mapping[str, Any], where: str, has_email: bool) -> dict[st
                         fix="write the email that was sent to this customer (or drop the email column)")
     row = {name: _text(record.get(name)) for name in _TEXT_FIELDS}
     row.update(experiment=_text(record["experiment"]), customer_id=_text(record["customer_id"]),
-               segment=_text(record["l2"]), arm=arm, sent_at=sent_at, email=None if email is None else str(email))
+               segment=_text(record["l2"]), arm=arm, sent_at=sent_at, email=None if email is None else str(email),
+               covariates=_covariates(record, where))
     return row
+
+
+def _covariates(record: Mapping[str, Any], where: str) -> str | None:
+    """The ``pre_*`` fields as a JSON object (unknown values left out); ``None`` when there are none."""
+    values: dict[str, float] = {}
+    for name, raw in record.items():
+        if not str(name).startswith(COVARIATE_PREFIX) or _text(raw) is None:
+            continue
+        try:
+            number = float(str(raw).strip()) if not isinstance(raw, (int, float)) else float(raw)
+        except ValueError:
+            number = math.nan
+        if isinstance(raw, bool) or not math.isfinite(number):
+            raise DataError(f"covariate {name!r} is {raw!r}, not a number", where=f"{where}, field {name}",
+                            fix="write pre-period covariates as plain numbers (empty for unknown)")
+        values[str(name)] = number
+    return json.dumps(values, sort_keys=True) if values else None
 
 
 def _text(value: Any) -> str | None:
@@ -144,3 +181,14 @@ def _text(value: Any) -> str | None:
         value = int(value)  # an id column read as floats by a spreadsheet
     text = str(value).strip()
     return text or None
+
+
+def covariate_frame(sends: "pd.DataFrame") -> "pd.DataFrame":
+    """The ``pre_*`` covariates of a send log frame as float columns (NaN where unknown): from the
+    stored ``covariates`` JSON of :func:`genemail.experiments.read_send_log`, or from ``pre_*`` columns."""
+    import pandas as pd
+
+    if "covariates" in sends.columns:
+        rows = [json.loads(v) if isinstance(v, str) and v else {} for v in sends["covariates"]]
+        return pd.DataFrame(rows, index=sends.index, dtype=float)
+    return sends[[c for c in sends.columns if str(c).startswith("pre_")]].astype(float)

@@ -12,14 +12,20 @@ content effects::
       open: {control: 0.30, segmented: 0.35}           # default: 4 x click
       conversion: {control: 0.010, segmented: 0.015, holdout: 0.008}   # default: 0
       bounce: 0.01           # per sent email (default 0.01)
-      unsubscribe: 0.002     # per delivered email (default 0.002)
+      unsubscribe: 0.002     # per delivered email (default 0.002); or per arm: {control: 0.002, segmented: 0.004}
       revenue: 60            # mean order value of a conversion (default 40)
       content: {"限时": 0.02, "free shipping": -0.01}   # phrase in the email -> change of P(click)
+      complaint: 0.0005      # spam reports per delivered email (default 0)
+      covariates: {pre_responses: 0.02}   # change of P(click) per unit of a pre-period covariate
+                                          # above its segment mean in the send log (default none)
+      not_sent: {control: 0.077}          # share of an arm the platform silently never sent (default 0)
 
 **Response model** (one customer at a time; all draws from one seeded generator):
 
 * ``c`` = the arm's click probability plus the ``content`` changes of every phrase found in the
-  customer's own email (substring match), clipped to [0, 1 - bounce]; ``o`` = max(open, c).
+  customer's own email (substring match) plus the ``covariates`` effects (each covariate centred on
+  its segment's mean, so the segment's average rate is unchanged), clipped to [0, 1 - bounce];
+  ``o`` = max(open, c).
 * One uniform ``u`` decides delivery and engagement, nested so the given rates hold exactly:
   bounce if ``u >= 1 - bounce``; else delivered, opened if ``u < o``, clicked if ``u < c`` (every
   clicker has opened). Holdout customers get no email, so no delivery, open or click.
@@ -30,6 +36,11 @@ content effects::
   clicked ~15 minutes after the open, converted ~2 hours after the click (~2 days after the send
   without a click), unsubscribed ~1 hour after the open or delivery (exponential delays).
 * Revenue of a conversion: log-normal with the segment's mean order value (sigma 0.5).
+* Complaint: an independent draw per delivered email, ~1 hour after the open or delivery.
+  ``not_sent``: an independent draw per emailed customer; a customer not sent has no event at all
+  but an organic conversion with the holdout's probability (a sample-ratio mismatch, as when a
+  platform's suppression list drops part of one arm). These draws come after all the others, so a
+  truth without them gives the same events as before they existed.
 * Event ids are hashes of (seed, customer, event type): deterministic, unique per event.
 """
 
@@ -44,7 +55,8 @@ from typing import TYPE_CHECKING, Any
 
 from genemail.errors import DataError
 from genemail.experiments.assignment import ARMS, CONTROL, HOLDOUT, SEGMENTED
-from genemail.experiments.events import BOUNCE, CLICK, CONVERSION, DELIVERED, OPEN, UNSUBSCRIBE
+from genemail.experiments.events import BOUNCE, CLICK, COMPLAINT, CONVERSION, DELIVERED, OPEN, UNSUBSCRIBE
+from genemail.experiments.sendlog import covariate_frame
 from genemail.experiments.times import ISO_FORMAT
 
 if TYPE_CHECKING:
@@ -59,7 +71,8 @@ REVENUE_SIGMA = 0.5
 DELAY_S = {"deliver": 60.0, "open": 6 * 3600.0, "click": 15 * 60.0, "convert_after_click": 2 * 3600.0,
            "convert_no_click": 2 * 86400.0, "unsubscribe": 3600.0}
 EVENT_COLUMNS: tuple[str, ...] = ("event_id", "customer_id", "event_type", "time", "revenue")
-_SEGMENT_KEYS = (*ARMS, "open", "conversion", "bounce", "unsubscribe", "revenue", "content")
+_SEGMENT_KEYS = (*ARMS, "open", "conversion", "bounce", "unsubscribe", "revenue", "content", "complaint",
+                 "covariates", "not_sent")
 
 
 @dataclass(frozen=True)
@@ -70,9 +83,12 @@ class SegmentTruth:
     open: dict[str, float] | None = None
     conversion: dict[str, float] = field(default_factory=dict)
     bounce: float = DEFAULT_BOUNCE
-    unsubscribe: float = DEFAULT_UNSUBSCRIBE
+    unsubscribe: float | dict[str, float] = DEFAULT_UNSUBSCRIBE
     revenue: float = DEFAULT_REVENUE
     content: dict[str, float] = field(default_factory=dict)
+    complaint: float = 0.0
+    covariates: dict[str, float] = field(default_factory=dict)
+    not_sent: dict[str, float] = field(default_factory=dict)
 
     def open_probability(self, arm: str, click: float) -> float:
         """P(open) of an arm given its (content-adjusted) click probability."""
@@ -181,10 +197,21 @@ def _segment(value: Any, where: str) -> SegmentTruth:
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not -1 <= delta <= 1:
             raise _bad(f"{where}.content.{phrase}", f"{delta!r} is not a change of probability in [-1, 1]",
                        "write e.g. 0.02 (two points more clicks) or -0.01")
+    effects = value.get("covariates", {}) or {}
+    if not isinstance(effects, Mapping) or not all(
+            isinstance(k, str) and k.startswith("pre_") and isinstance(v, (int, float)) and not isinstance(v, bool)
+            for k, v in effects.items()):
+        raise _bad(f"{where}.covariates", f"{effects!r} is not a mapping of pre_* covariate -> change of P(click)",
+                   "write e.g. {pre_responses: 0.02} (the send log's pre_* fields)")
+    not_sent = _arm_map(value["not_sent"], f"{where}.not_sent") if "not_sent" in value else {}
     return SegmentTruth(
+        complaint=_probability(value.get("complaint", 0.0), f"{where}.complaint"),
+        covariates={str(k): float(v) for k, v in effects.items()}, not_sent=not_sent,
         click=click, open=opens,
         conversion=_arm_map(value["conversion"], f"{where}.conversion") if "conversion" in value else {},
-        bounce=bounce, unsubscribe=_probability(value.get("unsubscribe", DEFAULT_UNSUBSCRIBE), f"{where}.unsubscribe"),
+        bounce=bounce, unsubscribe=(_arm_map(value["unsubscribe"], f"{where}.unsubscribe")
+                                    if isinstance(value.get("unsubscribe"), Mapping)
+                                    else _probability(value.get("unsubscribe", DEFAULT_UNSUBSCRIBE), f"{where}.unsubscribe")),
         revenue=float(revenue), content={str(k): float(v) for k, v in content.items()},
     )
 
@@ -201,7 +228,9 @@ def _probabilities(send_log: "pd.DataFrame", truth: Truth) -> dict[str, "np.ndar
     import numpy as np
 
     n = len(send_log)
-    out = {k: np.zeros(n) for k in ("click", "open", "bounce", "unsubscribe", "conversion", "revenue")}
+    out = {k: np.zeros(n) for k in ("click", "open", "bounce", "unsubscribe", "conversion", "revenue", "complaint",
+                                    "not_sent", "organic")}
+    shifts = _covariate_shifts(send_log, truth)
     missing = sorted({s for s in send_log["segment"] if truth.for_segment(s) is None})
     if missing:
         raise DataError(f"the truth has no entry for segment(s) {', '.join(missing)} and no default",
@@ -210,15 +239,43 @@ def _probabilities(send_log: "pd.DataFrame", truth: Truth) -> dict[str, "np.ndar
     for i, (segment, arm) in enumerate(zip(send_log["segment"], send_log["arm"])):
         spec = truth.for_segment(segment)
         out["conversion"][i] = spec.conversion.get(arm, 0.0)
+        out["organic"][i] = spec.conversion.get(HOLDOUT, 0.0)
         out["revenue"][i] = spec.revenue
         if arm == HOLDOUT:
             continue  # no email: no delivery, open, click, bounce or unsubscribe
         email = emails[i] or ""
-        lift = sum(delta for phrase, delta in spec.content.items() if phrase in email)
+        lift = sum(delta for phrase, delta in spec.content.items() if phrase in email) + shifts[i]
         click = min(max(spec.click.get(arm, 0.0) + lift, 0.0), 1.0 - spec.bounce)
         out["click"][i], out["open"][i] = click, spec.open_probability(arm, click)
-        out["bounce"][i], out["unsubscribe"][i] = spec.bounce, spec.unsubscribe
+        unsubscribe = spec.unsubscribe.get(arm, DEFAULT_UNSUBSCRIBE) if isinstance(spec.unsubscribe, dict) \
+            else spec.unsubscribe
+        out["bounce"][i], out["unsubscribe"][i] = spec.bounce, unsubscribe
+        out["complaint"][i], out["not_sent"][i] = spec.complaint, spec.not_sent.get(arm, 0.0)
     return out
+
+
+def _covariate_shifts(sends: "pd.DataFrame", truth: Truth) -> "np.ndarray":
+    """Per customer: Σ effect x (covariate - its segment mean); 0 where the truth names no covariate."""
+    import numpy as np
+
+    shifts = np.zeros(len(sends))
+    named = {name for spec in [*truth.segments.values(), truth.default] if spec for name in spec.covariates}
+    if not named:
+        return shifts
+    values = covariate_frame(sends)
+    missing = sorted(named - set(values.columns))
+    if missing:
+        raise DataError(f"the truth names covariate(s) {', '.join(missing)} that the send log does not have",
+                        where="truth", fix="record them in the send log (pre_* fields) or remove them from the truth")
+    segments = sends["segment"].to_numpy()
+    for segment in np.unique(segments):
+        spec = truth.for_segment(segment)
+        rows = segments == segment
+        for name, effect in (spec.covariates if spec else {}).items():
+            column = values.loc[rows, name].to_numpy(dtype=float)
+            centred = column - np.nanmean(column) if np.isfinite(column).any() else np.zeros_like(column)
+            shifts[rows] += effect * np.nan_to_num(centred)  # an unknown value counts as the mean
+    return shifts
 
 
 def simulate_events(send_log: "pd.DataFrame | Path", truth: "Truth | Mapping[str, Any] | Path",
@@ -257,8 +314,17 @@ def simulate_events(send_log: "pd.DataFrame | Path", truth: "Truth | Mapping[str
     t_unsub = np.where(opened, t_open, t_deliver) + delay["unsubscribe"]
     mu = np.log(p["revenue"]) - REVENUE_SIGMA ** 2 / 2  # so the log-normal's mean is the given order value
     revenue = np.round(rng.lognormal(mu, REVENUE_SIGMA), 2)
+    # Draws added later come last, so truths without them keep their events (see the docstring).
+    x, y = rng.random(n), rng.random(n)
+    not_sent = sent & (y < p["not_sent"])
+    converted = np.where(not_sent, w < p["organic"], converted)
+    bounced, delivered, opened, clicked, unsubscribed = (m & ~not_sent for m in (bounced, delivered, opened, clicked,
+                                                                                unsubscribed))
+    complained = delivered & (x < p["complaint"])
+    t_complaint = np.where(opened, t_open, t_deliver) + rng.exponential(DELAY_S["unsubscribe"], n)
     parts = [(DELIVERED, delivered, t_deliver), (BOUNCE, bounced, t_deliver), (OPEN, opened, t_open),
-             (CLICK, clicked, t_click), (CONVERSION, converted, t_convert), (UNSUBSCRIBE, unsubscribed, t_unsub)]
+             (CLICK, clicked, t_click), (CONVERSION, converted, t_convert), (UNSUBSCRIBE, unsubscribed, t_unsub),
+             (COMPLAINT, complained, t_complaint)]
     ids = sends["customer_id"].to_numpy()
     frames = [pd.DataFrame({"customer_id": ids[mask], "event_type": kind, "t": times[mask],
                             "revenue": revenue[mask] if kind == CONVERSION else np.nan}) for kind, mask, times in parts]

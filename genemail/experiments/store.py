@@ -29,7 +29,23 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _ARMS_SQL = ", ".join(f"'{a}'" for a in ARMS)
+# Migration 1's event types, as that migration created them (a migration never changes once shipped).
+_TYPES_V1_SQL = ", ".join(f"'{t}'" for t in ("delivered", "open", "click", "conversion", "unsubscribe", "bounce"))
 _TYPES_SQL = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+_EVENTS_TABLE = """CREATE TABLE {name} (
+                event_rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+                experiment TEXT NOT NULL,
+                event_key TEXT NOT NULL,
+                event_id TEXT,
+                customer_id TEXT NOT NULL,
+                event_type TEXT NOT NULL CHECK (event_type IN ({types})),
+                time TEXT NOT NULL,
+                revenue REAL CHECK (revenue IS NULL OR revenue >= 0),
+                source TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                ingested_at TEXT NOT NULL,
+                UNIQUE (experiment, event_key)
+            )"""
 EVENT_COLUMNS: tuple[str, ...] = ("experiment", "event_key", "event_id", "customer_id", "event_type", "time",
                                   "revenue", "source", "line", "ingested_at")
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -48,20 +64,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 recorded_at TEXT NOT NULL,
                 PRIMARY KEY (experiment, customer_id)
             )""",
-            f"""CREATE TABLE events (
-                event_rowid INTEGER PRIMARY KEY AUTOINCREMENT,
-                experiment TEXT NOT NULL,
-                event_key TEXT NOT NULL,
-                event_id TEXT,
-                customer_id TEXT NOT NULL,
-                event_type TEXT NOT NULL CHECK (event_type IN ({_TYPES_SQL})),
-                time TEXT NOT NULL,
-                revenue REAL CHECK (revenue IS NULL OR revenue >= 0),
-                source TEXT NOT NULL,
-                line INTEGER NOT NULL,
-                ingested_at TEXT NOT NULL,
-                UNIQUE (experiment, event_key)
-            )""",
+            _EVENTS_TABLE.format(name="events", types=_TYPES_V1_SQL),
             "CREATE INDEX events_by_customer ON events (experiment, event_type, customer_id, time)",
             """CREATE TABLE ingests (
                 ingest_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +75,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 finished_at TEXT,
                 result TEXT
             )""",
+        ),
+    ),
+    (
+        # Complaint (spam report) events, a guardrail metric; and each customer's pre-period
+        # covariates (JSON) for variance reduction. SQLite cannot alter a CHECK: the events table is
+        # copied into one with the new list, row ids kept.
+        2,
+        (
+            _EVENTS_TABLE.format(name="events_v2", types=_TYPES_SQL),
+            "INSERT INTO events_v2 SELECT * FROM events",
+            "DROP TABLE events",
+            "ALTER TABLE events_v2 RENAME TO events",
+            "CREATE INDEX events_by_customer ON events (experiment, event_type, customer_id, time)",
+            "ALTER TABLE sends ADD COLUMN covariates TEXT",
         ),
     ),
 )
@@ -186,6 +203,29 @@ class ResultsStore(SqliteStore):
                          LEFT JOIN money ON money.customer_id = s.customer_id
             WHERE s.experiment = :x GROUP BY s.segment, s.arm ORDER BY s.segment, s.arm"""
         return self._frame(sql, {"x": experiment, "metric": metric}, ["segment", "arm", "n", "events", "revenue"])
+
+    def customer_firsts(self, experiment: str, event_types: tuple[str, ...], as_of: str | None = None) -> "pd.DataFrame":
+        """Per recipient and event type: the first event at or after the send and, for conversions,
+        the revenue; only events (and sends) at or before ``as_of`` when given (the stored time form).
+
+        Columns: customer_id, event_type, time, revenue.
+        """
+        marks = ", ".join(f":t{i}" for i in range(len(event_types)))
+        sql = f"""
+            SELECT s.customer_id, e.event_type, MIN(e.time) AS time, SUM(e.revenue) AS revenue
+            FROM sends s JOIN events e ON e.experiment = s.experiment AND e.customer_id = s.customer_id
+            WHERE s.experiment = :x AND e.event_type IN ({marks}) AND e.time >= s.sent_at
+              AND (:as_of IS NULL OR (e.time <= :as_of AND s.sent_at <= :as_of))
+            GROUP BY s.customer_id, e.event_type"""
+        params = {"x": experiment, "as_of": as_of, **{f"t{i}": t for i, t in enumerate(event_types)}}
+        return self._frame(sql, params, ["customer_id", "event_type", "time", "revenue"])
+
+    def recipients(self, experiment: str, as_of: str | None = None) -> "pd.DataFrame":
+        """The customers sent (or held out) at or before ``as_of``: customer_id, segment, arm, sent_at, covariates."""
+        sql = """SELECT customer_id, segment, arm, sent_at, covariates FROM sends
+                 WHERE experiment = :x AND (:as_of IS NULL OR sent_at <= :as_of) ORDER BY customer_id"""
+        return self._frame(sql, {"x": experiment, "as_of": as_of},
+                           ["customer_id", "segment", "arm", "sent_at", "covariates"])
 
     def first_events(self, experiment: str, metric: str) -> "pd.DataFrame":
         """Each recipient's first ``metric`` event at or after the send: customer_id, segment, arm, time."""

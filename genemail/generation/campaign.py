@@ -120,6 +120,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     chosen = [strategies.for_segment(name) for name in segments["l2"]]  # one lookup per customer
     other = None if control_source is None else [control_source.strategies.for_segment(n) for n in segments["l2"]]
     arms = _arms(segments, experiment)
+    covariates = _covariates(customers_df) if experiment is not None else [None] * len(customers_df)
     profiles = [profile_from_row(row) for row in customers_df.to_dict("records")]
     release = dict(release_info) if release_info else None
     infos = segments.to_dict("records")
@@ -146,13 +147,13 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
             for i in range(start, stop):
                 if control_source is not None and arms[i] == _CONTROL:
                     row = _control_release_row(written.get(i), infos[i], other[i], config.lang, control_source,
-                                               experiment, sent_at)
+                                               experiment, sent_at, covariates[i])
                 else:
                     row = _row(written.get(i), infos[i], chosen[i], config.lang, release)
                     if soft_prompts is not None:
                         row["user_embedding"] = bool(written.get(i) and written[i].user_embedding)
                     if experiment is not None:
-                        row = _send_log_row(row, experiment, arms[i], sent_at, generator)
+                        row = _send_log_row(row, experiment, arms[i], sent_at, generator, covariates[i])
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             bar.update(stop - start)
@@ -216,9 +217,18 @@ def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", 
     return out
 
 
+def _covariates(customers_df: "pd.DataFrame") -> list[dict[str, Any]]:
+    """Each customer's pre-period covariates for the send log (``pre_*`` names; NaN where unknown)."""
+    from genemail.experiments.sendlog import CAMPAIGN_COVARIATES
+
+    columns = {name: customers_df[column].tolist() for name, column in CAMPAIGN_COVARIATES.items()
+               if column in customers_df.columns}
+    return [{name: values[i] for name, values in columns.items()} for i in range(len(customers_df))]
+
+
 def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any], strategy: "Strategy", lang: str,
                          source: ControlSource, experiment: "ExperimentConfig | None",
-                         sent_at: str) -> dict[str, Any]:
+                         sent_at: str, covariates: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A control row whose email is the other release's segmented email, naming that release and adapter."""
     from genemail.experiments.sendlog import send_log_row
 
@@ -227,19 +237,21 @@ def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any]
     adapter = {"adapter": strategy.adapter, "adapter_repo": email.adapter_repo, "adapter_sha": email.adapter_revision}
     # send_log_row sends a control row's baseline email and its verdict ...
     row.update(baseline_email=email.email, baseline_email_template=email.email_template, **qa_fields(email.qa, "baseline_"))
-    row = send_log_row(row, experiment=experiment.name, arm=_CONTROL, sent_at=sent_at, baseline_adapter=adapter)
+    row = send_log_row(row, experiment=experiment.name, arm=_CONTROL, sent_at=sent_at, baseline_adapter=adapter,
+                       covariates=covariates)
     row["baseline_email"] = None  # ... and no baseline email was written for this customer
     return row
 
 
 def _send_log_row(row: dict[str, Any], experiment: "ExperimentConfig", arm: str | None, sent_at: str,
-                  generator: "EmailGenerator") -> dict[str, Any]:
+                  generator: "EmailGenerator", covariates: Mapping[str, Any] | None = None) -> dict[str, Any]:
     from genemail.experiments.sendlog import send_log_row
 
     baseline = generator.adapter_ref(BASELINE) if BASELINE in generator.adapter_names else None
     adapter = {"adapter": BASELINE, "adapter_repo": baseline.repo_id if baseline else None,
                "adapter_sha": baseline.revision if baseline else None}
-    return send_log_row(row, experiment=experiment.name, arm=str(arm), sent_at=sent_at, baseline_adapter=adapter)
+    return send_log_row(row, experiment=experiment.name, arm=str(arm), sent_at=sent_at, baseline_adapter=adapter,
+                        covariates=covariates)
 
 
 def _utc_now() -> str:
