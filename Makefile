@@ -12,6 +12,8 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export HF_HUB_DISABLE_UPDATE_CHECK := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Text files and pipes in UTF-8 whatever the machine's locale (the corpus and strategies are Chinese).
+export PYTHONUTF8 := 1
 
 .PHONY: setup test test-fast demo train loop hub app bench bench-vllm clean help
 
