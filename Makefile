@@ -20,8 +20,8 @@ export PYTHONUTF8 := 1
 help:
 	@echo "make setup | test | test-fast | demo | train | loop | hub | app | bench | bench-vllm | clean"
 
-# Idempotent: re-installs only when a requirements file or pyproject.toml changed.
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Idempotent: re-installs only when a requirements file, pyproject.toml or setup.py changed.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -qq -r requirements-dev.txt
 	$(BIN)/pip install -qq --no-deps -e .
