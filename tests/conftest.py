@@ -8,7 +8,9 @@ No test talks to anything but loopback.
 
 from __future__ import annotations
 
+import locale
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from tests.fixtures.net import free_port
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="genemail-tests-"))
 HUB_PORT = free_port()
 os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{HUB_PORT}"
@@ -31,6 +34,11 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 # spinning threads then made a micro-model campaign 15x slower than on one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Subprocesses (`python -m genemail`, `-m training.*`, `-m bench.*`) import this checkout whatever the
+# current folder is and whichever checkout the virtual environment was installed from.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+# Text files and pipes are UTF-8 in every subprocess, whatever the machine's locale (the corpus is Chinese).
+os.environ["PYTHONUTF8"] = "1"
 
 pytest_plugins = [
     "tests.fixtures.data",
@@ -40,7 +48,14 @@ pytest_plugins = [
     "tests.fixtures.experiments",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run where text I/O is not UTF-8: tests would then fail by locale, not by code."""
+    encoding = locale.getpreferredencoding(False)
+    if not sys.flags.utf8_mode and encoding.replace("-", "").lower() != "utf8":
+        pytest.exit(f"this Python writes text files as {encoding} (the locale's encoding), and the tests write "
+                    "Chinese text: run them with PYTHONUTF8=1 (`make test` sets it) or python -X utf8 -m pytest",
+                    returncode=2)
 
 
 @pytest.fixture(scope="session")

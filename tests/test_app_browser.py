@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# Screenshots are also copied here, so a person can look at them after the run.
-STABLE_DIR = Path("/tmp/genemail-app-screenshots")
+# Screenshots are also copied here, so a person can look at them after the run: one folder per user
+# under the temporary folder ($TMPDIR), because another user's folder of the same name is not writable.
+STABLE_DIR = Path(tempfile.gettempdir()) / f"genemail-app-screenshots-{os.getuid()}"
 TIMEOUT_MS = 60_000
 
 
@@ -26,7 +29,9 @@ def page():
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # A fixed locale: Gradio translates its own labels to the browser's language, which
+            # chromium takes from the machine's LANG.
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
             page.set_default_timeout(TIMEOUT_MS)
             yield page
         finally:
@@ -36,9 +41,11 @@ def page():
 def _shot(page, tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
-    STABLE_DIR.mkdir(parents=True, exist_ok=True)
-    stable = Path(shutil.copy(path, STABLE_DIR / name))
-    print(f"screenshot: {stable}")
+    try:  # a convenience copy: a folder that cannot be written never fails the test
+        STABLE_DIR.mkdir(parents=True, exist_ok=True)
+        print(f"screenshot: {shutil.copy(path, STABLE_DIR / name)}")
+    except OSError as err:
+        print(f"screenshot: {path} (not copied to {STABLE_DIR}: {err.strerror})")
     return path
 
 

@@ -33,8 +33,10 @@ def test_every_command_has_help(path: list[str], capsys) -> None:
     assert "Usage" in capsys.readouterr().out
 
 
-def test_console_script_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "genemail", "--help"], capture_output=True, text=True)
+@pytest.mark.location
+def test_console_script_runs(tmp_path: Path) -> None:
+    """From a folder outside the checkout: nothing depends on the current directory."""
+    out = subprocess.run([sys.executable, "-m", "genemail", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "segment" in out.stdout
 
@@ -69,9 +71,10 @@ def test_every_training_script_refuses_bad_usage_with_exit_2(script: str, capsys
     _assert_usage_error(module.main(["--no-such-option"]), capsys.readouterr().err)
 
 
-def test_a_training_script_run_as_a_program_prints_usage_not_a_traceback() -> None:
+@pytest.mark.location
+def test_a_training_script_run_as_a_program_prints_usage_not_a_traceback(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "training.train_base", "--corpus"], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=tmp_path)
     _assert_usage_error(out.returncode, out.stderr)
 
 
@@ -81,24 +84,73 @@ def test_a_directory_given_as_a_file_is_a_usage_error(tmp_path, capsys) -> None:
     assert code == 2 and "Traceback" not in err and "directory" in err.lower()
 
 
+# Ways to run a child that file permissions apply to. Root keeps its uid but drops the two capabilities
+# that let it read any file, so a checkout that root owns stays importable wherever it lies (a private
+# 0700 folder included); the unprivileged user 65534 ("nobody") is the fallback.
+_ROOT_WITHOUT_READ_ALL = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                          "--bounding-set=-dac_override,-dac_read_search"]
+_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+# The child must import genemail *from this checkout*, read a readable file in the folder and fail to
+# read the unreadable one; anything else is a reason not to use that way.
+_PROBE = """
+import sys
+from pathlib import Path
+try:
+    import genemail.cli
+except Exception as exc:
+    sys.exit(f"cannot import genemail: {exc}")
+if not Path(genemail.__file__).resolve().is_relative_to(sys.argv[1]):
+    sys.exit(f"imports another checkout's genemail ({genemail.__file__})")
+open(sys.argv[2]).close()
+try:
+    open(sys.argv[3]).close()
+except PermissionError:
+    sys.exit(0)
+sys.exit("can still read a file with mode 000")
+"""
+
+
+def _unprivileged_prefix(folder: Path, readable: Path, secret: Path) -> list[str]:
+    """A command prefix under which ``secret`` is unreadable and this checkout importable; else skip, saying why."""
+    import os
+    import shutil
+
+    from tests.conftest import REPO_ROOT
+
+    if os.geteuid() != 0:
+        candidates = {"this user": []}
+    elif shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux): root reads a file without read permission")
+    else:
+        candidates = {"root without CAP_DAC_OVERRIDE": _ROOT_WITHOUT_READ_ALL, "user 65534": _NOBODY}
+    reasons = []
+    for name, prefix in candidates.items():
+        probe = subprocess.run([*prefix, sys.executable, "-c", _PROBE, str(REPO_ROOT), str(readable), str(secret)],
+                               capture_output=True, text=True, timeout=120, cwd=folder)
+        if probe.returncode == 0:
+            return prefix
+        reasons.append(f"{name}: {(probe.stderr.strip().splitlines() or ['exit %d' % probe.returncode])[-1]}")
+    pytest.skip("no way to run the CLI where a file can be unreadable and this checkout importable ("
+                + "; ".join(reasons) + ")")
+
+
+@pytest.mark.location
 def test_an_unreadable_file_is_a_usage_error() -> None:
-    """Run as an unprivileged user (root reads every file): the usual usage message, exit 2."""
+    """Run where file permissions apply (root reads every file): the usual usage message, exit 2."""
     import os
     import shutil
     import tempfile
 
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: root can read a file without read permission")
     folder = Path(tempfile.mkdtemp(prefix="genemail-unreadable-"))  # outside pytest's private tmp folder
     try:
         folder.chmod(0o755)
-        secret = folder / "customers.csv"
+        readable, secret = folder / "readable.txt", folder / "customers.csv"
+        readable.write_text("ok\n")
         secret.write_text("ID\n1\n")
         secret.chmod(0)
-        cmd = [sys.executable, "-m", "genemail", "campaign", "--artifacts", str(folder), "--data", str(secret),
-               "--out", str(folder / "o.jsonl")]
-        if os.geteuid() == 0:
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        prefix = _unprivileged_prefix(folder, readable, secret)
+        cmd = [*prefix, sys.executable, "-m", "genemail", "campaign", "--artifacts", str(folder), "--data",
+               str(secret), "--out", str(folder / "o.jsonl")]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=folder,
                              env={**os.environ, "HF_HOME": str(folder / "hf")})
     finally:

@@ -2,33 +2,38 @@
 
 1. build every artifact (``training.pipeline``: customers, segmenter, corpus, base, adapters, eval);
 2. print the segment summary and the evaluation table;
-3. start the local Hub in the background (data in ``./.hub``, a demo token), publish the artifacts
-   and tag the release, and print the ``hf download`` command that fetches it;
+3. start its own local Hub (data in ``./.hub``, a demo token; refused if another program or another
+   checkout's Hub holds the port), publish the artifacts and tag the release, and print the
+   ``hf download`` command that fetches it;
 4. run a demo experiment on that release: new synthetic customers, a campaign with segmented,
    control and holdout arms, outcome events simulated from a known truth
    (``genemail/resources/demo_truth.yaml``), ingested twice (the second adds nothing), and the
    report per segment printed;
 5. launch the app against that release (``--no-app`` stops after step 4).
 
-No data, no token and no network beyond loopback are needed.
+The local Hub runs for as long as the demo does: with the app, until the app ends (Ctrl-C stops the
+app and the Hub together); with ``--no-app``, until step 4 is done. ``make hub`` serves ``.hub`` again
+on its own, in the foreground. No data, no token and no network beyond loopback are needed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from genemail.cli.runner import run_typer
-from genemail.errors import HubError
+from genemail.errors import GenEmailError, HubError
+from genemail.hub.server.local import LocalHub, check_port, local_hub
+from genemail.hub.server.runner import ServeConfig
 from training import pipeline
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
@@ -38,44 +43,20 @@ DEMO_NAMESPACE = "demo"
 DEMO_TOKEN = "hf_demo_token_local_only"  # a local-only demo credential, never valid on huggingface.co
 
 
-def hub_endpoint(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
+def demo_hub_config(root: Path, port: int) -> ServeConfig:
+    """The demo's local Hub: data in ``root``, the demo user and token, loopback only."""
+    return ServeConfig(root=root, tokens={DEMO_NAMESPACE: DEMO_TOKEN}, host="127.0.0.1", port=port)
 
 
-def hub_is_up(endpoint: str) -> bool:
-    """True when a Hub server answers on ``endpoint`` (any HTTP status counts as up)."""
-    try:
-        urllib.request.urlopen(f"{endpoint}/api/whoami-v2", timeout=2)
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True
+def demo_hub(root: Path, port: int, who: str = "demo") -> AbstractContextManager[LocalHub]:
+    """The command's own local Hub (data in ``root``, the demo token) for a ``with`` block; stopped at its end.
 
-
-def ensure_local_hub(root: Path, port: int) -> str:
-    """Start ``genemail hub serve`` detached (it outlives the demo) unless one already answers."""
-    endpoint = hub_endpoint(port)
-    if hub_is_up(endpoint):
-        print(f"[demo] local Hub already running at {endpoint}")
-        return endpoint
-    root.mkdir(parents=True, exist_ok=True)
-    log = open(root / "server.log", "ab")
-    cmd = [sys.executable, "-m", "genemail", "hub", "serve", "--root", str(root), "--host", "127.0.0.1",
-           "--port", str(port), "--token", f"{DEMO_NAMESPACE}:{DEMO_TOKEN}"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    (root / "server.pid").write_text(str(proc.pid))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise HubError("the local Hub exited at start-up", where=str(root / "server.log"),
-                           fix="read that log; a port in use is the usual cause (pass --hub-port)")
-        if hub_is_up(endpoint):
-            print(f"[demo] local Hub started at {endpoint} (pid {proc.pid}, data in {root}, log {root / 'server.log'})")
-            return endpoint
-        time.sleep(0.3)
-    raise HubError("the local Hub did not answer within 60 s", where=str(root / "server.log"),
-                   fix="read that log, then run the demo again")
+    A Hub already serving ``root`` is used and left running; anything else on ``port`` (another
+    checkout's Hub, another program) is refused with the port, what answers there and the fix.
+    ``who`` prefixes its progress lines (``[demo]``, ``[loop]``).
+    """
+    return local_hub(demo_hub_config(root, port), log_path=root / "server.log",
+                     say=lambda message: print(f"[{who}] {message}", flush=True))
 
 
 def hub_env(endpoint: str) -> dict[str, str]:
@@ -167,32 +148,75 @@ def demo(
 ) -> None:
     """Build everything on the embedded default, publish a pinned release to a local Hub, launch the app."""
     t0 = time.perf_counter()
+    check_port(demo_hub_config(hub_root, hub_port))  # before the build: a taken port is refused at once
     pipeline.run(pipeline.PipelineConfig(out=artifacts))
     print_summaries(artifacts)
-    endpoint = ensure_local_hub(hub_root, hub_port)
-    tag = publish(artifacts, endpoint)
-    repo = f"{DEMO_NAMESPACE}/genemail-release"
-    print(f"\n[demo] built and published {repo}@{tag} to the local Hub ({time.perf_counter() - t0:.0f} s in all). "
-          "Fetch it with:")
-    print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {repo} --revision {tag} --local-dir /tmp/genemail-{tag}")
-    print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {DEMO_NAMESPACE}/genemail-adapter-dormant --revision {tag}")
-    db = run_demo_experiment(artifacts, endpoint, repo, tag, experiment_customers) if experiment_customers else None
-    print(f"[demo] done in {time.perf_counter() - t0:.0f} s")
-    if app_:
-        launch_app(endpoint, repo, tag, db)
+    with demo_hub(hub_root, hub_port) as hub:
+        endpoint = hub.endpoint
+        tag = publish(artifacts, endpoint)
+        repo = f"{DEMO_NAMESPACE}/genemail-release"
+        print(f"\n[demo] built and published {repo}@{tag} to the local Hub ({time.perf_counter() - t0:.0f} s in "
+              "all). Fetch it while the demo's app runs, or after `make hub`:")
+        print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {repo} --revision {tag} --local-dir /tmp/genemail-{tag}")
+        print(f"  HF_ENDPOINT={endpoint} .venv/bin/hf download {DEMO_NAMESPACE}/genemail-adapter-dormant "
+              f"--revision {tag}")
+        db = run_demo_experiment(artifacts, endpoint, repo, tag, experiment_customers) if experiment_customers else None
+        print(f"[demo] done in {time.perf_counter() - t0:.0f} s")
+        if app_:
+            run_app(endpoint, repo, tag, db)
+        elif hub.started:
+            print("[demo] --no-app: the demo's local Hub stops now; `make hub` serves it again")
 
 
-def launch_app(endpoint: str, repo: str, tag: str, results_db: Path | None = None) -> None:
+def app_command() -> list[str] | None:
+    """The app's command line, or None where the app is not part of this build."""
     app_file = Path(__file__).resolve().parent.parent / "app.py"
-    if not app_file.exists():
+    return [sys.executable, str(app_file)] if app_file.exists() else None
+
+
+def run_app(endpoint: str, repo: str, tag: str, results_db: Path | None = None) -> None:
+    """Run the app against the release until it ends or Ctrl-C; the caller's Hub stops after it."""
+    cmd = app_command()
+    if cmd is None:
         print("[demo] the app is not part of this build yet; stopping here.")
         return
     env = hub_env(endpoint)
     env.update(GENEMAIL_RELEASE_REPO=repo, GENEMAIL_RELEASE_REVISION=tag)
     if results_db is not None:
         env["GENEMAIL_RESULTS_DB"] = str(results_db)
-    print(f"[demo] launching the app for {repo}@{tag} (Ctrl-C to stop)")
-    os.execve(sys.executable, [sys.executable, str(app_file)], env)
+    print(f"[demo] launching the app for {repo}@{tag} (Ctrl-C stops the app and the local Hub together)", flush=True)
+    status = run_until_stopped(cmd, env)
+    if status not in (0, 130, -signal.SIGINT):
+        raise GenEmailError(f"the app exited with status {status}", where=" ".join(cmd),
+                       fix="read its messages above; the release stays on the local Hub (`make hub` serves it)")
+
+
+def run_until_stopped(cmd: list[str], env: dict[str, str], grace: float = 10.0) -> int:
+    """Run ``cmd`` in the foreground until it exits, or until Ctrl-C; it never outlives this call.
+
+    Returns its exit status (130 after Ctrl-C). Ctrl-C in a terminal reaches the child too; a
+    SIGINT sent to this process alone is passed on. The child gets ``grace`` seconds to close, then
+    SIGTERM, then SIGKILL.
+    """
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        print("[demo] Ctrl-C: stopping the app, then the local Hub", flush=True)
+        return 130
+    finally:
+        _stop_child(proc, grace)
+
+
+def _stop_child(proc: subprocess.Popen, grace: float) -> None:
+    for ask, wait in ((lambda: proc.send_signal(signal.SIGINT), grace), (proc.terminate, 5.0), (proc.kill, None)):
+        if proc.poll() is not None:
+            return
+        ask()
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def main(argv: list[str] | None = None) -> int:

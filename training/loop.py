@@ -3,7 +3,8 @@
     release v1 -> campaign as an experiment -> simulated events -> preference pairs -> DPO-tuned
     adapters -> release v2 -> a new experiment of v2 against v1 (new customers, same simulator)
 
-1. build (or reuse) every artifact (``training.pipeline``) and publish it to the local Hub (v1);
+1. build (or reuse) every artifact (``training.pipeline``), start the loop's own local Hub (stopped
+   when the loop ends, also on an error or Ctrl-C) and publish to it (v1);
 2. experiment 1: new synthetic customers, a sampled campaign of v1 (segmented arm = the segment
    adapters, control = the baseline), events from ``genemail/resources/demo_truth.yaml``, whose
    content effects are the ground truth (some calls to action draw more clicks in some segments);
@@ -34,6 +35,7 @@ import typer
 
 from genemail.cli.runner import run_typer
 from genemail.errors import HubError
+from genemail.hub.server.local import check_port
 from training import demo, pipeline
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
@@ -172,13 +174,24 @@ def loop(
     min_pairs: Annotated[int, typer.Option(help="Segments with fewer preference pairs are not tuned.")] = 30,
 ) -> None:
     """One turn of the loop: v1 -> experiment -> preferences -> DPO -> v2 -> v2 against v1."""
-    from genemail.resources import RESOURCES_DIR
-
     t0, times = time.perf_counter(), {}
+    check_port(demo.demo_hub_config(hub_root, hub_port))  # before the build: a taken port is refused at once
     tick = time.perf_counter()
     pipeline.run(pipeline.PipelineConfig(out=artifacts))
     times["build v1 (reused if built)"] = time.perf_counter() - tick
-    endpoint = demo.ensure_local_hub(hub_root, hub_port)
+    with demo.demo_hub(hub_root, hub_port, who="loop") as hub:  # stopped when the loop ends, however it ends
+        run_turn(hub.endpoint, artifacts, work, first_customers, second_customers, min_pairs, times)
+    load = os.getloadavg()
+    print("\n[loop] step seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    print(f"[loop] done in {time.perf_counter() - t0:.0f} s (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}); "
+          f"files in {work}")
+
+
+def run_turn(endpoint: str, artifacts: Path, work: Path, first_customers: int, second_customers: int,
+             min_pairs: int, times: dict[str, float]) -> None:
+    """Steps 1-5 against the Hub at ``endpoint``: publish v1, experiment, DPO, publish v2, v2 against v1."""
+    from genemail.resources import RESOURCES_DIR
+
     tick = time.perf_counter()
     old = demo.publish(artifacts, endpoint)
     times["publish v1"] = time.perf_counter() - tick
@@ -223,10 +236,6 @@ def loop(
     print(f"\n== {new} against {old}, per segment (clicks; lift in points; true lift = what the truth implies "
           "for the emails sent) ==")
     print(summary_table(report, work / f"{name}.sendlog.jsonl", same_base, (new, old), work / "customers-2.csv"))
-    load = os.getloadavg()
-    print("\n[loop] step seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
-    print(f"[loop] done in {time.perf_counter() - t0:.0f} s (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}); "
-          f"files in {work}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from genemail.hub.server.body import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_REQUEST_BYTES, MIB
+from genemail.hub.server.local import port_taken
+from genemail.hub.server.probe import probe
 
 app = typer.Typer(help="Hub commands: run the local Hugging Face Hub-compatible server.", no_args_is_help=True)
 
@@ -39,6 +41,9 @@ def serve(
     config = ServeConfig(root=root, tokens=collect_tokens(token, tokens_file), host=host, port=port,
                          commit_delay=test_commit_delay, max_commit_bytes=round(max_commit_mb * MIB),
                          max_request_bytes=round(max_request_mb * MIB))
+    answer = probe(config.endpoint)
+    if answer.kind != "nothing":  # say who holds the port, rather than uvicorn's "address already in use"
+        raise port_taken(config, answer)
     typer.echo(f"local Hub on {config.endpoint} storing under {config.root} "
                f"(users: {', '.join(sorted(config.tokens))}); set HF_ENDPOINT={config.endpoint}")
     run_server(config)

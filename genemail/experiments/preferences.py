@@ -311,7 +311,7 @@ def write_preferences(prefs: PreferenceSet, out: Path) -> Path:
 
 
 def render_card(info: Mapping[str, Any], repo_id: str | None = None) -> Any:
-    """The dataset card (``genemail/resources/cards/preferences_card.md``), one config per segment."""
+    """The dataset card (``hub_cards/preferences_card.md``), one config per segment."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from genemail.resources import card_template

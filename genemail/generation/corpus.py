@@ -453,7 +453,7 @@ def neutral_text(book: StrategyBook, config: CorpusConfig) -> list[str]:
 
 
 def render_corpus_card(info: dict[str, Any], template_path: Path | None = None, repo_id: str | None = None) -> "DatasetCard":
-    """The corpus dataset card, rendered from ``genemail/resources/cards/corpus_card.md``."""
+    """The corpus dataset card, rendered from ``hub_cards/corpus_card.md``."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     template = Path(template_path or CARD_TEMPLATE)

@@ -1,4 +1,4 @@
-"""Model and dataset cards rendered at publish time from the templates in ``genemail/resources/cards/``.
+"""Model and dataset cards rendered at publish time from the templates in ``hub_cards/``.
 
 Metadata goes into the YAML front matter through ``huggingface_hub``'s card data classes
 (``ModelCardData`` + ``EvalResult`` for the segmenter's ``model-index``), so the Hub indexes it;

@@ -3,7 +3,7 @@
 ``model.safetensors`` holds the encoder and projector weights and the feature standardization;
 ``config.json`` the :class:`~genemail.user_vector.encoder.UserVectorConfig` (with its format
 version); ``metrics.json`` the training metrics and the ablation; ``README.md`` the model card
-rendered from ``genemail/resources/cards/user_vector_card.md``. Loading checks every file and says
+rendered from ``hub_cards/user_vector_card.md``. Loading checks every file and says
 what to do when one is missing or does not fit; no pickle is ever read.
 """
 

@@ -8,6 +8,8 @@ points at it. Public surface::
     serve(config)                       run in the foreground
     start_in_thread(config)             -> ThreadServer (.endpoint, .stop())
     start_process(config, via_cli=...)  -> ServerProcess (.endpoint, .stop(), .kill())
+    local_hub(config)                   with-block: a command's own Hub, stopped when the block ends
+    probe.probe(endpoint)               -> PortAnswer: nothing, a GenEmail local Hub (root, pid) or other
 
 Nothing heavy is imported until one of these is used.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_app", "ServeConfig", "serve", "start_in_thread", "start_process", "wait_until_ready"]
+__all__ = ["create_app", "ServeConfig", "serve", "start_in_thread", "start_process", "wait_until_ready", "local_hub"]
 
 
 def __getattr__(name: str) -> Any:  # lazy re-exports: importing the package stays instant
@@ -28,4 +30,8 @@ def __getattr__(name: str) -> Any:  # lazy re-exports: importing the package sta
         from genemail.hub.server import runner
 
         return getattr(runner, name)
+    if name == "local_hub":
+        from genemail.hub.server.local import local_hub
+
+        return local_hub
     raise AttributeError(f"module 'genemail.hub.server' has no attribute {name!r}")

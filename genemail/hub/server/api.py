@@ -9,6 +9,7 @@ field is a 400 that names it. The shapes returned are what ``huggingface_hub`` 2
 
 from __future__ import annotations
 
+import os
 from urllib.parse import parse_qs, urlencode
 
 from starlette.responses import JSONResponse, Response
@@ -18,6 +19,7 @@ from genemail.hub.server.cards import MAX_CARD_BYTES, Card, parse_card
 from genemail.hub.server.context import Call, iso_date
 from genemail.hub.server.errors import BadRequest, Conflict, RepoNotFound
 from genemail.hub.server.payload import Fields, check_repo_path
+from genemail.hub.server.probe import SERVICE
 from genemail.hub.server.storage import REPO_TYPES, Repo, RepoId
 
 MAX_PAGE = 1_000_000  # pages of history beyond this are refused rather than handed to git as --skip
@@ -45,8 +47,14 @@ def validate_yaml(call: Call) -> Response:
 
 
 def health(call: Call) -> Response:
-    """``GET /api/health``: answers as soon as the server is up (used to wait for start-up)."""
-    return JSONResponse({"status": "ok"})
+    """``GET /api/health``: up, and which server this is (no token needed).
+
+    ``service``, ``root`` (the folder it serves, absolute) and ``pid`` let a command that wants *its*
+    local Hub tell it from another checkout's server or any other program on the port (see
+    :mod:`genemail.hub.server.probe`).
+    """
+    return JSONResponse({"status": "ok", "service": SERVICE, "root": str(call.server.store.root.resolve()),
+                         "pid": os.getpid()})
 
 
 # -- repositories -----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Running the local Hub: in the foreground (the CLI), in a background thread, or in a subprocess.
 
 Tests and other GenEmail code use :func:`start_in_thread` or :func:`start_process`; both return
-only once the server answers ``GET /api/health``.
+only once the server they started answers ``GET /api/health`` (checked by pid, so another program
+on the port is never taken for it). A command that wants a Hub only for its own run uses
+:func:`genemail.hub.server.local.local_hub`.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from genemail.errors import ConfigError, HubError
 from genemail.hub.server.body import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_REQUEST_BYTES, MIB, Limits
+from genemail.hub.server.probe import probe
 
 
 @dataclass
@@ -91,20 +92,27 @@ def serve(config: ServeConfig) -> None:
     _uvicorn_server(config).run()
 
 
-def wait_until_ready(endpoint: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
-    """Poll ``GET /api/health`` until it answers; ``HubError`` on timeout or if ``process`` died."""
+def wait_until_ready(endpoint: str, timeout: float = 30.0, process: subprocess.Popen | None = None, *,
+                     pid: int | None = None) -> None:
+    """Poll ``GET /api/health`` until *this* server answers; ``HubError`` on timeout or if ``process`` died.
+
+    The server that answers must be a GenEmail local Hub with the expected pid (``pid``, else
+    ``process.pid``): another program on the port, or another Hub, is not taken for the one starting.
+    """
+    expected = pid if pid is not None else (process.pid if process is not None else None)
     deadline = time.monotonic() + timeout
+    answer = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise HubError(f"the local Hub process exited with status {process.returncode} during start-up",
-                           where=endpoint, fix="read its log (see ServerProcess.log_path)")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/api/health", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    raise HubError(f"the local Hub did not answer within {timeout:.0f}s", where=endpoint,
+                           where=endpoint, fix="read its log (see ServerProcess.log_path); a port in use is the "
+                                               "usual cause")
+        answer = probe(endpoint, timeout=1.0)
+        if answer.kind == "hub" and (expected is None or answer.pid == expected):
+            return
+        time.sleep(0.05)
+    seen = "" if answer is None or answer.kind == "nothing" else f"; meanwhile {answer.describe()} answers there"
+    raise HubError(f"the local Hub did not answer within {timeout:.0f}s{seen}", where=endpoint,
                    fix="check that the port is free and read the server log")
 
 
@@ -133,7 +141,7 @@ def start_in_thread(config: ServeConfig, timeout: float = 30.0) -> ThreadServer:
     server.install_signal_handlers = lambda: None  # signals belong to the main thread
     thread = threading.Thread(target=server.run, name=f"local-hub-{config.port}", daemon=True)
     thread.start()
-    wait_until_ready(config.endpoint, timeout)
+    wait_until_ready(config.endpoint, timeout, pid=os.getpid())
     return ThreadServer(config, server, thread)
 
 
@@ -203,4 +211,7 @@ def start_process(config: ServeConfig, *, via_cli: bool = False, log_path: Path 
     except HubError as err:
         handle.stop()
         raise HubError(err.what, where=err.where, fix=f"server log:\n{handle.log_text()[-2000:]}") from None
+    except BaseException:  # Ctrl-C while waiting: the caller never gets the handle, so stop it here
+        handle.stop()
+        raise
     return handle
