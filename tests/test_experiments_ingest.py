@@ -15,6 +15,7 @@ import pytest
 
 from genemail.errors import DataError
 from genemail.experiments import ExperimentConfig, ResultsStore, ingest_events, simulate_events
+from genemail.experiments.ingest import IngestThresholds
 from genemail.experiments.tables import write_table
 from tests.conftest import REPO_ROOT
 from tests.fixtures.experiments import build_send_log
@@ -149,7 +150,8 @@ def test_generic_names_match_without_case_spaces_or_underscores(tmp_path: Path, 
     result = ingest_events(tmp_path / "r.sqlite", path, file)
     assert result.mapping["columns"] == {"customer_id": "Customer ID", "event_type": "Event Type",
                                          "time": "Timestamp", "revenue": "Value"}
-    assert result.added == 1 and result.bad == 1 and "bad revenue" in result.bad_rows[0][1]
+    assert result.added == 2 and result.bad == 0  # 30,5: a decimal comma, read as the customer table reads it
+    assert ResultsStore(tmp_path / "r.sqlite").events(CONFIG.name)["revenue"].dropna().tolist() == [30.5]
 
 
 def test_bad_rows_are_counted_and_listed_by_line(tmp_path: Path, send_log) -> None:
@@ -161,17 +163,18 @@ def test_bad_rows_are_counted_and_listed_by_line(tmp_path: Path, send_log) -> No
                     f"{who},teleport,2025-03-01T10:00:00Z,\n"        # line 3: unknown type
                     f"{who},open,yesterday,\n"                       # line 4: bad time
                     ",open,2025-03-01T10:00:00Z,\n"                  # line 5: missing id
-                    f"{who},conversion,2025-03-01T10:00:00Z,-4\n"    # line 6: negative revenue
+                    f"{who},conversion,2025-03-01T10:00:00Z,-4\n"    # line 6: negative revenue: amount missing
                     f"{who},open\n"                                  # line 7: too few fields
                     f"{who},,2025-03-01T10:00:00Z,\n", encoding="utf-8")  # line 8: no type
-    result = ingest_events(tmp_path / "r.sqlite", path, file)
-    assert (result.read, result.added, result.bad) == (7, 1, 6)
+    result = ingest_events(tmp_path / "r.sqlite", path, file, thresholds=IngestThresholds(max_bad_share=1.0))
+    assert (result.read, result.added, result.bad, result.revenue_missing) == (7, 2, 5, 1)
     lines = dict(result.bad_rows)
-    assert sorted(lines) == [3, 4, 5, 6, 7, 8]
+    assert sorted(lines) == [3, 4, 5, 7, 8]
     assert "unknown event type 'teleport'" in lines[3] and "bad time 'yesterday'" in lines[4]
-    assert "missing customer id" in lines[5] and "bad revenue" in lines[6] and "fields" in lines[7]
+    assert "missing customer id" in lines[5] and "fields" in lines[7]
     assert "missing event type" in lines[8]
-    assert "line 3: unknown event type" in result.summary()
+    assert result.revenue_missing_rows == [(6, "revenue '-4' is not an amount >= 0: counted as missing")]
+    assert "line 3: unknown event type" in result.summary() and "line 6: revenue '-4'" in result.summary()
 
 
 def test_unknown_customers_before_send_and_holdout_engagement_are_reported(tmp_path: Path, send_log) -> None:
@@ -184,7 +187,8 @@ def test_unknown_customers_before_send_and_holdout_engagement_are_reported(tmp_p
         {"customer_id": hold, "event_type": "conversion", "time": "2025-03-02T10:00:00Z"},  # counts: organic
         {"customer_id": hold, "event_type": "click", "time": "2025-03-02T10:00:00Z"},
     ])
-    result = ingest_events(tmp_path / "r.sqlite", path, write_table(events, tmp_path / "e.csv"))
+    result = ingest_events(tmp_path / "r.sqlite", path, write_table(events, tmp_path / "e.csv"),
+                           thresholds=IngestThresholds(max_unmatched_share=0.5))
     assert (result.unknown_customer_events, result.unknown_customers) == (2, 2)
     assert result.unknown_customer_ids == ["STRANGER-1", "STRANGER-2"]
     assert (result.before_send, result.holdout_engagement, result.added) == (1, 1, 5)
@@ -215,8 +219,8 @@ def test_files_without_needed_columns_or_with_two_experiments_are_refused(tmp_pa
     write_table(two, tmp_path / "two.jsonl")
     with pytest.raises(DataError, match="2 experiments"):
         ingest_events(tmp_path / "r.sqlite", tmp_path / "two.jsonl", tmp_path / "e.csv")
-    with pytest.raises(DataError, match="event type 'clicks' is unknown"):
-        ingest_events(tmp_path / "r.sqlite", path, tmp_path / "e.csv", default_event_type="clicks")
+    with pytest.raises(DataError, match="event type .teleport. is unknown"):
+        ingest_events(tmp_path / "r.sqlite", path, tmp_path / "e.csv", default_event_type="teleport")
 
 
 _CHILD = """

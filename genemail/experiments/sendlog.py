@@ -4,7 +4,9 @@ A send log row is a campaign row (``genemail.generation.campaign``) plus three f
 ``experiment``, ``arm`` and ``sent_at`` (UTC ISO 8601 ``...Z``). In an experiment ``email`` holds
 the email actually sent for the arm (the segment's email for ``segmented``, the baseline email for
 ``control``, nothing for ``holdout``) and ``adapter`` / ``adapter_repo`` / ``adapter_sha`` name what
-wrote it. The segment is ``l2``. Outcomes are joined to the send log on ``customer_id``.
+wrote it. The segment is ``l2``. Outcomes are joined to the send log on ``customer_id``, read in the
+normal form of :func:`genemail.experiments.ids.normalize_id` whatever the format (``6936.0`` is
+``6936`` in CSV as in JSON or Parquet; invisible characters are removed).
 
 **Pre-period covariates.** Any field named ``pre_*`` is a number known before the send (the campaign
 writes ``pre_spend``, ``pre_purchases`` and ``pre_responses`` from the customer table's total spend,
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ConfigError, DataError
 from genemail.experiments.assignment import ARMS, CONTROL, HOLDOUT, SEGMENTED
+from genemail.experiments.ids import normalize_id
 from genemail.experiments.tables import iter_chunks, table_format
 from genemail.experiments.times import parse_sent_at
 
@@ -132,7 +135,7 @@ def read_send_log(path: Path) -> "pd.DataFrame":
 
 def _validate(record: Mapping[str, Any], where: str, has_email: bool) -> dict[str, Any]:
     for name in REQUIRED_FIELDS:
-        if _text(record.get(name)) is None:
+        if (normalize_id if name == "customer_id" else _text)(record.get(name)) is None:
             state = "missing" if name not in record else "empty"
             raise DataError(f"required field {name!r} is {state}", where=f"{where}, field {name}", fix=_FIX)
     arm = _text(record["arm"])
@@ -150,7 +153,7 @@ def _validate(record: Mapping[str, Any], where: str, has_email: bool) -> dict[st
         raise DataError(f"a {arm} row has no email", where=f"{where}, field email",
                         fix="write the email that was sent to this customer (or drop the email column)")
     row = {name: _text(record.get(name)) for name in _TEXT_FIELDS}
-    row.update(experiment=_text(record["experiment"]), customer_id=_text(record["customer_id"]),
+    row.update(experiment=_text(record["experiment"]), customer_id=normalize_id(record["customer_id"]),
                segment=_text(record["l2"]), arm=arm, sent_at=sent_at, email=None if email is None else str(email),
                covariates=_covariates(record, where))
     return row

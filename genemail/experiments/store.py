@@ -6,14 +6,23 @@ append-only migrations. Idempotency comes from keys, not from bookkeeping:
 
 * ``sends``: primary key ``(experiment, customer_id)``; a send log recorded twice adds nothing, and a
   customer recorded with another arm is refused (a customer has one arm for life).
-* ``events``: unique ``(experiment, event_key)``; the key is the platform's event id, else a hash of
-  the event's content (``genemail.experiments.events``), so re-ingesting a file adds nothing.
+* ``events``: unique ``(experiment, event_key)``; the key is the platform's event id scoped by the
+  platform and the event type, else a hash of the event's content (``genemail.experiments.events``),
+  so re-ingesting a file adds nothing.
+* ``ingests``: one row per ingest run; ``outcome`` is ``finished``, ``refused`` (nothing stored) or null
+  (running, or killed: what it acknowledged is stored, the rest is not).
+
+Migration 3 (keys scoped by platform and type; ids in their normal form) rebuilds the events table from
+the old one, re-deriving each key from the stored row; rows whose new keys coincide were one event
+stored twice by the old keys (a revenue read as NaN changed the hash), and only the first is kept.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,7 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from genemail.errors import DataError
 from genemail.sqlite import Migration, SqliteStore
 from genemail.experiments.assignment import ARMS
-from genemail.experiments.events import EVENT_TYPES
+from genemail.experiments.events import EVENT_TYPES, content_key, event_key
+from genemail.experiments.ids import normalize_id
 from genemail.experiments.sendlog import STORED_FIELDS
 from genemail.experiments.times import utc_now
 
@@ -91,8 +101,46 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE sends ADD COLUMN covariates TEXT",
         ),
     ),
+    (
+        # Keys scoped by platform and event type, ids in their normal form (genemail.experiments.ids),
+        # and each ingest's outcome. Keys are re-derived in Python (functions registered on every
+        # connection); the profile of an old row's id is its file's (the last finished ingest of a file
+        # of that name). INSERT OR IGNORE drops rows whose new keys coincide: one event stored twice.
+        3,
+        (
+            _EVENTS_TABLE.format(name="events_v3", types=_TYPES_SQL),
+            """INSERT OR IGNORE INTO events_v3 (event_rowid, experiment, event_key, event_id, customer_id, event_type,
+                                                 time, revenue, source, line, ingested_at)
+               SELECT e.event_rowid, e.experiment,
+                      genemail_rekey(e.event_key, e.event_id, genemail_normalize_id(e.customer_id), e.event_type,
+                                     e.time, e.revenue,
+                                     (SELECT json_extract(i.result, '$.mapping.profile') FROM ingests i
+                                      WHERE i.experiment = e.experiment AND i.result IS NOT NULL
+                                        AND (i.events_file = e.source OR i.events_file LIKE '%/' || e.source
+                                             OR i.events_file LIKE '%\\' || e.source)
+                                      ORDER BY i.ingest_id DESC LIMIT 1)),
+                      e.event_id, genemail_normalize_id(e.customer_id), e.event_type, e.time, e.revenue, e.source,
+                      e.line, e.ingested_at
+               FROM events e ORDER BY e.event_rowid""",
+            "DROP TABLE events",
+            "ALTER TABLE events_v3 RENAME TO events",
+            "CREATE INDEX events_by_customer ON events (experiment, event_type, customer_id, time)",
+            "UPDATE OR IGNORE sends SET customer_id = genemail_normalize_id(customer_id)",
+            "ALTER TABLE ingests ADD COLUMN outcome TEXT",
+            "UPDATE ingests SET outcome = 'finished' WHERE finished_at IS NOT NULL",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+FINISHED, REFUSED = "finished", "refused"
+
+
+def _rekey(old_key: str, event_id: str | None, customer_id: str, event_type: str, time: str,
+           revenue: float | None, profile: str | None) -> str:
+    """An event key of schemas 1-2 in the form of schema 3 (used by migration 3 only)."""
+    if str(old_key).startswith("id:") and event_id is not None:
+        return event_key(profile or "generic", event_id, customer_id, event_type, time, revenue)
+    return content_key(customer_id, event_type, time, revenue)
 
 
 @dataclass
@@ -102,6 +150,14 @@ class ResultsStore(SqliteStore):
     MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
     KIND: ClassVar[str] = "results"
     OPEN_FIX: ClassVar[str] = "pass a GenEmail results SQLite file (or a new path) with --db (GENEMAIL_RESULTS_DB)"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Migration 3 derives keys and ids in Python: the functions it calls exist on every connection.
+        with super()._connect() as conn:
+            conn.create_function("genemail_normalize_id", 1, normalize_id, deterministic=True)
+            conn.create_function("genemail_rekey", 7, _rekey, deterministic=True)
+            yield conn
 
     # --- writing -------------------------------------------------------------------------------
     def record_sends(self, sends: "pd.DataFrame") -> tuple[int, int]:
@@ -134,9 +190,13 @@ class ResultsStore(SqliteStore):
             added = conn.total_changes - before  # rows skipped by ON CONFLICT are not changes
         return added, len(rows) - added
 
-    def add_events(self, experiment: str, events: "pd.DataFrame", source: str) -> int:
-        """Store normalized events (one transaction, committed on return); return how many were new."""
-        if events.empty:
+    def add_events(self, experiment: str, events: "pd.DataFrame | Mapping[str, Sequence[Any]]", source: str) -> int:
+        """Store normalized events (one transaction, committed on return); return how many were new.
+
+        ``events`` has the columns event_key, event_id, customer_id, event_type, time, revenue, line
+        (a DataFrame or a mapping of equal-length sequences).
+        """
+        if len(events["event_key"]) == 0:
             return 0
         now = utc_now()
         values = [
@@ -163,8 +223,19 @@ class ResultsStore(SqliteStore):
     def finish_ingest(self, ingest_id: int, result: dict[str, Any]) -> None:
         """Record the result of a completed ingest."""
         with self._write() as conn:
-            conn.execute("UPDATE ingests SET finished_at = ?, result = ? WHERE ingest_id = ?",
-                         (utc_now(), json.dumps(result, ensure_ascii=False), ingest_id))
+            conn.execute("UPDATE ingests SET finished_at = ?, result = ?, outcome = ? WHERE ingest_id = ?",
+                         (utc_now(), json.dumps(result, ensure_ascii=False), FINISHED, ingest_id))
+
+    def refuse_ingest(self, experiment: str, send_log: Path, events_file: Path, result: dict[str, Any]) -> int:
+        """Record an ingest that stored nothing because its file was refused (with the counts and the reason)."""
+        now = utc_now()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO ingests (experiment, send_log, events_file, started_at, finished_at, result, outcome) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (experiment, str(send_log), str(events_file), now, now, json.dumps(result, ensure_ascii=False),
+                 REFUSED))
+            return int(cur.lastrowid)
 
     # --- reading -------------------------------------------------------------------------------
     @staticmethod
@@ -182,6 +253,12 @@ class ResultsStore(SqliteStore):
             if experiment is None:
                 return self._count(conn, "events")
             return int(conn.execute("SELECT COUNT(*) FROM events WHERE experiment = ?", (experiment,)).fetchone()[0])
+
+    def events_by_source(self, experiment: str) -> dict[str, int]:
+        """Stored events of an experiment per source file name (the file that first brought each)."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT source, COUNT(*) FROM events WHERE experiment = ? GROUP BY source",
+                                     (experiment,)).fetchall())
 
     def arm_counts(self, experiment: str, metric: str) -> "pd.DataFrame":
         """Per segment and arm: recipients ``n``, customers with a ``metric`` event at or after their
@@ -254,10 +331,15 @@ class ResultsStore(SqliteStore):
             return [{"repo_id": r[0], "revision": r[1], "sha": r[2], "rows": r[3]}
                     for r in conn.execute(sql, {"x": experiment})]
 
-    def ingests(self) -> list[dict[str, Any]]:
-        """Every ingest run, oldest first (``finished_at`` is null for a run that did not finish)."""
+    def ingests(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """Every ingest run (of one experiment, or all), oldest first (``finished_at`` is null for a run
+        that did not finish; ``outcome`` is ``finished``, ``refused`` or null)."""
         with self._connect() as conn:
-            rows = conn.execute("SELECT * FROM ingests ORDER BY ingest_id").fetchall()
+            if experiment is None:
+                rows = conn.execute("SELECT * FROM ingests ORDER BY ingest_id").fetchall()
+            else:
+                rows = conn.execute("SELECT * FROM ingests WHERE experiment = ? ORDER BY ingest_id",
+                                    (experiment,)).fetchall()
         return [{**dict(r), "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
 
     def _frame(self, sql: str, params: dict[str, Any], columns: list[str]) -> "pd.DataFrame":
