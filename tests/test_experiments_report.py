@@ -64,7 +64,7 @@ def test_counts_are_unique_customers_after_their_send(small_db) -> None:
 
 def test_json_shape_and_small_segments(small_db) -> None:
     db, _ = small_db
-    report = experiment_report(db, CONFIG.name)  # min_n 500: every segment is too small
+    report = experiment_report(db, CONFIG.name, thresholds=LENIENT)  # min_n 500: every segment is too small
     assert {"experiment", "metric", "segments", "overall", "min_n", "alpha", "notes", "release"} <= set(report)
     assert report["metric"] == "click" and OPEN_NOTE in report["notes"]
     assert sorted(report["segments"]) == ["Dormant", "Parent_Active"]
@@ -86,18 +86,20 @@ def test_json_shape_and_small_segments(small_db) -> None:
 
 def test_text_has_one_line_per_segment_and_says_when_too_small(small_db) -> None:
     db, _ = small_db
-    text = format_report(experiment_report(db, CONFIG.name))
+    text = format_report(experiment_report(db, CONFIG.name, thresholds=LENIENT))
     lines = text.splitlines()
+    assert lines[0].startswith("Ingest: 1 file(s) ingested, 8 events stored; 8 rows read, 0 duplicates, 0 bad, 1 of")
+    lines = lines[1:]
     assert lines[0].startswith("Experiment report-test: click rate") and "always-valid" in lines[0]
     assert lines[1].startswith("Intervals tuned for 2,000 per arm; guardrails: unsubscribe")
     assert lines[2].startswith("Note: opens") and lines[3].startswith("Note: no delivery")
     assert [line.split(":")[0] for line in lines[4:]] == ["Dormant", "Parent_Active", "Overall"]
     assert all("→ not_enough_data" in line and "needs 500 per arm" in line for line in lines[4:])
-    decided = format_report(experiment_report(db, CONFIG.name, min_n=5)).splitlines()[4]
+    decided = format_report(experiment_report(db, CONFIG.name, min_n=5, thresholds=LENIENT)).splitlines()[5]
     assert "lift" in decided and "P(win)" in decided and "vs holdout" in decided and "→ " in decided
     assert "SRM not checked" in decided
-    fixed = format_report(experiment_report(db, CONFIG.name, analysis="fixed")).splitlines()
-    assert "fixed-horizon" in fixed[0] and not fixed[1].startswith("Intervals tuned")
+    fixed = format_report(experiment_report(db, CONFIG.name, analysis="fixed", thresholds=LENIENT)).splitlines()
+    assert "fixed-horizon" in fixed[1] and not fixed[2].startswith("Intervals tuned")
 
 
 def test_cumulative_rates_rise_to_the_reported_rate(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ app = typer.Typer(help="Experiment results: plan the sample size, simulate or in
                   no_args_is_help=True)
 
 _DB_HELP = "results SQLite file (default: $GENEMAIL_RESULTS_DB or results.sqlite)"
+_BAD_HELP = "largest share of bad rows (of a file's outcome rows) that is stored; above it the file is refused"
+_UNMATCHED_HELP = "largest share of rows of customers not in the send log that is stored; above it, refused"
 
 
 def _db(db: Optional[Path]) -> Path:
@@ -63,16 +65,21 @@ def ingest(
                                              help="type of every row, for a file without an event-type column"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="also write the counts as JSON here"),
     export: bool = typer.Option(True, "--export/--no-export", help="export to $GENEMAIL_RESULTS_REPO when set"),
+    max_bad: float = typer.Option(0.05, "--max-bad", min=0.0, max=1.0, help=_BAD_HELP),
+    max_unmatched: float = typer.Option(0.05, "--max-unmatched", min=0.0, max=1.0, help=_UNMATCHED_HELP),
 ) -> None:
-    """Record the send log and its outcome events in the results database (idempotent, crash-safe)."""
+    """Record the send log and its outcome events in the results database: every row counted exactly, or the
+    file refused (exit 2, nothing stored from it). Idempotent and crash-safe."""
     from genemail.experiments.export import export_results_from_settings
-    from genemail.experiments.ingest import IngestProgress, ingest_events
+    from genemail.experiments.ingest import IngestProgress, IngestThresholds, ingest_events
 
     def progress(p: IngestProgress) -> None:
         typer.echo(f"committed: {p.read} rows read, {p.added} events added (up to {p.unit} {p.position})", err=True)
 
     path = _db(db)
-    result = ingest_events(path, campaign, events, default_event_type=event_type, on_progress=progress)
+    thresholds = IngestThresholds(max_bad_share=max_bad, max_unmatched_share=max_unmatched)
+    result = ingest_events(path, campaign, events, default_event_type=event_type, thresholds=thresholds,
+                           on_progress=progress)
     typer.echo(result.summary())
     if json_out is not None:
         _write_json(result.to_dict(), json_out)
@@ -105,14 +112,21 @@ def report(
         None, "--guardrail-margin", help="METRIC=MARGIN, the increase of a guardrail rate tolerated (repeatable; "
                                          "default unsubscribe=0 complaint=0)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the report as JSON here"),
+    max_bad: float = typer.Option(0.05, "--max-bad", min=0.0, max=1.0,
+                                  help="a stored file with a larger share of bad rows blocks every decision"),
+    max_unmatched: float = typer.Option(0.05, "--max-unmatched", min=0.0, max=1.0,
+                                        help="likewise for rows of customers not in the send log"),
 ) -> None:
-    """Per segment and overall: rates with 95% intervals, lift, P(win), SRM check, guardrails, decision."""
+    """Per segment and overall: rates with 95% intervals, lift, P(win), SRM check, guardrails, decision; first,
+    what the data stands on (files, rows, problems) and, over an unfinished or bad ingest, no decision."""
     from genemail.experiments.guardrails import GuardrailConfig
+    from genemail.experiments.ingest import IngestThresholds
     from genemail.experiments.report import experiment_report, format_report
 
+    thresholds = IngestThresholds(max_bad_share=max_bad, max_unmatched_share=max_unmatched)
     result = experiment_report(_db(db), experiment, metric=metric, min_n=min_n, analysis=analysis, as_of=as_of,
                                multiplicity=multiplicity, planned_n=planned_n, use_covariates=covariates,
-                               guardrails=GuardrailConfig.parse(guardrail_margin))
+                               guardrails=GuardrailConfig.parse(guardrail_margin), thresholds=thresholds)
     typer.echo(format_report(result))
     if json_out is not None:
         _write_json(result, json_out)

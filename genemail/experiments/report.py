@@ -32,6 +32,8 @@ from genemail.experiments import cuped, srm, stats
 from genemail.experiments.assignment import ARMS, CONTROL, HOLDOUT, SEGMENTED
 from genemail.experiments.events import BOUNCE, CLICK, CONVERSION, DELIVERED, EVENT_TYPES, OPEN
 from genemail.experiments.guardrails import GuardrailConfig, breached
+from genemail.experiments.health import gate_decisions, health_lines, ingest_health
+from genemail.experiments.ingest import IngestThresholds
 from genemail.experiments.prior import DEFAULT_PRIOR, LiftPrior
 from genemail.experiments.sendlog import covariate_frame
 from genemail.experiments.sequential import DEFAULT_PLANNED_N
@@ -104,8 +106,13 @@ def experiment_report(db_path: Path, experiment: str, metric: str = CLICK, min_n
                       alpha: float = stats.DEFAULT_ALPHA, *, analysis: str = stats.SEQUENTIAL,
                       as_of: "str | Any | None" = None, multiplicity: str = stats.HOLM,
                       planned_n: int = DEFAULT_PLANNED_N, use_covariates: bool = True,
-                      guardrails: GuardrailConfig | None = None, prior: LiftPrior = DEFAULT_PRIOR) -> dict[str, Any]:
-    """The report of one experiment as a JSON-ready dict (shape in docs/EXPERIMENTS.md)."""
+                      guardrails: GuardrailConfig | None = None, prior: LiftPrior = DEFAULT_PRIOR,
+                      thresholds: IngestThresholds | None = None) -> dict[str, Any]:
+    """The report of one experiment as a JSON-ready dict (shape in docs/EXPERIMENTS.md).
+
+    ``thresholds`` are the shares of bad and unmatched rows above which a stored events file blocks
+    every decision (``genemail.experiments.health``; so does an unfinished ingest).
+    """
     import numpy as np
 
     _check_metric(metric, min_n, alpha)
@@ -140,7 +147,7 @@ def experiment_report(db_path: Path, experiment: str, metric: str = CLICK, min_n
     notes = [OPEN_NOTE] if metric in (OPEN, CLICK) else []
     if not data.has_deliveries:
         notes.append(SRM_NOTE)
-    return {
+    report = {
         "experiment": experiment, "metric": metric, "min_n": min_n, "alpha": alpha, "analysis": analysis,
         "as_of": cutoff, "multiplicity": multiplicity,
         "planned_n": planned_n if analysis == stats.SEQUENTIAL else None,
@@ -150,6 +157,7 @@ def experiment_report(db_path: Path, experiment: str, metric: str = CLICK, min_n
         "segments": dict(zip(data.segments, entries[:-1])), "overall": entries[-1],
         "n_customers": int(len(people)),
     }
+    return gate_decisions(report, ingest_health(store, experiment, thresholds))
 
 
 def _guardrail(diff: dict[str, "np.ndarray"], i: int, margin: float) -> dict[str, Any]:
@@ -346,7 +354,8 @@ def format_report(report: dict[str, Any]) -> str:
     sequential_analysis = report.get("analysis", stats.SEQUENTIAL) == stats.SEQUENTIAL
     kind = "always-valid (valid however often you look)" if sequential_analysis else "fixed-horizon (read once)"
     family = "Holm" if report.get("multiplicity", stats.HOLM) == stats.HOLM else "Benjamini-Hochberg"
-    lines = [f"Experiment {report['experiment']}: {metric} rate per arm with 95% {kind} intervals; lift = segmented - "
+    lines = health_lines(report)  # first: whether a decision may be drawn at all, and what the data stands on
+    lines += [f"Experiment {report['experiment']}: {metric} rate per arm with 95% {kind} intervals; lift = segmented - "
              f"control; decisions at alpha {report['alpha']} ({family} over the segments and the overall line), at "
              f"least {min_n} per arm."]
     details = []
