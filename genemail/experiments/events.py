@@ -187,10 +187,10 @@ def resolve_mapping(columns: Sequence[str], source: str, default_event_type: str
     ``shapes_hint`` (the accepted JSON shapes) is added to the message of a JSON file that matched
     no columns: usually a JSON shape that holds no records.
     """
-    if default_event_type is not None and normalize_type(default_event_type) not in EVENT_TYPES:
+    if default_event_type is not None and normalize_type(default_event_type) not in (*EVENT_TYPES, SKIP):
         raise DataError(f"event type {default_event_type!r} is unknown", where=default_source,
                         fix=f"use one of {', '.join(EVENT_TYPES)}")
-    default = normalize_type(default_event_type) if default_event_type else None
+    default = default_event_type or None  # normalized per row, so a non-outcome type is counted as skipped
     by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(column_key(column), column)
