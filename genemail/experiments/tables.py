@@ -195,7 +195,9 @@ Record = tuple[int, dict[str, Any], str | None]
 def _csv_records(path: Path, fmt: TableFormat) -> Iterator[Record]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # email bodies can exceed the 128 KiB default
     with path.open(encoding=fmt.encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=fmt.sep)
+        # strict: a quote never closed is an error, not a field that silently swallows the rest of the file
+        reader = csv.reader(fh, delimiter=fmt.sep, strict=True)
+        start = 1
         try:
             names = next(reader, None)
             if not names:
@@ -211,8 +213,10 @@ def _csv_records(path: Path, fmt: TableFormat) -> Iterator[Record]:
                     continue
                 yield line, dict(zip(names, values)), None
         except csv.Error as err:
-            raise DataError(f"cannot be read as CSV ({err})", where=f"{path}, line {reader.line_num}",
-                            fix="check the quoting there; " + _FIX) from None
+            raise DataError(f"cannot be read as CSV ({err}) in the record that starts on line {start}",
+                            where=f"{path}, line {reader.line_num}",
+                            fix="check the quoting there (a quote opened and never closed?); nothing from the file "
+                                "was stored; " + _FIX) from None
         except UnicodeDecodeError as err:  # the encoding was sniffed from valid text; this byte is not
             raise DataError(f"is not {fmt.encoding} text after line {reader.line_num} ({err.reason})",
                             where=str(path), fix="export it again as UTF-8; nothing from it was stored") from None
