@@ -7,7 +7,9 @@ nothing stored, the likely cause named) and that the report then gives no decisi
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,8 @@ import pytest
 from genemail.cli import run
 from genemail.errors import DataError
 from genemail.experiments import ExperimentConfig, ResultsStore, experiment_report, format_report, ingest_events
+from genemail.experiments.sendlog import read_send_log
+from genemail.experiments.store import MIGRATIONS as STORE_MIGRATIONS
 from genemail.experiments.tables import write_table
 from tests.fixtures.experiments import build_send_log
 
@@ -345,3 +349,35 @@ def test_a_report_over_an_unfinished_ingest_gives_no_decision(tmp_path: Path, se
     assert first.startswith("NO DECISION: the ingest of later.csv") and "did not finish" in first
     ingest_events(db, path, write_table(events, tmp_path / "later.csv"))  # the re-run finishes it
     assert experiment_report(db, CONFIG.name, min_n=1)["overall"]["decision"] != "ingest_blocked"
+
+
+# --- databases written before scoped keys ---------------------------------------------------------
+def test_a_schema_1_database_is_rekeyed_so_re_ingesting_its_files_adds_nothing(tmp_path: Path, send_log) -> None:
+    """Old keys: ``id:<id>`` unscoped, and a click keyed with revenue 'nan' beside the same click keyed
+    without (stored twice). Migration 2 re-derives every key; the duplicate goes; old files add nothing."""
+    class SchemaOne(ResultsStore):
+        MIGRATIONS = STORE_MIGRATIONS[:1]
+
+    path, log = send_log
+    who = _ids(log, 3)
+    db = tmp_path / "old.sqlite"
+    old = SchemaOne(db)
+    old.record_sends(read_send_log(path))
+    time = "2025-03-01T11:00:00.000000Z"
+
+    def h(text: str) -> str:
+        return "h:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    rows = [("id:e1", "e1", who[0], "click"), (h(f"{who[1]}|click|{time}|"), None, who[1], "click"),
+            (h(f"{who[1]}|click|{time}|nan"), None, who[1], "click")]
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO events (experiment, event_key, event_id, customer_id, event_type, time, revenue,"
+                         " source, line, ingested_at) VALUES (?, ?, ?, ?, ?, ?, NULL, 'old.csv', 2, ?)",
+                         [(CONFIG.name, k, i, c, t, time, time) for k, i, c, t in rows])
+    store = ResultsStore(db)  # migrates
+    assert store.schema_version() == 2 and store.count_events(CONFIG.name) == 2
+    keys = sorted(store.events(CONFIG.name)["event_key"])
+    assert keys == sorted(["id:generic:click:e1", h(f"{who[1]}|click|{time}|")])
+    file = write_table(pd.DataFrame({"event_id": ["e1", None], "customer_id": who[:2], "event_type": "click",
+                                     "time": time}), tmp_path / "old.csv")
+    assert ingest_events(db, path, file).added == 0

@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from genemail.app_ui.common import guard
+from genemail.experiments.health import health_lines
 from genemail.service import GenEmailService
 
 METRICS = ("click", "open", "conversion", "unsubscribe", "bounce", "delivered")
@@ -116,6 +117,7 @@ def build(service: GenEmailService) -> None:
         lines = [f"**{html.escape(report['experiment'])}** · metric `{report['metric']}` · "
                  f"{report.get('analysis', 'sequential')} analysis · "
                  f"decisions need at least {report['min_n']} recipients per arm"]
+        lines += [f"> **{html.escape(line)}**" for line in health_lines(report)]  # no decision over a bad ingest
         lines += [f"> {html.escape(note)}" for note in report.get("notes", [])]
         return ("\n\n".join(lines), report_table(report), rates_plot(report),
                 cumulative_plot(cumulative, report["metric"]))

@@ -7,7 +7,11 @@ module            job
 ``sendlog``       the send log's schema, ``read_send_log``, ``send_log_row``
 ``events``        outcome event types, platform column mappings, row validation
 ``store``         ``ResultsStore``: send logs and events in SQLite (WAL), idempotent
-``ingest``        ``ingest_events``: send log + events file -> the store, in committed chunks
+``ids``           customer ids' normal form and how they are matched to the send log
+``jsonshapes``    JSON arrays, API pages and webhook bodies as flat records
+``ingest``        ``ingest_events``: send log + events file -> the store, exactly, or refused
+``diagnose``      the likely cause of a refused events file
+``health``        what a report stands on: ingests, counts, and whether a decision may be drawn
 ``stats``         intervals, tests, Holm / BH, ``compare`` (fixed or always-valid), sample size
 ``sequential``    the always-valid mixture test and confidence sequence
 ``srm``           the sample-ratio check (sequential Dirichlet-multinomial, or chi-square)
@@ -36,7 +40,8 @@ _NAMES: dict[str, str] = {
     "send_log_row": "sendlog",
     "EVENT_TYPES": "events", "PROFILES": "events",
     "ResultsStore": "store",
-    "IngestResult": "ingest", "IngestProgress": "ingest", "ingest_events": "ingest",
+    "IngestResult": "ingest", "IngestProgress": "ingest", "IngestThresholds": "ingest", "ingest_events": "ingest",
+    "ingest_health": "health",
     "plan_sample_size": "stats", "DECISIONS": "stats", "plan_experiment": "planning",
     "GuardrailConfig": "guardrails", "LiftPrior": "prior",
     "experiment_report": "report", "format_report": "report", "cumulative_rates": "report",
