@@ -55,7 +55,7 @@ def _unmatched_cause(ids: list[str], mapping: ColumnMapping, matcher: IdMatcher)
     emails = [i for i in ids if looks_like_email(i)]
     if ids and len(emails) * 2 >= len(ids):
         return (f"emails instead of ids: column {column!r} holds email addresses (e.g. {show(emails[0])}), and "
-                f"outcomes are joined to the send log on customer_id: {id_field}, and export that field")
+                f"outcomes are joined to the send log on customer_id: {id_field}")
     scientific = [i for i in ids if _SCIENTIFIC.match(i)]
     if ids and len(scientific) * 2 >= len(ids):
         return (f"ids in scientific notation (e.g. {show(scientific[0])}): a spreadsheet rounded them; export the "

@@ -336,7 +336,7 @@ def _refusal(result: IngestResult, thresholds: IngestThresholds) -> str | None:
 
 
 def _first_rows(result: IngestResult) -> str:
-    parts = [f"{result.unit} {p}: {r}" for p, r in result.bad_rows[:3]]
+    parts = [f"{result.unit} {p}: {r.split(' (')[0]}" for p, r in result.bad_rows[:3]]
     if result.unknown_customer_ids:
         parts.append("customers not in the send log: " + ", ".join(map(repr, result.unknown_customer_ids[:3])))
     return ("First: " + "; ".join(parts) + ". ") if parts else ""
