@@ -352,16 +352,16 @@ def test_a_report_over_an_unfinished_ingest_gives_no_decision(tmp_path: Path, se
 
 
 # --- databases written before scoped keys ---------------------------------------------------------
-def test_a_schema_1_database_is_rekeyed_so_re_ingesting_its_files_adds_nothing(tmp_path: Path, send_log) -> None:
+def test_a_schema_2_database_is_rekeyed_so_re_ingesting_its_files_adds_nothing(tmp_path: Path, send_log) -> None:
     """Old keys: ``id:<id>`` unscoped, and a click keyed with revenue 'nan' beside the same click keyed
-    without (stored twice). Migration 2 re-derives every key; the duplicate goes; old files add nothing."""
-    class SchemaOne(ResultsStore):
-        MIGRATIONS = STORE_MIGRATIONS[:1]
+    without (stored twice). Migration 3 re-derives every key; the duplicate goes; old files add nothing."""
+    class SchemaTwo(ResultsStore):  # as main wrote results databases before keys were scoped
+        MIGRATIONS = STORE_MIGRATIONS[:2]
 
     path, log = send_log
     who = _ids(log, 3)
     db = tmp_path / "old.sqlite"
-    old = SchemaOne(db)
+    old = SchemaTwo(db)
     old.record_sends(read_send_log(path))
     time = "2025-03-01T11:00:00.000000Z"
 
@@ -375,7 +375,7 @@ def test_a_schema_1_database_is_rekeyed_so_re_ingesting_its_files_adds_nothing(t
                          " source, line, ingested_at) VALUES (?, ?, ?, ?, ?, ?, NULL, 'old.csv', 2, ?)",
                          [(CONFIG.name, k, i, c, t, time, time) for k, i, c, t in rows])
     store = ResultsStore(db)  # migrates
-    assert store.schema_version() == 2 and store.count_events(CONFIG.name) == 2
+    assert store.schema_version() == 3 and store.count_events(CONFIG.name) == 2
     keys = sorted(store.events(CONFIG.name)["event_key"])
     assert keys == sorted(["id:generic:click:e1", h(f"{who[1]}|click|{time}|")])
     file = write_table(pd.DataFrame({"event_id": ["e1", None], "customer_id": who[:2], "event_type": "click",
