@@ -14,6 +14,18 @@ from genemail.service import GenEmailService
 FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet", ".pq"]
 
 
+def qa_sentence(qa: dict[str, Any] | None) -> str:
+    """The quality check's counts per email kind, as sentences."""
+    names = {"segmented": "segmented", "baseline": "baseline"}
+    parts = []
+    for kind, counts in (qa or {}).items():
+        n = counts["emails"]
+        parts.append(f" Quality check, {names.get(kind, kind)} emails: {counts['first_attempt']} of {n} passed on "
+                     f"the first draft, {counts['passed'] - counts['first_attempt']} on a later draft, "
+                     f"{counts['fallback']} got the strategy's template email.")
+    return "".join(parts)
+
+
 def build(service: GenEmailService) -> None:
     """Lay out the tab (call inside a ``gr.Tab``) and wire its events."""
     limit = min(service.config.max_campaign_rows, len(service.customers))
@@ -44,10 +56,11 @@ def build(service: GenEmailService) -> None:
             progress(done / total, desc=f"{done}/{total} emails")
 
         progress(0, desc="segmenting")
-        result = service.campaign(source, options(max_new, 0.0, 0), progress=report)
+        # Seeded sampling, as `genemail campaign` does by default: varied emails, each reproducible.
+        result = service.campaign(source, options(max_new, 0.7, 0), progress=report)
         note = f"\n\nCleaning report: {result.report}" if result.report else ""
         message = (f"Wrote **{result.n_customers}** emails in {result.seconds:.1f} s "
-                   f"({result.n_customers / max(result.seconds, 1e-9):.1f} emails/s).{note}")
+                   f"({result.n_customers / max(result.seconds, 1e-9):.1f} emails/s).{qa_sentence(result.qa)}{note}")
         return message, result.counts, str(result.jsonl_path), str(result.csv_path), result.preview
 
     run.click(on_run, [upload, n, max_tokens], [status, counts, jsonl, csv, preview], api_name="campaign",

@@ -100,15 +100,35 @@ def strategy_markdown(card: StrategyCard) -> str:
             f"- **Adapter:** `{card.adapter_ref}`")
 
 
+CHECK_NAMES = {"slots": "merge tags", "structure": "structure", "fluency": "fluency", "facts": "facts",
+               "segment_fit": "segment fit", "language": "language"}
+
+
+def qa_markdown(qa: dict[str, Any] | None) -> str:
+    """The quality gate's verdict on one email, in a sentence."""
+    if not qa:
+        return ""
+    failed = ", ".join(CHECK_NAMES.get(c, c) for c in qa.get("failed", []))
+    noted = ", ".join(CHECK_NAMES.get(c, c) for c in qa.get("reported", []))
+    note = f" Noted, not enforced for this email: {noted}." if noted else ""
+    if qa.get("status") == "passed" and qa.get("attempts") == 1:
+        return f"✅ Quality check passed on the first draft.{note}"
+    if qa.get("status") == "passed":
+        return f"✅ Quality check passed on draft {qa['attempts']} (earlier drafts failed: {failed}).{note}"
+    return (f"⚠️ All {qa.get('attempts')} drafts failed the quality check ({failed}), so the strategy's "
+            f"template email is shown, with the customer's facts filled in.{note}")
+
+
 def latency_markdown(result: ComposeResult, variant: str) -> str:
-    """``0.42 s, 37 new tokens`` for one side of the comparison."""
+    """The quality check's verdict, then ``0.42 s, 37 new tokens`` for one side of the comparison."""
     # Both emails come from one mixed batch: the time is that batch's, shown on both sides.
     if variant == "segmented":
         text = f"{result.latency_s:.2f} s, {result.new_tokens} new tokens, adapter `{result.view.strategy.adapter_ref}`"
         if getattr(result, "user_embedding", False):
             text += f", with the user embedding (+{result.embedding_ms:.1f} ms to encode)"
-        return text
-    return f"{result.baseline_latency_s:.2f} s, {result.baseline_new_tokens} new tokens, adapter `baseline`"
+        return qa_markdown(getattr(result, "qa", None)) + "\n\n" + text
+    return (qa_markdown(getattr(result, "baseline_qa", None)) + "\n\n"
+            + f"{result.baseline_latency_s:.2f} s, {result.baseline_new_tokens} new tokens, adapter `baseline`")
 
 
 def banner_markdown(service: GenEmailService) -> str:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 SEGMENT_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2")
 PREVIEW_ROWS = 20
-PREVIEW_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2", "strategy", "email", "baseline_email")
+PREVIEW_COLUMNS: tuple[str, ...] = ("customer_id", "l1", "l2", "strategy", "email", "qa_status", "baseline_email",
+                                     "baseline_qa_status")
 
 
 class Segmenter(Protocol):
@@ -271,6 +272,7 @@ class CampaignResult:
     counts: "pd.DataFrame"
     seconds: float
     report: str = ""
+    qa: dict[str, dict[str, Any]] | None = None  # the quality gate's counts per variant (CampaignSummary.qa)
 
 
 def campaign_customers(source: str | Path | int, demo: "pd.DataFrame", limit: int,
@@ -306,7 +308,7 @@ def campaign_tables(summary: CampaignSummary, report: str = "") -> CampaignResul
     rows.to_csv(csv_path, index=False, encoding="utf-8-sig")
     counts = rows.groupby(["l1", "l2"], dropna=False).size().reset_index(name="customers")
     preview = rows.head(PREVIEW_ROWS)[[c for c in PREVIEW_COLUMNS if c in rows.columns]]
-    return CampaignResult(summary.out_path, csv_path, len(rows), preview, counts, summary.seconds, report)
+    return CampaignResult(summary.out_path, csv_path, len(rows), preview, counts, summary.seconds, report, summary.qa)
 
 
 def _segment(customers_df: "pd.DataFrame", segmenter: Segmenter) -> "pd.DataFrame":
