@@ -220,5 +220,6 @@ def test_compose_passes_each_stage_once(app_service: GenEmailService, monkeypatc
     monkeypatch.setattr(EmailGenerator, "complete", counted("complete", EmailGenerator.complete))
     result = app_service.compose(app_service.customer_ids(1)[0], GenerationOptions(max_new_tokens=6))
     assert result.email and result.baseline_email
-    assert calls == {"table.row": 1, "describe": 1, "segment": 1, "strategy": 1, "profile": 1, "generate": 1,
-                     "complete": 1}
+    # the quality gate may ask for new drafts (the fixture's random model writes nonsense): at most 3 in all
+    assert 1 <= calls.pop("complete") <= 3
+    assert calls == {"table.row": 1, "describe": 1, "segment": 1, "strategy": 1, "profile": 1, "generate": 1}

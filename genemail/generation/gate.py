@@ -134,7 +134,7 @@ class QualityGate:
     def __post_init__(self) -> None:
         self._voices: dict[str, Voice] = {}
         self._bounds_of: dict[int, tuple[int, int]] = {}
-        self._all = self._voice_of([self.book.for_segment(s) for s in self.book.segments])
+        self._all = self._voice_of(list(self.book.strategies.values()))
 
     # ---------------------------------------------------------------- voices
 

@@ -147,6 +147,7 @@ class EmailGenerator:
     base_model_id: str
     _refs: dict[str, AdapterRef] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _gates: dict[tuple[int, str], QualityGate] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, base_model: str | Path,
@@ -303,10 +304,8 @@ class EmailGenerator:
         from tqdm.auto import tqdm
 
         config = config or GenerationConfig()
-        if gate is None:
-            gate = QualityGate(book or packaged_strategies(), config.lang)
-        elif gate.lang != config.lang:
-            gate = QualityGate(gate.book, config.lang, gate.config)
+        if gate is None or gate.lang != config.lang:
+            gate = self._gate_for(book or (gate.book if gate else packaged_strategies()), config.lang)
         if len(customers) != len(strategies):
             raise ConfigError(f"{len(customers)} customers but {len(strategies)} strategies",
                               fix="pass one strategy per customer")
@@ -337,6 +336,15 @@ class EmailGenerator:
             raise ConfigError(f"only={list(only)[:5]}... must give one of {VARIANTS} per customer",
                               fix="pass one variant per customer, or only=None for both")
         return [frozenset({v}) for v in only]
+
+    def _gate_for(self, book: StrategyBook, lang: str) -> QualityGate:
+        """The gate of ``book`` in ``lang``, built once per book (its voices are worth keeping)."""
+        key = (id(book), lang)
+        if key not in self._gates:
+            if len(self._gates) >= 8:  # a long-lived app switches strategies now and then
+                self._gates.clear()
+            self._gates[key] = QualityGate(book, lang)  # the gate holds the book, so its id stays its own
+        return self._gates[key]
 
     def _generate_batch(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
                         wanted: Sequence[frozenset[str]], config: GenerationConfig,
