@@ -235,3 +235,16 @@ def test_the_fallback_is_checked_and_never_fails_facts() -> None:
     template, rendered, verdict = gate.fallback(profile, BOOK.for_segment(NEED_REENGAGEMENT), "segmented")
     assert verdict == Verdict() or not ({"facts", "slots"} & set(verdict.failed))
     assert "{" not in rendered and set(CHECKS) >= set(verdict.failed)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_sent_email_goes_back_to_its_merge_tags(lang: str) -> None:
+    from genemail.generation.claims import unrender
+
+    rng = random.Random(f"unrender-{lang}")
+    for i in range(200):
+        segment = rng.choice(L2_SEGMENTS)
+        profile = customer(rng, segment, i)
+        template = reference(rng, segment, profile, lang)
+        sent = render(template, profile, lang, BOOK.wording(lang)).text
+        assert unrender(sent, lang, BOOK.wording(lang)) == template

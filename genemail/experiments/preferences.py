@@ -7,6 +7,9 @@ From an experiment's send log and events (the results database), for every segme
   same adapter commit, who received it (no bounce) and did not click;
 * **prompt**: the chosen customer's segmented prompt (``build_prompt``), exactly what the adapter saw.
 
+Both emails of a pair are written in slot form (the facts put back as merge tags, ``claims.unrender``),
+as the adapter writes them; ``chosen_as_sent`` and ``rejected_as_sent`` keep the emails as sent.
+
 **Comparable, so the rejected email fits the prompt.** DPO compares two completions of one prompt,
 but the rejected email was written for another customer and states that customer's facts (days
 since the last visit, children, favourite category, income tier, tenure), in the fixed forms of
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import DataError, config_error
+from genemail.generation.claims import unrender
 from genemail.experiments.assignment import SEGMENTED
 from genemail.experiments.events import BOUNCE, CLICK, DELIVERED
 
@@ -231,7 +235,7 @@ def _segment_pairs(rows: "pd.DataFrame", outcomes: tuple[set[str], set[str], set
     chosen_ids = [chosen_ids[i] for i in rng.permutation(len(chosen_ids))]
     pool = [pool[i] for i in rng.permutation(len(pool))]
     used: set[str] = set()
-    strategy = book.for_segment(info.segment)
+    strategy, wording = book.for_segment(info.segment), book.wording(lang)
     for customer in chosen_ids:
         profile = profiles.get(customer)
         if profile is None or not consistent(emails[customer], profile, lang):
@@ -245,11 +249,13 @@ def _segment_pairs(rows: "pd.DataFrame", outcomes: tuple[set[str], set[str], set
             if rejected is None:
                 continue
             used.add(candidate)
+            # The adapter writes merge tags, so it learns from the pair in slot form (facts as tags).
             info.records.append({
-                "prompt": prompt, "chosen": emails[customer], "rejected": rejected, "segment": info.segment,
+                "prompt": prompt, "chosen": unrender(emails[customer], lang, wording),
+                "rejected": unrender(rejected, lang, wording), "segment": info.segment,
                 "chosen_customer_id": customer, "rejected_customer_id": candidate,
-                "rejected_as_sent": emails[candidate], "adapter": info.adapter, "adapter_repo": info.adapter_repo,
-                "adapter_sha": info.adapter_sha,
+                "chosen_as_sent": emails[customer], "rejected_as_sent": emails[candidate], "adapter": info.adapter,
+                "adapter_repo": info.adapter_repo, "adapter_sha": info.adapter_sha,
             })
             taken += 1
             if taken == config.rejected_per_chosen:

@@ -111,6 +111,25 @@ def extract_claims(email: str, lang: str, wording: "FactWording") -> list[Claim]
     return claims
 
 
+def unrender(email: str, lang: str, wording: "FactWording") -> str:
+    """``email`` with every fact stated in the wording's forms put back as its merge tag (slot form).
+
+    What a sent email looks like to the model that wrote it: preference pairs are built from sent
+    emails and must teach tags, never literal facts. Facts in other forms are left as they are.
+    """
+    from genemail.generation.slots import tag
+
+    spans: list[tuple[int, int, str]] = []
+    for kind, pattern in _readers(wording, lang)[:6]:  # the wording's own forms only
+        for match in pattern.finditer(email):
+            if not any(a < match.end() and match.start() < b for a, b, _ in spans):
+                spans.append((match.start(), match.end(), kind))
+    out = email
+    for start, end, kind in sorted(spans, reverse=True):
+        out = out[:start] + tag(kind) + out[end:]
+    return out
+
+
 def truth(profile: "CustomerProfile", kind: str) -> Any:
     """The profile's value for a claim kind (None when unknown)."""
     return {
