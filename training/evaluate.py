@@ -2,7 +2,7 @@
 
     python -m training.evaluate --artifacts artifacts [--n-customers N] [--batch-size B]
         [--source model|references] [--temperature T] [--seeds 0,1,2] [--seed S]
-        [--variants segmented,unsegmented,single_strategy,segment_prompt] [--max-new-tokens K]
+        [--variants segmented,unsegmented,single_strategy,segment_prompt] [--max-new-tokens K] [--out DIR]
 
 A thin command line over :mod:`genemail.evaluation.offline`. Writes ``artifacts/eval/eval.json``,
 ``emails.jsonl`` and plots, and prints a table.
@@ -51,6 +51,7 @@ def evaluate(
     workers: Annotated[int | None, typer.Option(
         help="Processes writing batches side by side (default: one per core for a small base model, else 1); "
              "the emails do not depend on it.", min=1)] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: ARTIFACTS/eval).", file_okay=False)] = None,
 ) -> None:
     """Score the variants' emails of held-out customers; write artifacts/eval/."""
     from genemail.evaluation.offline import format_table, run_evaluation, write_outputs
@@ -58,7 +59,7 @@ def evaluate(
     names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
     report, rows = run_evaluation(artifacts, n_customers, batch_size, source, seed, temperature, _ints(seeds), names,
                                   max_new_tokens, progress, workers)
-    written = write_outputs(report, rows, artifacts / "eval")
+    written = write_outputs(report, rows, out or artifacts / "eval")
     typer.echo(format_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 

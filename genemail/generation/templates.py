@@ -13,6 +13,7 @@ import re
 import string
 import zlib
 from collections.abc import Collection
+from functools import lru_cache
 
 from genemail.errors import DataError
 from genemail.generation.slots import SLOT_OF_PLACEHOLDER, slot_form
@@ -49,16 +50,21 @@ def variant_combinations(variants: EmailVariants, facts: Collection[str]) -> lis
     only those stating at least two facts (or as many as its best body states, when fewer), so an email
     says something true about its customer whenever it can; and no combination that repeats a phrase.
     """
-    have = set(facts)
+    return list(_combinations(variants, frozenset(facts)))
+
+
+@lru_cache(maxsize=512)
+def _combinations(variants: EmailVariants, have: frozenset[str]) -> tuple[tuple[int, int, int], ...]:
+    # Cached: a corpus asks for the same few (variants, facts) pairs tens of thousands of times.
     fillable = [i for i, body in enumerate(variants.body) if needed_facts(body) <= have]
     most = min(2, max((len(needed_facts(variants.body[i])) for i in fillable), default=0))
     bodies = [i for i in fillable if len(needed_facts(variants.body[i])) >= most]
     lang = "zh" if re.search(r"[\u3400-\u9fff]", variants.greeting[0]) else "en"
     # A greeting and body (or body and call to action) that say the same words read as a stutter.
-    return [(g, b, c) for g, b, c in itertools.product(range(len(variants.greeting)), bodies,
+    return tuple((g, b, c) for g, b, c in itertools.product(range(len(variants.greeting)), bodies,
                                                        range(len(variants.call_to_action)))
             if not repeats_phrase(SEPARATOR[lang].join((variants.greeting[g], slot_form(variants.body[b]),
-                                                        variants.call_to_action[c])), lang)]
+                                                        variants.call_to_action[c])), lang))
 
 
 def email_variants(strategy: Strategy, lang: str) -> EmailVariants:
