@@ -31,7 +31,7 @@ from genemail.errors import config_error
 from genemail.generation.claims import check_facts
 from genemail.generation.slots import TAG, available_slots, render, slot_form
 from genemail.generation.strategies import Strategy, StrategyBook
-from genemail.generation.templates import SEPARATOR, repeats_phrase, template_for
+from genemail.generation.templates import SEPARATOR, repeats_phrase, split_clauses, template_for
 from genemail.taxonomy import L2_SEGMENTS
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 CHECKS: tuple[str, ...] = ("slots", "structure", "fluency", "facts", "segment_fit", "language")
 SEGMENTED, BASELINE_VARIANT, SINGLE_STRATEGY = "segmented", "baseline", "single_strategy"
 PASSED, FALLBACK = "passed", "fallback"
-_SENTENCE_END = {"zh": r"(?<=[。！？；!?;])", "en": r"(?<=[.!?;])\s+"}
+_SENTENCE_END = {"zh": r"(?<=[。！？；!?;～])", "en": r"(?<=[.!?;])\s+"}
+_TERMINAL = ("。", "！", "？", "～", ".", "!", "?")
+SEPARATOR_CLAUSE = {"zh": "", "en": " "}
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -105,12 +107,20 @@ class Voice:
     lang: str
 
     @cached_property
-    def sentences(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for body in self.bodies for s in split_sentences(body, self.lang)))
+    def greeting_set(self) -> frozenset[str]:
+        return frozenset(self.greetings)
 
     @cached_property
-    def sentence_set(self) -> frozenset[str]:
-        return frozenset(self.sentences)
+    def greeting_clauses(self) -> frozenset[str]:
+        return frozenset(c for g in self.greetings for c in split_clauses(g, self.lang))
+
+    @cached_property
+    def body_clauses(self) -> frozenset[str]:
+        return frozenset(c for b in self.bodies for c in split_clauses(b, self.lang))
+
+    @cached_property
+    def cta_clauses(self) -> frozenset[str]:
+        return frozenset(c for x in self.ctas for c in split_clauses(x, self.lang))
 
     @cached_property
     def latin_words(self) -> frozenset[str]:
@@ -134,6 +144,7 @@ class QualityGate:
     def __post_init__(self) -> None:
         self._voices: dict[str, Voice] = {}
         self._bounds_of: dict[int, tuple[int, int]] = {}
+        self._closeness_cache: dict[frozenset[str], dict[str, float]] = {}
         self._all = self._voice_of(list(self.book.strategies.values()))
 
     # ---------------------------------------------------------------- voices
@@ -199,47 +210,82 @@ class QualityGate:
         return Verdict(failed, reasons, reported), rendered.text
 
     def _structure_and_fluency(self, text: str, voice: Voice, strategy: Strategy, variant: str, fail: Any) -> None:
+        """Greeting, body and call to action read clause by clause against the voices' own clauses.
+
+        A clause (text up to a comma, colon or sentence end) passes when it is close to a clause the
+        strategies use in that part of an email, so a greeting joined from two known greetings' halves
+        reads as fluent, while a sentence cut off and spliced into another does not.
+        """
         text = text.strip()
-        greeting = max((g for g in self._all.greetings if text.startswith(g)), key=len, default=None)
-        cta = max((c for c in self._all.ctas if text.endswith(c)), key=len, default=None)
-        if greeting is None:
+        clauses = split_clauses(text, self.lang)
+        tau = self.config.similarity
+        start = 0
+        while start < len(clauses) and self._close(clauses[start], self._all.greeting_clauses) >= tau:
+            start += 1
+        end = len(clauses)
+        while end > start and self._close(clauses[end - 1], self._all.cta_clauses) >= tau:
+            end -= 1
+        greeting, cta, body = clauses[:start], clauses[end:], clauses[start:end]
+        if not greeting:
             fail("structure", "it does not open with a greeting")
-        if cta is None:
-            fail("structure" if text[-1:] in "。！？.!?～" else "fluency", "it does not end with a call to action"
-                 + ("" if text[-1:] in "。！？.!?～" else " (cut off)"))
-        body = text[len(greeting or ""): len(text) - len(cta or "")].strip()
-        if greeting is not None and any(g in body for g in self._all.greetings if len(g) >= 3):
+        elif self._second_greeting(greeting):
             fail("structure", "a second greeting")
-        if cta is not None and any(c in body for c in self._all.ctas if len(c) >= 4):
+        cut_off = not text.endswith(_TERMINAL)
+        if cut_off:
+            fail("fluency", "it is cut off")
+        elif not cta:
+            fail("structure", "it does not end with a call to action")
+        elif sum(c.endswith(_TERMINAL) for c in cta) > 1:
             fail("structure", "the call to action is repeated")
-        if not re.search(r"\w", TAG.sub("x", body)):
+        if not any(re.search(r"\w", TAG.sub("x", c)) for c in body):
             fail("structure", "the body is empty")
         low, high = self._bounds(voice)
         if not low <= len(text) <= high:
             fail("structure", f"{len(text)} characters, expected {low}-{high}")
-        enforce = variant == SEGMENTED
-        if greeting is not None and greeting not in voice.greetings and enforce:
-            fail("segment_fit", f"the greeting {greeting!r} is another segment's")
-        if cta is not None and cta not in voice.ctas and enforce:
-            fail("segment_fit", f"the call to action {cta!r} is another segment's")
-        sentences = split_sentences(body, self.lang)
-        if len(set(sentences)) < len(sentences):
-            fail("fluency", "a sentence is repeated")
-        for sentence in sentences:
-            if sentence not in voice.sentence_set and self._closeness(sentence, voice) < self.config.similarity:
-                fail("fluency", f"a sentence unlike the strategy's language: {sentence[:40]!r}")
+        if variant == SEGMENTED:  # a clause nearer another segment's wording than this segment's own
+            if any(self._close(c, voice.greeting_clauses) < self._close(c, self._all.greeting_clauses) for c in greeting):
+                fail("segment_fit", "the greeting is another segment's")
+            if any(self._close(c, voice.cta_clauses) < self._close(c, self._all.cta_clauses) for c in cta):
+                fail("segment_fit", "the call to action is another segment's")
+        for clause in body:
+            if self._close(clause, voice.body_clauses) < tau:
+                fail("fluency", f"a clause unlike the strategy's language: {clause[:40]!r}")
         if repeats_phrase(TAG.sub("#", text), self.lang):
-            fail("fluency", "a phrase is repeated")
+            fail("fluency", "a phrase, clause or sentence is repeated")
 
-    def _closeness(self, sentence: str, voice: Voice) -> float:
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(sentence)
-        best = 0.0
-        for known in voice.sentences:
-            matcher.set_seq1(known)
-            if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
-                best = max(best, matcher.ratio())
-        return best
+    def _second_greeting(self, greeting: list[str]) -> bool:
+        """Two greetings in a row: a repeated clause, two colons, or clauses that split into two whole greetings."""
+        if len(set(greeting)) < len(greeting) or sum(c.endswith(("：", ":")) for c in greeting) > 1:
+            return True
+        whole, tau, sep = self._all.greeting_set, self.config.similarity, SEPARATOR_CLAUSE[self.lang]
+        if self._close(sep.join(greeting), whole) >= tau:
+            return False
+        # fewest whole greetings (of 1-3 clauses each) that cover the clauses, if they can be covered at all
+        n, inf = len(greeting), len(greeting) + 1
+        fewest = [0] + [inf] * n
+        for end in range(1, n + 1):
+            for size in range(1, min(3, end) + 1):
+                if fewest[end - size] < inf and self._close(sep.join(greeting[end - size:end]), whole) >= tau:
+                    fewest[end] = min(fewest[end], fewest[end - size] + 1)
+        return 2 <= fewest[n] < inf
+
+    def _close(self, clause: str, known: frozenset[str]) -> float:
+        """How close ``clause`` comes to the nearest of ``known`` (1.0 for an exact match)."""
+        if clause in known:
+            return 1.0
+        cache = self._closeness_cache.setdefault(known, {})  # frozensets hash once, and never by a reused id
+        if clause not in cache:
+            matcher = difflib.SequenceMatcher(autojunk=False)
+            matcher.set_seq2(clause)
+            best = 0.0
+            for other in known:
+                matcher.set_seq1(other)
+                if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+                    best = max(best, matcher.ratio())
+            if len(cache) > 50_000:
+                cache.clear()
+            cache[clause] = best
+        return cache[clause]
 
     def _bounds(self, voice: Voice) -> tuple[int, int]:
         """Length bounds of an email in ``voice``: its shortest and longest template, ``length_slack`` wider."""

@@ -22,8 +22,21 @@ from genemail.generation.strategies import EmailVariants, Strategy
 SEPARATOR: dict[str, str] = {"zh": "", "en": " "}  # between greeting, body and call to action
 
 
+_CLAUSE_END = {"zh": r"(?<=[，。！？；：～,!?;:])", "en": r"(?<=[,.!?;:])\s+"}
+
+
+def split_clauses(text: str, lang: str) -> list[str]:
+    """``text`` cut after each comma, colon and sentence end (the unit the fluency check compares)."""
+    return [c.strip() for c in re.split(_CLAUSE_END[lang], text) if c.strip()]
+
+
 def repeats_phrase(text: str, lang: str) -> bool:
-    """Does a run of words (English: 4) or characters (Chinese: 6, punctuation aside) occur twice?"""
+    """A stutter: a clause said twice (4+ characters), or a run of words (English: 4) or characters
+    (Chinese: 6, punctuation aside) that occurs twice."""
+    said = [c.rstrip("，。！？；：～,.!?;: ").lower() for c in split_clauses(text, lang)]
+    said = [c for c in said if len(c) >= 4]
+    if len(set(said)) < len(said):
+        return True
     if lang == "en":
         words = re.findall(r"[\w'#-]+", text.lower())
         grams = [" ".join(words[i:i + 4]) for i in range(len(words) - 3)]
