@@ -57,16 +57,18 @@ def test_compose_and_rate_in_a_real_browser(page, app_url: str, app_service, tmp
     from playwright.sync_api import expect
 
     page.goto(app_url)
-    expect(page.get_by_text("Release bob/genemail-release@v1")).to_be_visible()
+    expect(page.locator("#release-banner")).to_contain_text("Release v1")
+    # The preselected customer's segment shows at once, before anything is picked.
+    expect(page.locator("#segment-info")).to_contain_text(f"Customer {app_service.customer_ids(1)[0]}")
 
     # Choose a customer by typing in the searchable dropdown and picking the match.
     customer = app_service.customer_ids(2)[1]
     box = page.locator("#customer-id input")
     box.click()
     box.fill(customer)
-    page.get_by_role("option", name=customer, exact=True).click()
+    page.get_by_role("option").filter(has_text=customer).first.click()
     expect(page.locator("#segment-info")).to_contain_text(f"Customer {customer}")
-    expect(page.locator("#strategy-card")).to_contain_text("Adapter")
+    expect(page.locator("#strategy-card")).to_contain_text("Tone")
 
     page.locator("#generate").click()
     segmented, baseline = "#segmented-email textarea", "#baseline-email textarea"
@@ -74,7 +76,7 @@ def test_compose_and_rate_in_a_real_browser(page, app_url: str, app_service, tmp
         "([a, b]) => document.querySelector(a).value.trim() && document.querySelector(b).value.trim()",
         arg=[segmented, baseline])
     assert _value(page, segmented).strip() and _value(page, baseline).strip()
-    expect(page.locator("#segment-info")).to_contain_text("Segment (L2)")
+    expect(page.locator("#segment-info")).to_contain_text("Segment:")
     assert _shot(page, tmp_path, "compose.png").stat().st_size > 10_000
 
     # Rate one blind pair.
@@ -99,14 +101,14 @@ def test_label_and_results_tabs_in_a_real_browser(page, app_url: str, app_servic
     from playwright.sync_api import expect
 
     page.goto(app_url)
-    expect(page.get_by_text("Release bob/genemail-release@v1")).to_be_visible()
+    expect(page.locator("#release-banner")).to_contain_text("Release v1")
     before = app_service.labels.store.count()
     page.get_by_role("tab", name="Label").click()
     page.locator("#labeler textarea, #labeler input").first.fill("browser-labeler")
     page.locator("#next-label").click()
     expect(page.locator("#label-header")).to_contain_text("Customer")
-    page.locator("#label-l1").get_by_text("Mid", exact=True).click()
-    page.locator("#label-l2").get_by_text("Dormant", exact=True).click()
+    page.locator("#label-l1").get_by_text("Mid value", exact=True).click()
+    page.locator("#label-l2").get_by_text(app_service.segment_name("Dormant", "en"), exact=True).click()
     page.locator("#save-label").click()
     expect(page.locator("#label-status")).to_contain_text("Saved as label #")
     assert app_service.labels.store.count() == before + 1
@@ -116,3 +118,104 @@ def test_label_and_results_tabs_in_a_real_browser(page, app_url: str, app_servic
     expect(page.locator("#show-results")).to_be_visible()
     _shot(page, tmp_path, "results.png")
     assert page.locator("text=Traceback").count() == 0
+
+
+# What a marketer must never meet on the page: developer names, Python literals, server paths.
+RAW = ("kid_age", "purchase_frequency", "noise_fraction", "segmented_win_rate", "ci_low", "not_enough_data", "FR-13",
+       "{'", "/tmp/", "HighValue_Active", "Need_Reengagement", "Parent_Active", "Regular_Active", "--experiment",
+       "docs/", "schema", "Traceback")
+
+
+def _no_dead_end(page, step: str) -> None:
+    """No red "Error" badge over any control, no raw internals in the visible text."""
+    badges = [b for b in page.get_by_text("Error", exact=True).all()  # a message box may say "Error"; a control not
+              if b.is_visible() and b.evaluate("e => !e.closest('[data-testid=\"toast-body\"]')")]
+    assert not badges, f"{step}: an 'Error' badge is visible: " + badges[0].evaluate(
+        "e => e.parentElement.parentElement.outerHTML.slice(0, 400)")
+    text = page.locator("body").inner_text()
+    for fold in page.locator(".advanced").all():  # technical detail is allowed in the Advanced folds
+        text = text.replace(fold.inner_text(), "")
+    found = [raw for raw in RAW if raw in text]
+    assert not found, f"{step}: raw internals on the page: {found}"
+
+
+def _type(page, selector: str, text: str) -> None:
+    """Type into a field and leave it, so the page has the value before the next click."""
+    field = page.locator(selector).first
+    field.fill(text)
+    field.press("Tab")
+
+
+def _toast(page, field: str) -> str:
+    """The text of the message box that names ``field`` (Gradio's toast); fails when none comes."""
+    toast = page.locator('[data-testid="toast-body"]').filter(has_text=field).last
+    toast.wait_for()
+    return toast.inner_text()
+
+
+def test_errors_leave_every_control_usable_and_name_their_field(page, app_url: str, app_service,
+                                                                tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(app_url)
+    expect(page.locator("#release-banner")).to_contain_text("Release v1")
+    _no_dead_end(page, "first screen")
+
+    # An out-of-range setting is refused with its field's name; the field stays there to fix.
+    page.get_by_text("Advanced").first.click()
+    _type(page, "#temperature input", "7")
+    page.locator("#regenerate").click()
+    assert "0 to 2" in _toast(page, "Variety")
+    page.wait_for_timeout(500)
+    _no_dead_end(page, "refused variety")
+    expect(page.locator("#temperature input")).to_be_editable()
+    _type(page, "#temperature input", "0")
+    _type(page, "#seed input", "-7")
+    page.locator("#generate").click()
+    message = _toast(page, "Seed")
+    assert "-7" in message and "less than minimum" not in message
+    _type(page, "#seed input", "0")
+
+    # A blank and an absurd new-customer form get form messages, not file-import wording.
+    page.get_by_text("New customer", exact=True).click()
+    page.locator("#compose-new").click()
+    message = _toast(page, "New customer")
+    assert "empty" in message and "row 1" not in message
+    _type(page, "#form-age textarea, #form-age input", "999")
+    page.locator("#compose-new").click()
+    message = _toast(page, "Age")
+    assert "999" in message and "column" not in message
+    _no_dead_end(page, "new-customer form")
+
+    # A 6,000-character ID is shortened in the message.
+    box = page.locator("#customer-id input")
+    box.fill("x" * 6000)
+    box.press("Enter")
+    page.locator("#generate").click()
+    message = _toast(page, "6,000 characters")
+    assert len(message) < 600
+
+    # A junk upload is refused as it arrives, without the server's path.
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\x00\x01junk" * 2000)
+    page.get_by_role("tab", name="Campaign").click()
+    page.locator("#campaign-file input[type=file]").set_input_files(str(junk))
+    expect(page.locator("#campaign-file-status")).to_contain_text("junk.csv")
+    assert "/tmp/" not in _toast(page, "junk.csv")
+    _no_dead_end(page, "junk upload")
+
+    # An unknown release: confirmation first, then a message; the release in use keeps serving.
+    page.get_by_role("tab", name="Models").click()
+    tags = page.locator("#release-tags input")
+    tags.fill("v404")
+    tags.press("Enter")
+    page.locator("#switch-release").click()
+    _shot(page, tmp_path, "switch.png")
+    expect(page.locator("#switch-confirm-text")).to_contain_text("everyone")
+    page.locator("#switch-confirm-yes").click()
+    assert "Fix" in _toast(page, "v404")
+    expect(page.locator("#release-banner")).to_contain_text("Release v1")
+    expect(page.locator("#release-info")).to_contain_text("v1")
+    assert app_service.snapshot.revision == "v1"
+    _no_dead_end(page, "failed release switch")
+    _shot(page, tmp_path, "errors.png")
