@@ -17,6 +17,7 @@ from genemail.app_ui.common import (
     MAX_LISTED_CUSTOMERS,
     MODEL_CONCURRENCY,
     MODEL_QUEUE,
+    FieldSlider,
     guard,
     number_field,
     segment_label,
@@ -115,8 +116,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
     with gr.Row():
         choice = texts.make(gr.Radio, choices=[(label, value) for value, label in CHOICE_LABELS.items()],
                             label="Which fits better?", elem_id="rate-choice")
-        score_a = texts.make(gr.Slider, 1, 5, value=3, step=1, label="Style match of A (1-5)", elem_id="score-a")
-        score_b = texts.make(gr.Slider, 1, 5, value=3, step=1, label="Style match of B (1-5)", elem_id="score-b")
+        score_a = texts.make(FieldSlider, 1, 5, value=3, step=1, label="Style match of A (1-5)", elem_id="score-a")
+        score_b = texts.make(FieldSlider, 1, 5, value=3, step=1, label="Style match of B (1-5)", elem_id="score-b")
     comment = texts.make(gr.Textbox, label="Comment (optional)", lines=1)
     submit = texts.make(gr.Button, "Submit rating", variant="primary", elem_id="submit-rating")
     status = gr.Markdown(elem_id="rate-status")
