@@ -97,6 +97,7 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
         for fn, inputs, outputs in refreshers:
             restore = restore.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=4)
+    demo.page_texts = texts  # the translated widgets, for the translation tests
     return demo
 
 

@@ -292,11 +292,16 @@ class GenEmailService:
 
     def segment_name(self, segment: str, lang: str) -> str | None:
         """The loaded strategies' display name of ``segment`` in ``lang``; None when they have none."""
+        text = self.strategy_text(segment, lang)
+        return text.display_name if text is not None else None
+
+    def strategy_text(self, segment: str, lang: str) -> Any:
+        """The loaded strategy of ``segment`` in ``lang`` (tone, greeting, ...); None when it has no such text."""
         if not self.ready:
             return None
         try:
             strategy = self.snapshot.strategies.for_segment(str(segment))
-            return strategy.text(lang).display_name if lang in strategy.languages else None
+            return strategy.text(lang) if lang in strategy.languages else None
         except GenEmailError:
             return None
 

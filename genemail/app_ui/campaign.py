@@ -134,19 +134,21 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
     def on_run(path: str | None, n_value: float | None, max_new: float, name: str | None = None,
                control_pct: float | None = 20, holdout_pct: float | None = 10, seed_value: float | None = 0,
                lang_: str = "en", progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        decoding = options(max_new, 0.7, 0)
+        decoding = options(max_new, 0.7, 0, lang_)
         plan = None
         if name and str(name).strip():
             plan = service.experiment_plan(
                 str(name).strip(),
-                number_field(control_pct, t("Control share (%)", lang_), low=0, high=90) / 100,
-                number_field(holdout_pct, t("Holdout share (%)", lang_), low=0, high=90) / 100,
-                number_field(seed_value, t("Assignment seed", lang_), low=0, high=2**31 - 1, whole=True),
+                number_field(control_pct, t("Control share (%)", lang_), low=0, high=90, lang=lang_) / 100,
+                number_field(holdout_pct, t("Holdout share (%)", lang_), low=0, high=90, lang=lang_) / 100,
+                number_field(seed_value, t("Assignment seed", lang_), low=0, high=2**31 - 1, whole=True,
+                             lang=lang_),
                 field=t("Experiment name", lang_))
         if path:
             source: str | int = str(service.check_upload(path, "customers"))
         else:
-            source = int(number_field(n_value, t("Number of demo customers", lang_), low=1, high=limit, whole=True))
+            source = int(number_field(n_value, t("Number of demo customers", lang_), low=1, high=limit,
+                                      whole=True, lang=lang_))
 
         def report(done: int, total: int) -> None:
             progress(done / total, desc=t("{done}/{total} emails", lang_, done=done, total=total))

@@ -79,13 +79,26 @@ def plain_message(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).replace(" .", ".").replace(" ,", ",").strip()
 
 
-def field_error(field: str, problem: str, fix: str) -> DataError:
-    """A user error about one field of the page, named as the page names it."""
-    return DataError(problem, where=field, fix=fix)
+class FieldError(DataError):
+    """A user error about one field of the page, in the page's language: "field: what. Fix: what to do"."""
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None, lang: str = "en") -> None:
+        self.lang = lang_of(lang)
+        super().__init__(what, where=where, fix=fix)
+
+    def render(self) -> str:
+        if getattr(self, "lang", "en") != "zh":
+            return super().render()
+        return f"{self.where}：{self.what}。" + (f"办法：{self.fix}。" if self.fix else "")
+
+
+def field_error(field: str, problem: str, fix: str, lang: Any = "en") -> DataError:
+    """A user error about one field of the page, named as the page names it, in the page's language."""
+    return FieldError(problem, where=field, fix=fix, lang=lang_of(lang))
 
 
 def number_field(value: Any, field: str, *, low: float | None = None, high: float | None = None,
-                 whole: bool = False, required: bool = True) -> float | int | None:
+                 whole: bool = False, required: bool = True, lang: Any = "en") -> float | int | None:
     """``value`` from a number widget, checked against its field's range; the error names the field.
 
     Widgets carry no minimum or maximum of their own (Gradio's check would not name the field, and its
@@ -93,19 +106,23 @@ def number_field(value: Any, field: str, *, low: float | None = None, high: floa
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise field_error(field, "is empty", f"enter a number for {field}")
+            raise field_error(field, t("is empty", lang), t("enter a number for {field}", lang, field=field), lang)
         return None
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise field_error(field, f"{shorten(str(value))!r} is not a number", f"enter a number for {field}") from None
-    span = (f"from {_fmt_bound(low)} to {_fmt_bound(high)}" if low is not None and high is not None
-            else f"of at least {_fmt_bound(low)}" if low is not None else f"of at most {_fmt_bound(high)}")
+        raise field_error(field, t("{value} is not a number", lang, value=repr(shorten(str(value)))),
+                          t("enter a number for {field}", lang, field=field), lang) from None
+    lo, hi = _fmt_bound(low), _fmt_bound(high)
+    span = (t("from {low} to {high}", lang, low=lo, high=hi) if low is not None and high is not None
+            else t("of at least {low}", lang, low=lo) if low is not None else t("of at most {high}", lang, high=hi))
     if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
-        raise field_error(field, f"{_fmt_bound(number)} is out of range", f"enter a number {span}")
+        raise field_error(field, t("{value} is out of range", lang, value=_fmt_bound(number)),
+                          t("enter a number {span}", lang, span=span), lang)
     if whole:
         if number != int(number):
-            raise field_error(field, f"{_fmt_bound(number)} is not a whole number", f"enter a whole number {span}")
+            raise field_error(field, t("{value} is not a whole number", lang, value=_fmt_bound(number)),
+                              t("enter a whole number {span}", lang, span=span), lang)
         return int(number)
     return number
 
@@ -159,12 +176,14 @@ TEMPERATURE_FIELD, TEMPERATURE_RANGE = "Variety", (0.0, 2.0)
 SEED_FIELD, SEED_RANGE = "Seed", (0, 2**31 - 1)
 
 
-def options(max_new_tokens: Any, temperature: Any, seed: Any) -> GenerationOptions:
+def options(max_new_tokens: Any, temperature: Any, seed: Any, lang: Any = "en") -> GenerationOptions:
     """Decoding options from widget values, each checked with its field's name (numbers arrive as floats)."""
-    length = number_field(max_new_tokens, LENGTH_FIELD, low=LENGTH_RANGE[0], high=LENGTH_RANGE[1], whole=True)
-    temp = number_field(temperature, TEMPERATURE_FIELD, low=TEMPERATURE_RANGE[0], high=TEMPERATURE_RANGE[1])
-    seed_value = number_field(0 if seed is None else seed, SEED_FIELD, low=SEED_RANGE[0], high=SEED_RANGE[1],
-                              whole=True)
+    length = number_field(max_new_tokens, t(LENGTH_FIELD, lang), low=LENGTH_RANGE[0], high=LENGTH_RANGE[1],
+                          whole=True, lang=lang)
+    temp = number_field(temperature, t(TEMPERATURE_FIELD, lang), low=TEMPERATURE_RANGE[0],
+                        high=TEMPERATURE_RANGE[1], lang=lang)
+    seed_value = number_field(0 if seed is None else seed, t(SEED_FIELD, lang), low=SEED_RANGE[0],
+                              high=SEED_RANGE[1], whole=True, lang=lang)
     return GenerationOptions(max_new_tokens=int(length), temperature=float(temp), seed=int(seed_value))
 
 
@@ -195,12 +214,26 @@ def segment_markdown(view: SegmentView, service: GenEmailService, lang: Any = "e
 
 
 def strategy_markdown(card: StrategyCard, service: GenEmailService | None = None, lang: Any = "en") -> str:
-    """The strategy card: tone, greeting, focus, call to action (the adapter is in the Advanced fold)."""
-    rows = [(t("Tone", lang), card.tone), (t("Greeting", lang), card.greeting), (t("Focus", lang), card.focus),
-            (t("Call to action", lang), card.call_to_action)]
+    """The strategy card in the page's language: tone, greeting, focus, call to action.
+
+    The strategies book has every segment's texts in both languages; when the page's language is
+    not the one the emails are written in, the card says so (the greeting in the email is the
+    other language's). The adapter is in the Advanced fold.
+    """
+    lang = lang_of(lang)
+    text = service.strategy_text(card.segment, lang) if service is not None else None
+    values = (text.tone, text.greeting, text.focus, text.call_to_action) if text is not None else \
+        (card.tone, card.greeting, card.focus, card.call_to_action)
+    rows = zip((t("Tone", lang), t("Greeting", lang), t("Focus", lang), t("Call to action", lang)), values)
     body = "\n".join(f"- **{k}:** {html.escape(v)}" for k, v in rows)
     name = segment_label(service, card.segment, lang) if service is not None else card.display_name
-    return t("### Strategy: {name}", lang, name=html.escape(name)) + f"\n{body}"
+    out = t("### Strategy: {name}", lang, name=html.escape(name)) + f"\n{body}"
+    email_lang = service.config.lang if service is not None else lang
+    if text is not None and email_lang != lang:
+        words = {"en": "English", "zh": "Chinese"}
+        out += "\n\n" + t("(strategy texts in {page}; the emails are written in {email})", lang,
+                           page=t(words[lang], lang), email=t(words[email_lang], lang))
+    return out
 
 
 CHECK_NAMES = {"slots": "merge tags", "structure": "structure", "fluency": "fluency", "facts": "facts",

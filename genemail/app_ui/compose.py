@@ -19,6 +19,7 @@ from genemail.app_ui.common import (
     SEED_FIELD,
     TEMPERATURE_FIELD,
     TEMPERATURE_RANGE,
+    field_error,
     guard,
     latency_markdown,
     number_field,
@@ -32,7 +33,6 @@ from genemail.app_ui.common import (
 from genemail.app_ui.i18n import Texts, t
 from genemail.data.schema import EDUCATION_LEVELS, MARITAL_STATUSES
 from genemail.data.table import FORM_FIELDS
-from genemail.errors import DataError
 from genemail.generation.compose import ComposeResult, SegmentView
 from genemail.service import GenEmailService
 
@@ -84,10 +84,11 @@ def form_fields(values: tuple[Any, ...], lang: str) -> dict[str, Any]:
     """
     fields = {k: (v.strip() if isinstance(v, str) else v) for k, v in zip(FORM_FIELDS, values)}
     if all(v in (None, "") for v in fields.values()):
-        raise DataError(t("the form is empty", lang), where=t("New customer", lang),
-                        fix=t("fill in at least age, yearly income or days since last purchase", lang))
+        raise field_error(t("New customer", lang), t("the form is empty", lang),
+                        t("fill in at least age, yearly income or days since last purchase", lang), lang)
     for key, (label, low, high, whole) in FORM_NUMBERS.items():
-        fields[key] = number_field(fields[key], t(label, lang), low=low, high=high, whole=whole, required=False)
+        fields[key] = number_field(fields[key], t(label, lang), low=low, high=high, whole=whole, required=False,
+                                   lang=lang)
     return fields
 
 
@@ -170,16 +171,17 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
     @guard
     def on_compose(customer_id: str, max_new: float, temp: float, seed_value: float,
                    with_embedding: bool = False, lang_: str = "en") -> tuple[Any, ...]:
-        result = service.compose(customer_id, options(max_new, temp, seed_value), bool(with_embedding))
+        result = service.compose(customer_id, options(max_new, temp, seed_value, lang_), bool(with_embedding))
         return _compose_outputs(result, service, lang_)
 
     @guard
     def on_regenerate(customer_id: str, max_new: float, temp: float, seed_value: float,
                       with_embedding: bool = False, lang_: str = "en") -> tuple[Any, ...]:
-        checked = options(max_new, temp, seed_value)  # every field checked before any is changed
+        checked = options(max_new, temp, seed_value, lang_)  # every field checked before any is changed
         temp_value = checked.temperature if checked.temperature > 0 else REGENERATE_TEMPERATURE
         next_seed = checked.seed + 1
-        result = service.compose(customer_id, options(max_new, temp_value, next_seed), bool(with_embedding))
+        result = service.compose(customer_id, options(max_new, temp_value, next_seed, lang_),
+                                 bool(with_embedding))
         return (temp_value, next_seed, *_compose_outputs(result, service, lang_))
 
     @guard
@@ -188,7 +190,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
                        seed_value: float, lang_: str = "en") -> tuple[Any, ...]:
         fields = form_fields((age_v, gender_v, education_v, marital_v, income_v, kid_age_v, family_v, recency_v),
                              lang_)
-        return _compose_outputs(service.compose_new(fields, options(max_new, temp, seed_value)), service, lang_)
+        result = service.compose_new(fields, options(max_new, temp, seed_value, lang_))
+        return _compose_outputs(result, service, lang_)
 
     controls = [max_tokens, temperature, seed]
     customer.change(on_segment, [customer, lang], [details, segment_md, strategy_md], api_name="segment",

@@ -64,7 +64,9 @@ class Texts:
 
     def make(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``factory(*args, **kwargs)`` with its texts in the page's language, registered for the switch."""
-        texts = {k: v for k, v in kwargs.items() if k in TRANSLATED and v is not None}
+        # An input's value is the user's, never reset by a language switch: only static texts follow it.
+        static = factory.__name__ in ("Markdown", "Button")
+        texts = {k: v for k, v in kwargs.items() if k in TRANSLATED and v is not None and (k != "value" or static)}
         shown = {k: render(k, v, self.lang) for k, v in texts.items()}
         if args and factory.__name__ in ("Markdown", "Button") and (isinstance(args[0], str) or callable(args[0])):
             texts["value"], args = args[0], (render("value", args[0], self.lang), *args[1:])

@@ -10,10 +10,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from genemail.app_ui.common import guard, segment_label, shorten
+from genemail.app_ui.common import field_error, guard, segment_label, shorten
 from genemail.app_ui.i18n import Texts, t, tier_name
 from genemail.app_ui.rate import sign_in_available
-from genemail.errors import DataError
 from genemail.labels.store import L1_CHOICES, L2_CHOICES
 from genemail.labels.workflow import LabelTask
 from genemail.service import GenEmailService
@@ -117,8 +116,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
                 lang_: str = "en", login: gr.OAuthProfile | None = None) -> tuple[str, str]:
         if not tier or not segment:
             missing = t("Value tier", lang_) if not tier else t("Segment", lang_)
-            raise DataError(t("nothing picked", lang_), where=missing,
-                            fix=t("pick the value tier and the segment (or unsure) before saving", lang_))
+            raise field_error(missing, t("nothing picked", lang_),
+                            t("pick the value tier and the segment (or unsure) before saving", lang_), lang_)
         label_id = service.label(task, rater=who(name, login), l1=tier, l2=segment, note=text or "")
         return (t("Saved as label #{n}. Press **Next customer** for the next one.", lang_,
                   n=service.label_number(label_id)),

@@ -18,6 +18,7 @@ from genemail.app_ui.common import (
     MODEL_CONCURRENCY,
     MODEL_QUEUE,
     FieldSlider,
+    field_error,
     guard,
     number_field,
     segment_label,
@@ -25,7 +26,6 @@ from genemail.app_ui.common import (
     strategy_markdown,
 )
 from genemail.app_ui.i18n import Texts, t
-from genemail.errors import DataError
 from genemail.ratings.store import CHOICES
 from genemail.ratings.workflow import RatingPair
 from genemail.service import GenEmailService
@@ -106,8 +106,9 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
             gr.LoginButton()
         rater = texts.make(gr.Textbox, label="Your name", placeholder="used when not signed in", elem_id="rater-name")
         ids = service.customer_ids(limit=MAX_LISTED_CUSTOMERS)
-        customer = texts.make(gr.Dropdown, choices=[("", ""), *((shorten(i, 24), i) for i in ids)], value="",
-                              label="Customer (empty = random)", allow_custom_value=True, filterable=True)
+        customer = texts.add(gr.Dropdown([("", ""), *((shorten(i, 24), i) for i in ids)], value="",
+                                         label=t("Customer (empty = random)", texts.lang), allow_custom_value=True,
+                                         filterable=True), label="Customer (empty = random)")
         next_pair = texts.make(gr.Button, "New pair", variant="primary", elem_id="new-pair")
     target = gr.Markdown(elem_id="rate-target")
     with gr.Row(equal_height=True):
@@ -141,16 +142,16 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
                 lang_: str = "en", profile: gr.OAuthProfile | None = None) -> str:
         who = profile.username if profile is not None else (name or "").strip()
         if not who:
-            raise DataError(t("is empty", lang_), where=t("Your name", lang_),
-                            fix=t("type your name (or sign in) before submitting", lang_))
+            raise field_error(t("Your name", lang_), t("is empty", lang_),
+                            t("type your name (or sign in) before submitting", lang_), lang_)
         if answer not in CHOICES:
-            raise DataError(t("nothing picked", lang_), where=t("Which fits better?", lang_),
-                            fix=t("pick A, B, tie or both poor", lang_))
+            raise field_error(t("Which fits better?", lang_), t("nothing picked", lang_),
+                            t("pick A, B, tie or both poor", lang_), lang_)
         if pair is None:
-            raise DataError(t("no pair to rate", lang_), where=t("Rate", lang_),
-                            fix=t("press New pair first", lang_))
-        score_a_v = number_field(a, t("Style match of A (1-5)", lang_), low=1, high=5, whole=True)
-        score_b_v = number_field(b, t("Style match of B (1-5)", lang_), low=1, high=5, whole=True)
+            raise field_error(t("Rate", lang_), t("no pair to rate", lang_),
+                            t("press New pair first", lang_), lang_)
+        score_a_v = number_field(a, t("Style match of A (1-5)", lang_), low=1, high=5, whole=True, lang=lang_)
+        score_b_v = number_field(b, t("Style match of B (1-5)", lang_), low=1, high=5, whole=True, lang=lang_)
         rating_id = service.rate(pair, rater=who, choice=answer, score_a=score_a_v, score_b=score_b_v,
                                  comment=note or "")
         # Row ids may skip numbers (an idempotent retry still draws one), so the page numbers the
