@@ -56,7 +56,7 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
         refreshers: list = []
         with gr.Tabs():
             with texts.make(gr.Tab, label="Compose", id="compose"):
-                compose.build(service, texts, lang)
+                compose_refresh = compose.build(service, texts, lang)
             with texts.make(gr.Tab, label="Rate", id="rate") as rate_tab:
                 rate_refresh = rate.build(service, texts, lang)
             with texts.make(gr.Tab, label="Label", id="label") as label_tab:
@@ -75,6 +75,8 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
             for fn, inputs, outputs in found:
                 tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
                 refreshers.append((fn, inputs, outputs))
+        # What the server wrote in one language is written again in the other after a switch.
+        rewritten = [*compose_refresh, *rate_refresh, *label_refresh]
 
         @guard
         def on_load() -> str:
@@ -85,16 +87,20 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
             return [chosen, chosen, banner_markdown(service, chosen), *texts.updates(chosen)]
 
         def on_restore(stored: str | None, current: str) -> list:
-            chosen = lang_of(stored) if stored else lang_of(current)
+            if not stored or stored == current:  # nothing saved, or already built in it: leave the page alone
+                return [gr.skip()] * (3 + len(texts.widgets))
+            chosen = lang_of(stored)
             return [chosen, chosen, banner_markdown(service, chosen), *texts.updates(chosen)]
 
         translated = [lang, switch, banner, *texts.widgets]
         demo.load(on_load, None, banner, api_name="status")
-        switch.input(on_language, switch, translated, api_name="language", show_progress="hidden").then(
+        switched = switch.input(on_language, switch, translated, api_name="language", show_progress="hidden").then(
             lambda chosen: chosen, lang, saved_lang, api_visibility="private")
+        for fn, inputs, outputs in rewritten:
+            switched = switched.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         restore = demo.load(on_restore, [saved_lang, lang], translated, api_visibility="private",
                             show_progress="hidden")
-        for fn, inputs, outputs in refreshers:
+        for fn, inputs, outputs in [*compose_refresh, *refreshers]:
             restore = restore.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=4)
     demo.page_texts = texts  # the translated widgets, for the translation tests

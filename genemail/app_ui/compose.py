@@ -92,8 +92,8 @@ def form_fields(values: tuple[Any, ...], lang: str) -> dict[str, Any]:
     return fields
 
 
-def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
-    """Lay out the tab (call inside a ``gr.Tab``) and wire its events."""
+def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[Any, list[Any], list[Any]]]:
+    """Lay out the tab (call inside a ``gr.Tab``), wire its events; return what re-renders it in another language."""
     first = texts.lang
     ids = service.customer_ids(limit=MAX_LISTED_CUSTOMERS)
     texts.make(gr.Markdown, "Pick a customer (type an ID, a segment or an age to search), or describe a new one "
@@ -201,6 +201,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
     regenerate.click(on_regenerate, [customer, *controls, use_embedding, lang], [temperature, seed, *composed],
                      api_name="regenerate", **model_events)
     compose_new.click(on_compose_new, [*form, *controls, lang], composed, api_name="compose_new", **model_events)
+    return [(on_segment, [customer, lang], [details, segment_md, strategy_md])]
 
 
 def _first_view(service: GenEmailService, ids: list[str], lang: str) -> tuple[Any, str, str]:
