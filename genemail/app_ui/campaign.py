@@ -134,6 +134,18 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
     def on_run(path: str | None, n_value: float | None, max_new: float, name: str | None = None,
                control_pct: float | None = 20, holdout_pct: float | None = 10, seed_value: float | None = 0,
                lang_: str = "en", progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """Run a campaign: segment many customers and write each one's email in their segment's voice, in mixed
+        batches, each email through the quality check. Optionally as an experiment with three arms.
+
+        Args:
+            path: a customer file (CSV, TSV or Parquet), or None to use the first n demo customers.
+            n_value: how many demo customers, when no file is given.
+            max_new: email length, in tokens (8 to 512; 64 is typical).
+            name: an experiment name (letters, digits, '.', '_', '-'), or blank for a plain campaign.
+            control_pct: share of customers who get the one-size-fits-all email, in percent (experiments).
+            holdout_pct: share of customers who get no email, in percent (experiments).
+            seed_value: the arm assignment's seed (experiments).
+        """
         decoding = options(max_new, 0.7, 0, lang_)
         plan = None
         if name and str(name).strip():
@@ -165,6 +177,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
                 gr.update(value=str(result.jsonl_path), visible=True), gr.update(value=str(result.csv_path), visible=True),
                 gr.update(value=preview_table(result.preview, service, lang_), visible=True))
 
+    on_run.__name__ = "run_campaign"  # its MCP tool name
     upload.upload(on_upload, [upload, lang], [upload, upload_status], api_name="campaign_file",
                   show_progress_on=[upload_status])
     run.click(on_run, [upload, n, max_tokens, experiment, control, holdout, arm_seed, lang],

@@ -164,6 +164,11 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
 
     @guard
     def on_segment(customer_id: str, lang_: str = "en") -> tuple[Any, ...]:
+        """Find a known customer's segment, value tier, the reasons, and the segment's email strategy (no email).
+
+        Args:
+            customer_id: the customer's ID in the app's customer table, e.g. "10087".
+        """
         if not customer_id:
             return {}, "", ""
         return _segment_outputs(service.segment(customer_id), service, lang_)
@@ -171,12 +176,31 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
     @guard
     def on_compose(customer_id: str, max_new: float, temp: float, seed_value: float,
                    with_embedding: bool = False, lang_: str = "en") -> tuple[Any, ...]:
+        """Write the marketing email for a known customer in their segment's voice, beside the one-size-fits-all
+        baseline email; both pass the quality check (facts, merge tags, structure) before they are returned.
+
+        Args:
+            customer_id: the customer's ID in the app's customer table, e.g. "10087".
+            max_new: email length, in tokens (8 to 512; 96 is typical).
+            temp: variety, 0 (the same email every time) to 2 (more varied).
+            seed_value: a whole number >= 0; another seed gives another version when variety > 0.
+            with_embedding: also use the customer's behaviour vector (needs a release that has one).
+        """
         result = service.compose(customer_id, options(max_new, temp, seed_value, lang_), bool(with_embedding))
         return _compose_outputs(result, service, lang_)
 
     @guard
     def on_regenerate(customer_id: str, max_new: float, temp: float, seed_value: float,
                       with_embedding: bool = False, lang_: str = "en") -> tuple[Any, ...]:
+        """Write another version of a known customer's emails: the next seed, with some variety.
+
+        Args:
+            customer_id: the customer's ID in the app's customer table.
+            max_new: email length, in tokens (8 to 512).
+            temp: variety, 0 to 2 (0 becomes 0.8, so the text changes).
+            seed_value: the current seed; the next one is used.
+            with_embedding: also use the customer's behaviour vector.
+        """
         checked = options(max_new, temp, seed_value, lang_)  # every field checked before any is changed
         temp_value = checked.temperature if checked.temperature > 0 else REGENERATE_TEMPERATURE
         next_seed = checked.seed + 1
@@ -188,11 +212,30 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
     def on_compose_new(age_v: str | None, gender_v: str, education_v: str, marital_v: str, income_v: str | None,
                        kid_age_v: str, family_v: str | None, recency_v: str | None, max_new: float, temp: float,
                        seed_value: float, lang_: str = "en") -> tuple[Any, ...]:
+        """Segment a new customer described by a few facts (blank = not known) and write their emails.
+
+        Args:
+            age_v: age in years (18 to 110), or blank.
+            gender_v: "F", "M" or blank.
+            education_v: Basic, 2n Cycle, Graduation, Master, PhD, or blank.
+            marital_v: Single, Together, Married, Divorced, Widow, or blank.
+            income_v: yearly household income, or blank.
+            kid_age_v: none, young, teen, young_and_teen, or blank.
+            family_v: family size (1 to 20), or blank.
+            recency_v: days since the last purchase (0 to 3650), or blank.
+            max_new: email length, in tokens (8 to 512).
+            temp: variety, 0 to 2.
+            seed_value: a whole number >= 0.
+        """
         fields = form_fields((age_v, gender_v, education_v, marital_v, income_v, kid_age_v, family_v, recency_v),
                              lang_)
         result = service.compose_new(fields, options(max_new, temp, seed_value, lang_))
         return _compose_outputs(result, service, lang_)
 
+    # MCP tool names (gradio names a tool after its function): what an agent reads in the tool list.
+    for fn, tool in ((on_segment, "segment_customer"), (on_compose, "compose_email"),
+                     (on_regenerate, "regenerate_email"), (on_compose_new, "compose_email_for_new_customer")):
+        fn.__name__ = tool
     controls = [max_tokens, temperature, seed]
     customer.change(on_segment, [customer, lang], [details, segment_md, strategy_md], api_name="segment",
                     show_progress_on=[segment_md])
