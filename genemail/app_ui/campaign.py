@@ -60,6 +60,10 @@ def preview_table(preview: pd.DataFrame, service: GenEmailService, lang: str) ->
     out = preview.copy()
     if "l2" in out.columns:
         out["l2"] = [segment_label(service, s, lang) for s in out["l2"]]
+    verdicts = {"passed": t("passed", lang), "fallback": t("template email", lang)}
+    for column in ("qa_status", "baseline_qa_status"):
+        if column in out.columns:
+            out[column] = [verdicts.get(v, "") if isinstance(v, str) else "" for v in out[column]]
     names = {"customer_id": "customer", "l2": "segment", "email": "segmented email", "qa_status": "check",
              "baseline_email": "baseline email", "baseline_qa_status": "baseline check", "arm": "arm"}
     keep = [c for c in names if c in out.columns]

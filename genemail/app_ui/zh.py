@@ -258,4 +258,5 @@ ZH: dict[str, str] = {
     "of at most {high}": "不大于 {high}", "{value} is out of range": "{value} 超出范围",
     "enter a number {span}": "请输入{span}的数字", "{value} is not a whole number": "{value} 不是整数",
     "enter a whole number {span}": "请输入{span}的整数",
+    "passed": "通过", "template email": "模板邮件",
 }
