@@ -35,10 +35,10 @@ LANG_STORAGE_KEY = "genemail-ui-lang"
 
 
 def build_demo(service: "GenEmailService") -> "gr.Blocks":
-    """The whole app for ``service`` (already started): a status banner, a language switch and seven tabs."""
+    """The whole app for ``service`` (already started): a status banner, a language switch and eight tabs."""
     import gradio as gr
 
-    from genemail.app_ui import campaign, compose, label, models, rate, results, segments
+    from genemail.app_ui import campaign, compose, label, models, rate, results, segments, studio
     from genemail.app_ui.common import banner_markdown, guard
     from genemail.app_ui.i18n import LANG_CHOICES, Texts, lang_of
 
@@ -67,6 +67,8 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 campaign.build(service, texts, lang)
             with texts.make(gr.Tab, label="Results", id="results") as results_tab:
                 results_refresh = results.build(service, texts, lang)
+            with texts.make(gr.Tab, label="Strategy studio", id="studio"):
+                studio.build(service, texts, lang)
             with texts.make(gr.Tab, label="Models", id="models") as models_tab:
                 models.build(service, banner, texts, lang, models_tab)
         # Ratings, labels and experiments are read from their stores whenever a tab opens and on every

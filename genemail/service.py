@@ -54,6 +54,8 @@ LANGS: tuple[str, ...] = ("zh", "en")
 CUSTOMER_FILE_TYPES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 OUTCOME_FILE_TYPES: tuple[str, ...] = (".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".pq")
 CUSTOMER_FILE_MAX_MB = 5
+# What the strategy studio lets an operator edit (besides the phrases a segment must not be told).
+STUDIO_TEXTS: tuple[str, ...] = ("tone", "greeting", "focus", "call_to_action")
 OUTCOME_FILE_MAX_MB = 50
 LATEST = "latest"  # as a revision: the release repo's newest tag (natural order: v10 after v9)
 # What a user should do when no release could be loaded (shown on the app's start page).
@@ -470,6 +472,48 @@ class GenEmailService:
                                release_info=snap.release_info, on_progress=progress, experiment=experiment)
         return campaign_tables(summary, report)
 
+    # -- strategy studio ----------------------------------------------------------------------
+    def studio_preview(self, segment: str, edits: Mapping[str, Any], n: int = 3,
+                       options: GenerationOptions | None = None) -> dict[str, Any]:
+        """``segment``'s strategy with ``edits`` applied, tried on its first ``n`` demo customers.
+
+        ``edits`` may set ``tone``, ``greeting``, ``focus``, ``call_to_action`` (text) and
+        ``must_not_say`` (phrases), in the language the emails are written in. The emails go through
+        the quality gate as any other; the release in use is not changed (a copy of its strategies is
+        edited). Returns the edited texts, a unified diff of the change and one row per customer.
+        """
+        import dataclasses
+        import difflib
+        from types import MappingProxyType
+
+        snap = self.snapshot
+        book = snap.strategies
+        strategy = book.for_segment(segment)
+        lang = self.config.lang
+        text = strategy.text(lang)
+        changes: dict[str, Any] = {k: str(edits[k]).strip() for k in STUDIO_TEXTS if edits.get(k) is not None}
+        if edits.get("must_not_say") is not None:
+            changes["must_not_say"] = tuple(dict.fromkeys(
+                p.strip() for p in str(edits["must_not_say"]).replace("，", ",").replace("\n", ",").split(",")
+                if p.strip()))
+        for name in STUDIO_TEXTS:
+            if name in changes and not changes[name]:
+                raise DataError("is empty", where=name.replace("_", " "), fix="write the text, or keep the old one")
+        edited = dataclasses.replace(text, **changes)
+        trial_strategy = dataclasses.replace(strategy, texts=MappingProxyType({**strategy.texts, lang: edited}))
+        trial_book = dataclasses.replace(book, strategies=MappingProxyType({**book.strategies,
+                                                                            segment: trial_strategy}))
+        trial = dataclasses.replace(snap, strategies=trial_book)  # the live release is untouched
+        before, after = _studio_lines(text), _studio_lines(edited)
+        diff = "\n".join(difflib.unified_diff(before, after, f"{segment} (release {snap.revision})",
+                                              f"{segment} (edited)", lineterm=""))
+        ids = [cid for cid, seg in self.customer_segments().items() if seg == segment][:n]
+        rows = []
+        for cid in ids:
+            result = self._compose(trial, self.table.row(cid), options)
+            rows.append({"customer_id": cid, "email": result.email, "qa": getattr(result, "qa", None)})
+        return {"segment": segment, "texts": after, "diff": diff, "rows": rows, "changed": before != after}
+
     # -- experiment results --------------------------------------------------------------------
     def experiments(self) -> list[str]:
         """Experiments in the results database (none before the first ingest)."""
@@ -639,6 +683,12 @@ def _verdict(status: Any, attempts: Any) -> str:
         return "first_draft" if int(attempts) <= 1 else "later_draft"
     except (TypeError, ValueError):
         return "first_draft"
+
+
+def _studio_lines(text: Any) -> list[str]:
+    """A strategy's editable texts as ``name: value`` lines (what the studio's diff compares)."""
+    lines = [f"{name}: {getattr(text, name)}" for name in STUDIO_TEXTS]
+    return [*lines, f"must_not_say: {', '.join(text.must_not_say)}"]
 
 
 def _rank(db: Path, table: str, column: str, row_id: int) -> int:

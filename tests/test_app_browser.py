@@ -81,7 +81,7 @@ def test_compose_and_rate_in_a_real_browser(page, app_url: str, app_service, tmp
 
     # Rate one blind pair.
     before = app_service.store.count()
-    page.get_by_role("tab", name="Rate").click()
+    page.get_by_role("tab", name="Rate", exact=True).click()
     page.locator("#rater-name textarea, #rater-name input").first.fill("browser-rater")
     page.locator("#new-pair").click()
     page.wait_for_function("s => document.querySelector(s).value.trim()", arg="#email-a textarea")
@@ -103,7 +103,7 @@ def test_label_and_results_tabs_in_a_real_browser(page, app_url: str, app_servic
     page.goto(app_url)
     expect(page.locator("#release-banner")).to_contain_text("Release v1")
     before = app_service.labels.store.count()
-    page.get_by_role("tab", name="Label").click()
+    page.get_by_role("tab", name="Label", exact=True).click()
     page.locator("#labeler textarea, #labeler input").first.fill("browser-labeler")
     page.locator("#next-label").click()
     expect(page.locator("#label-header")).to_contain_text("Customer")
@@ -114,7 +114,7 @@ def test_label_and_results_tabs_in_a_real_browser(page, app_url: str, app_servic
     assert app_service.labels.store.count() == before + 1
     _shot(page, tmp_path, "label.png")
 
-    page.get_by_role("tab", name="Results").click()
+    page.get_by_role("tab", name="Results", exact=True).click()
     expect(page.locator("#show-results")).to_be_visible()
     _shot(page, tmp_path, "results.png")
     assert page.locator("text=Traceback").count() == 0
@@ -198,14 +198,14 @@ def test_errors_leave_every_control_usable_and_name_their_field(page, app_url: s
     # A junk upload is refused as it arrives, without the server's path.
     junk = tmp_path / "junk.csv"
     junk.write_bytes(b"\x00\x01junk" * 2000)
-    page.get_by_role("tab", name="Campaign").click()
+    page.get_by_role("tab", name="Campaign", exact=True).click()
     page.locator("#campaign-file input[type=file]").set_input_files(str(junk))
     expect(page.locator("#campaign-file-status")).to_contain_text("junk.csv")
     assert "/tmp/" not in _toast(page, "junk.csv")
     _no_dead_end(page, "junk upload")
 
     # An unknown release: confirmation first, then a message; the release in use keeps serving.
-    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("tab", name="Models", exact=True).click()
     tags = page.locator("#release-tags input")
     tags.fill("v404")
     tags.press("Enter")
@@ -226,11 +226,12 @@ WORDS = {
     "en": {"lang": "English", "release": "Release v1", "segment": "Segment:", "tabs": ("Compose", "Rate", "Label",
            "Campaign", "Results", "Models"), "empty": "empty", "age": "Age", "saved_rating": "Saved as rating #",
            "saved_label": "Saved as label #", "choice": "A fits the target style better", "tier": "Mid value",
-           "experiment": "Experiment", "everyone": "everyone", "advanced": "Advanced", "new": "New customer"},
+           "experiment": "Experiment", "everyone": "everyone", "advanced": "Advanced", "new": "New customer",
+           "studio": "Strategy studio", "unchanged": "unchanged"},
     "zh": {"lang": "中文", "release": "版本 v1", "segment": "客群：", "tabs": ("撰写", "评分", "标注", "营销活动",
            "实验结果", "模型版本"), "empty": "表单是空的", "age": "年龄", "saved_rating": "已保存为第",
            "saved_label": "已保存为第", "choice": "A 更符合目标风格", "tier": "中价值", "experiment": "实验",
-           "everyone": "所有", "advanced": "高级", "new": "新客户"},
+           "everyone": "所有", "advanced": "高级", "new": "新客户", "studio": "策略工作室", "unchanged": "当前版本未改变"},
 }
 
 
@@ -247,7 +248,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     page.locator("#ui-lang").get_by_text(w["lang"], exact=True).click()
     expect(page.locator("#release-banner")).to_contain_text(w["release"])
     for tab in w["tabs"]:
-        expect(page.get_by_role("tab", name=tab)).to_be_visible()
+        expect(page.get_by_role("tab", name=tab, exact=True)).to_be_visible()
     _no_dead_end(page, "language switch")
 
     # Compose for three customers: the preselected one, one found by its segment's name, one by ID.
@@ -282,7 +283,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     _no_dead_end(page, "forms")
 
     # Rate two pairs.
-    page.get_by_role("tab", name=w["tabs"][1]).click()
+    page.get_by_role("tab", name=w["tabs"][1], exact=True).click()
     page.locator("#rater-name textarea, #rater-name input").first.fill(f"day-{lang}")
     before = app_service.store.count()
     for k in range(2):
@@ -297,7 +298,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     _no_dead_end(page, "rate")
 
     # Label two customers.
-    page.get_by_role("tab", name=w["tabs"][2]).click()
+    page.get_by_role("tab", name=w["tabs"][2], exact=True).click()
     page.locator("#labeler textarea, #labeler input").first.fill(f"day-{lang}")
     before = app_service.labels.store.count()
     for _ in range(2):
@@ -312,9 +313,21 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     assert app_service.labels.store.count() == before + 2
     _no_dead_end(page, "label")
 
+    # The strategy studio: a changed tone, previewed on the segment's customers; the release stays.
+    page.get_by_role("tab", name=w["studio"], exact=True).click()
+    box = page.locator("#studio-segment input")
+    box.click()
+    page.get_by_role("option", name=app_service.segment_name("Dormant", lang), exact=True).click()
+    expect(page.locator("#studio-tone textarea, #studio-tone input").first).not_to_have_value("")
+    _type(page, "#studio-tone textarea, #studio-tone input", "轻松友好")
+    page.locator("#studio-preview").click()
+    expect(page.locator("#studio-status")).to_contain_text(w["unchanged"])
+    expect(page.locator("#studio-emails")).to_be_visible()
+    _no_dead_end(page, "strategy studio")
+
     # A campaign of 100 customers as an experiment (the test table has about 110).
     name = f"day-{lang}"
-    page.get_by_role("tab", name=w["tabs"][3]).click()
+    page.get_by_role("tab", name=w["tabs"][3], exact=True).click()
     _type(page, "#campaign-n input", "100")
     page.locator("#campaign-experiment").get_by_text(w["experiment"]).first.click()
     _type(page, "#experiment-name textarea, #experiment-name input", name)
@@ -326,7 +339,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
                           tmp_path / "events.csv")
 
     # Ingest its events, reload, find the experiment (and the language) again.
-    page.get_by_role("tab", name=w["tabs"][4]).click()
+    page.get_by_role("tab", name=w["tabs"][4], exact=True).click()
     page.locator("#send-log input[type=file]").set_input_files(str(log))
     page.locator("#events-file input[type=file]").set_input_files(str(events))
     page.wait_for_timeout(1000)
@@ -334,7 +347,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     expect(page.locator("#ingest-status")).to_contain_text(name)
     page.reload()
     expect(page.locator("#release-banner")).to_contain_text(w["release"])  # the language survives a reload
-    page.get_by_role("tab", name=w["tabs"][4]).click()
+    page.get_by_role("tab", name=w["tabs"][4], exact=True).click()
     box = page.locator("#experiment input")
     box.click()
     box.fill(name)
@@ -345,7 +358,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     _no_dead_end(page, "results after reload")
 
     # An unknown release, then back to v1; both ask first and say it applies to everyone.
-    page.get_by_role("tab", name=w["tabs"][5]).click()
+    page.get_by_role("tab", name=w["tabs"][5], exact=True).click()
     expect(page.locator("#release-tags input")).to_have_value("v1")  # the tab has listed the releases
     for tag in ("v404", "v1"):
         tags = page.locator("#release-tags input")

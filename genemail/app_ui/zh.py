@@ -259,4 +259,15 @@ ZH: dict[str, str] = {
     "enter a number {span}": "请输入{span}的数字", "{value} is not a whole number": "{value} 不是整数",
     "enter a whole number {span}": "请输入{span}的整数",
     "passed": "通过", "template email": "模板邮件",
+    # strategy studio
+    "Strategy studio": "策略工作室",
+    "Edit a segment's strategy and try it on that segment's customers before anyone else sees it: the emails go "
+    "through the same quality check, and the release in use does not change.":
+        "编辑某个客群的策略，并先在该客群的客户身上试写：邮件经过同样的质量检查，当前版本不会改变。",
+    "Never tell this segment (phrases, comma-separated)": "绝不能对该客群说的话（短语，用逗号分隔）",
+    "Preview on this segment's customers": "在该客群的客户上预览", "Preview": "预览", "Change": "改动",
+    "pick the segment whose strategy you edit": "请选择要编辑策略的客群",
+    "Preview of **{segment}** on {n} of its customers; the release in use is unchanged.":
+        "**{segment}** 在其 {n} 位客户上的预览；当前版本未改变。",
+    "(nothing was changed)": "（未做任何改动）",
 }
