@@ -82,3 +82,21 @@ def test_switching_the_page_to_chinese_changes_labels_names_and_messages(app_url
     assert "Customer" in [o.get("label") for o in english if isinstance(o, dict)]
     _, _, strategy_en = client.predict(cid, api_name="/segment")
     assert "Tone" in strategy_en and "the emails are written in Chinese" in strategy_en
+
+
+@pytest.mark.integration
+def test_the_segmenters_reasons_read_in_chinese(app_service) -> None:
+    import re
+
+    from genemail.app_ui.i18n import reason_text
+
+    name = lambda segment: app_service.segment_name(segment, "zh")  # noqa: E731
+    reasons = {r for cid in app_service.customer_ids(60) for r in app_service.segment(cid).reasons}
+    assert len(reasons) > 20
+    english = [r for r in reasons if re.search(r"[A-Za-z]{3,}", reason_text(r, "zh", name))]
+    assert not english, english[:5]
+    assert reason_text("Last purchase 39 days ago (> 30, ≤ 60): cooling off, worth re-engaging", "zh") == \
+        "上次购买在 39 天前（> 30，≤ 60）：开始冷淡，值得唤回"
+    assert reason_text("Low value tier: spends ¥26 a year, bottom 13% of customers", "zh") == \
+        "低价值层级：年消费 ¥26，位于后 13%"
+    assert reason_text("Something new the segmenter says", "zh") == "Something new the segmenter says"  # kept

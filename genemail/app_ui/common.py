@@ -17,7 +17,7 @@ import gradio as gr
 
 from genemail.errors import ArtifactError, ConfigError, DataError, GenEmailError, HubError, StrategyError
 from genemail.generation.compose import ComposeResult, SegmentView, StrategyCard
-from genemail.app_ui.i18n import SEGMENT_NAMES, lang_of, t, tier_name
+from genemail.app_ui.i18n import SEGMENT_NAMES, lang_of, reason_text, t, tier_name
 from genemail.service import GenEmailService, GenerationOptions
 
 logger = logging.getLogger("genemail.app")
@@ -207,9 +207,11 @@ def segment_markdown(view: SegmentView, service: GenEmailService, lang: Any = "e
     ]
     if view.cold_start_reason:
         lines.append("> " + t("New customer: {reason}. The default strategy is used.", lang,
-                              reason=html.escape(view.cold_start_reason)))
+                              reason=html.escape(reason_text(view.cold_start_reason, lang))))
     lines.append("\n" + t("**Why this segment:**", lang))
-    lines += [f"- {html.escape(r)}" for r in view.reasons] or ["- " + t("(no reasons available)", lang)]
+    name = functools.partial(segment_label, service, lang=lang)
+    lines += [f"- {html.escape(reason_text(r, lang, name))}" for r in view.reasons] \
+        or ["- " + t("(no reasons available)", lang)]
     return "\n".join(lines)
 
 

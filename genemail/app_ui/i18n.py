@@ -13,6 +13,7 @@ written on the server, so the page keeps the language in its session instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,48 @@ SEGMENT_NAMES = {
            "Need_Reengagement": "待唤回型", "Dormant": "沉睡-挽回型", "Cold_Start": "新客户（数据不足）",
            "unsure": "不确定"},
 }
+
+
+# The segmenter's reasons (genemail.segmentation.explain) in Chinese, pattern by pattern; a reason no
+# pattern knows stays in English rather than being guessed at.
+_RANK = ((re.compile(r"top (\d+)% of customers"), r"位于前 \1%"),
+         (re.compile(r"bottom (\d+)% of customers"), r"位于后 \1%"), (re.compile(r"about average"), "接近平均"))
+_REASONS = (
+    (re.compile(r"^Last purchase (\d+) days ago \(≤ (\d+)\): active$"), r"上次购买在 \1 天前（≤ \2）：活跃"),
+    (re.compile(r"^Last purchase (\d+) days ago \(> (\d+), ≤ (\d+)\): cooling off, worth re-engaging$"),
+     r"上次购买在 \1 天前（> \2，≤ \3）：开始冷淡，值得唤回"),
+    (re.compile(r"^Last purchase (\d+) days ago \(> (\d+)\): lapsed$"), r"上次购买在 \1 天前（> \2）：已沉睡"),
+    (re.compile(r"^[Ss]pends (\S+) a year, (.+)$"), r"年消费 \1，\2"),
+    (re.compile(r"^[Hh]ousehold income (\S+), (.+)$"), r"家庭收入 \1，\2"),
+    (re.compile(r"^(\d+) purchases, (.+)$"), r"购买 \1 次，\2"),
+    (re.compile(r"^(\d+) child(?:ren)? at home: parent$"), r"家中有 \1 个孩子：亲子客户"),
+    (re.compile(r"^Past spending counts (\d+)% after (\d+) quiet days \(half-life (\d+) days\)$"),
+     r"过往消费按 \1% 计入（已 \2 天未购买，半衰期 \3 天）"),
+    (re.compile(r"^Cold start \((.+)\): default strategy until we know more$"), r"新客户（\1）：在了解更多之前使用默认策略"),
+    (re.compile(r"^Too little data for a segment: (.+); the default strategy is used\.$"), r"数据不足，无法分群：\1；使用默认策略。"),
+)
+_TIER_LEAD = re.compile(r"^(High|Mid|Low) value tier: (.+)$")
+_BORDERLINE = re.compile(r"^Borderline: (\d+)% confident in (\S+)$")
+
+
+def reason_text(reason: str, lang: Any, segment_name: Callable[[str], str] | None = None) -> str:
+    """One of the segmenter's reasons in ``lang`` (Chinese by pattern; unknown wording stays English)."""
+    if lang_of(lang) != "zh":
+        return reason
+    lead = _TIER_LEAD.match(reason)
+    if lead:
+        return f"{TIER_NAMES['zh'][lead.group(1)]}层级：" + reason_text(lead.group(2), lang, segment_name)
+    borderline = _BORDERLINE.match(reason)
+    if borderline:
+        name = segment_name(borderline.group(2)) if segment_name else borderline.group(2)
+        return f"处于边界：归入{name}的把握为 {borderline.group(1)}%"
+    for pattern, words in _REASONS:
+        if pattern.match(reason):
+            text = pattern.sub(words, reason)
+            for rank, rank_words in _RANK:
+                text = rank.sub(rank_words, text)
+            return text
+    return reason
 
 
 def lang_of(lang: Any) -> str:
