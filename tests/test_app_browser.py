@@ -207,11 +207,12 @@ def test_errors_leave_every_control_usable_and_name_their_field(page, app_url: s
     # An unknown release: confirmation first, then a message; the release in use keeps serving.
     page.get_by_role("tab", name="Models", exact=True).click()
     tags = page.locator("#release-tags input")
+    expect(tags).to_have_value("v1")  # the tab has listed the releases (it selects the one in use)
     tags.fill("v404")
     tags.press("Enter")
     page.locator("#switch-release").click()
-    _shot(page, tmp_path, "switch.png")
     expect(page.locator("#switch-confirm-text")).to_contain_text("everyone")
+    expect(page.locator("#switch-confirm-text")).to_contain_text("v404")
     page.locator("#switch-confirm-yes").click()
     assert "Fix" in _toast(page, "v404")
     expect(page.locator("#release-banner")).to_contain_text("Release v1")
@@ -366,6 +367,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
         tags.press("Enter")
         page.locator("#switch-release").click()
         expect(page.locator("#switch-confirm-text")).to_contain_text(w["everyone"])
+        expect(page.locator("#switch-confirm-text")).to_contain_text(tag)
         page.locator("#switch-confirm-yes").click()
         if tag == "v404":
             assert "v404" in _toast(page, "v404")
