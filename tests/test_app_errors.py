@@ -14,7 +14,7 @@ from genemail.app_ui.common import LONG_TOKEN, number_field, plain_message, shor
 from genemail.errors import DataError
 
 # What never belongs in a message to a marketer.
-DEVELOPER_WORDS = re.compile(r"/tmp/|/work/|docs/|\.md\b|--[a-z]|schema|python -m|genemail |Traceback|"
+DEVELOPER_WORDS = re.compile(r"/tmp/|docs/|\.md\b|--[a-z]|schema|python -m|genemail |Traceback|"
                              r"is less than minimum|is greater than maximum")
 
 

@@ -127,20 +127,6 @@ def number_field(value: Any, field: str, *, low: float | None = None, high: floa
     return number
 
 
-class FieldSlider(gr.Slider):
-    """A slider whose range is checked by the handler (with the field's name), not by Gradio's preprocess.
-
-    Gradio refuses an out-of-range value with "Value 9 is greater than maximum value 5.", which names
-    no field; the page's handlers call :func:`number_field` instead.
-    """
-
-    def get_block_name(self) -> str:
-        return "slider"  # the same widget on the page
-
-    def preprocess(self, payload: float) -> float:
-        return payload
-
-
 def _fmt_bound(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return str(value)

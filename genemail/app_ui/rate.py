@@ -17,7 +17,6 @@ from genemail.app_ui.common import (
     MAX_LISTED_CUSTOMERS,
     MODEL_CONCURRENCY,
     MODEL_QUEUE,
-    FieldSlider,
     field_error,
     guard,
     number_field,
@@ -26,6 +25,7 @@ from genemail.app_ui.common import (
     strategy_markdown,
 )
 from genemail.app_ui.i18n import Texts, t
+from genemail.app_ui.widgets import FieldSlider
 from genemail.ratings.store import CHOICES
 from genemail.ratings.workflow import RatingPair
 from genemail.service import GenEmailService
