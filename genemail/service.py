@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from genemail.data.table import CustomerTable
+    from genemail.experiments.assignment import ExperimentConfig
     from genemail.experiments.ingest import IngestResult
     from genemail.generation.campaign import CampaignResult
     from genemail.generation.compose import ComposeResult, SegmentView
@@ -48,6 +49,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LANGS: tuple[str, ...] = ("zh", "en")
+# Uploads are checked when they arrive, before anything runs on them: a customer file of the app's
+# largest campaign (2,000 rows) is well under 1 MB; an events export of a large campaign is bigger.
+CUSTOMER_FILE_TYPES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+OUTCOME_FILE_TYPES: tuple[str, ...] = (".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".pq")
+CUSTOMER_FILE_MAX_MB = 5
+# What the strategy studio lets an operator edit (besides the phrases a segment must not be told).
+STUDIO_TEXTS: tuple[str, ...] = ("tone", "greeting", "focus", "call_to_action")
+OUTCOME_FILE_MAX_MB = 50
 LATEST = "latest"  # as a revision: the release repo's newest tag (natural order: v10 after v9)
 # What a user should do when no release could be loaded (shown on the app's start page).
 NO_RELEASE_FIX = (
@@ -77,6 +86,7 @@ class ServiceConfig:
         labels_repo: dataset repo the hand labels are exported to; ``None`` keeps them local.
         work_dir: where campaign outputs and the export folder go (``None``: a temp folder).
         lang: language of the prompts and strategy texts (``zh`` or ``en``).
+        ui_lang: language the page opens in (``en`` or ``zh``; each user can switch in the page).
         max_campaign_rows: largest campaign run from the app.
         batch_size: rows per generation batch in campaigns.
         pair_cache_size: composed rating pairs kept so raters of one customer share one generation.
@@ -96,6 +106,7 @@ class ServiceConfig:
     labels_repo: str | None = None
     work_dir: Path | None = None
     lang: str = "zh"
+    ui_lang: str = "en"
     max_campaign_rows: int = 2000
     batch_size: int = 8
     pair_cache_size: int = 256
@@ -111,6 +122,8 @@ class ServiceConfig:
                 raise config_error(name, value, "a positive integer")
         if self.lang not in LANGS:
             raise config_error("lang", self.lang, f"one of {LANGS}")
+        if self.ui_lang not in LANGS:
+            raise config_error("ui_lang", self.ui_lang, f"one of {LANGS}")
         if self.customers_path is not None and not Path(self.customers_path).is_file():
             raise ConfigError(f"customers_path={str(self.customers_path)!r} does not exist",
                               fix="pass an existing CSV/Parquet customer file, or none for synthetic customers")
@@ -261,6 +274,64 @@ class GenEmailService:
         """Customer IDs of the demo table, in file order (the first ``limit``)."""
         return self.table.ids(limit)
 
+    def customer_segments(self, limit: int | None = None) -> dict[str, str]:
+        """Customer ID -> L2 segment of the first ``limit`` demo customers (empty without a release).
+
+        Cached per release: the customer list shows each customer's segment, and segmenting a
+        thousand rows once is cheap next to doing it on every page load.
+        """
+        if not self.ready:
+            return {}
+        snap = self.snapshot
+        key = ("segments", snap.release_sha or str(snap.segmenter_dir), limit)
+        cached = self._overviews.get(str(key))
+        if cached is None:
+            frame = self.customers.head(limit) if limit else self.customers
+            scored = snap.segmenter.segment(frame.reset_index(drop=True))
+            cached = dict(zip(frame.index.astype(str), scored["l2"].fillna(taxonomy.COLD_START).astype(str)))
+            self._overviews[str(key)] = cached
+        return cached
+
+    def segment_name(self, segment: str, lang: str) -> str | None:
+        """The loaded strategies' display name of ``segment`` in ``lang``; None when they have none."""
+        text = self.strategy_text(segment, lang)
+        return text.display_name if text is not None else None
+
+    def strategy_text(self, segment: str, lang: str) -> Any:
+        """The loaded strategy of ``segment`` in ``lang`` (tone, greeting, ...); None when it has no such text."""
+        if not self.ready:
+            return None
+        try:
+            strategy = self.snapshot.strategies.for_segment(str(segment))
+            return strategy.text(lang) if lang in strategy.languages else None
+        except GenEmailError:
+            return None
+
+    def check_upload(self, path: str | Path | None, kind: str) -> Path | None:
+        """Refuse an upload that is too big or of the wrong type, as it arrives (``kind``: customers/outcomes).
+
+        A customer file is also read, so a file the campaign cannot use is refused now, not at Run.
+        """
+        if not path:
+            return None
+        file = Path(path)
+        types, limit_mb = ((CUSTOMER_FILE_TYPES, CUSTOMER_FILE_MAX_MB) if kind == "customers"
+                           else (OUTCOME_FILE_TYPES, OUTCOME_FILE_MAX_MB))
+        if file.suffix.lower() not in types:
+            raise DataError(f"a {file.suffix or 'nameless'} file cannot be read here", where=file.name,
+                            fix=f"upload one of these file types: {', '.join(types)}")
+        size_mb = file.stat().st_size / 1e6
+        if size_mb > limit_mb:
+            raise DataError(f"the file is {size_mb:.1f} MB, more than the {limit_mb} MB allowed here", where=file.name,
+                            fix="upload a smaller file (split it, or keep only the rows you need)")
+        if file.stat().st_size == 0:
+            raise DataError("the file is empty", where=file.name, fix="upload the file again, with its rows")
+        if kind == "customers":
+            from genemail.generation.campaign import campaign_customers
+
+            campaign_customers(str(file), self.customers.head(0), self.config.max_campaign_rows)
+        return file
+
     # -- segmenting and composing --------------------------------------------------------------
     def segment(self, customer_id: str) -> SegmentView:
         """Segment, probabilities, reasons and strategy of a known customer."""
@@ -336,6 +407,14 @@ class GenEmailService:
         """Store one rating of ``pair`` (A = left, B = right); return its ``rating_id`` (idempotent)."""
         return self.ratings.rate(pair, rater=rater, choice=choice, score_a=score_a, score_b=score_b, comment=comment)
 
+    def rating_number(self, rating_id: int) -> int:
+        """The rating's place among the stored ratings (1, 2, 3, ... without the gaps row ids may have)."""
+        return _rank(Path(self.config.ratings_db), "ratings", "rating_id", rating_id)
+
+    def label_number(self, label_id: int) -> int:
+        """The label's place among the stored labels (1, 2, 3, ... without gaps)."""
+        return _rank(Path(self.config.labels_db), "labels", "label_id", label_id)
+
     def stats(self) -> tuple[dict[str, Any], pd.DataFrame]:
         """The live rating statistics: ``(summary dict, tidy table)``."""
         return self.ratings.stats()
@@ -359,12 +438,28 @@ class GenEmailService:
         return self.labels.submit(task, rater=rater, l1=l1, l2=l2, note=note)
 
     # -- campaign ------------------------------------------------------------------------------
+    def experiment_plan(self, name: str, control: float, holdout: float, seed: int,
+                        field: str = "Experiment name") -> ExperimentConfig:
+        """An experiment's arms for a campaign from the page; a bad name or split names its field."""
+        from genemail.experiments.assignment import NAME_PATTERN, ExperimentConfig
+
+        if not NAME_PATTERN.fullmatch(name):
+            raise DataError(f"{name[:40]!r} cannot name an experiment", where=field,
+                            fix="use letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                                "e.g. spring-2026")
+        if control + holdout >= 1:
+            raise DataError("the control and holdout shares leave no customer for the segmented email",
+                            where=field, fix="keep control + holdout below 100%, e.g. 20% and 10%")
+        return ExperimentConfig(name=name, control=control, holdout=holdout, seed=seed)
+
     def campaign(self, source: str | Path | int, options: GenerationOptions | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> CampaignResult:
+                 progress: Callable[[int, int], None] | None = None,
+                 experiment: ExperimentConfig | None = None) -> CampaignResult:
         """Segment and generate, in mixed batches, for an uploaded file (a path) or the first ``n`` demo customers.
 
         Writes ``campaign.jsonl`` and ``campaign.csv`` (one row per customer) under :attr:`work_dir`;
-        ``progress(done, total)`` is called after every batch.
+        ``progress(done, total)`` is called after every batch. With ``experiment`` every customer
+        gets an arm and the JSONL file is the experiment's send log (the Results tab ingests it).
         """
         from genemail.generation.campaign import campaign_customers, campaign_tables, run_campaign
 
@@ -374,8 +469,50 @@ class GenEmailService:
         config = (options or GenerationOptions()).generation_config(self.config.lang)
         summary = run_campaign(frame, snap.segmenter, snap.strategies, snap.generator, out_dir / "campaign.jsonl",
                                config, batch_size=self.config.batch_size, progress=False,
-                               release_info=snap.release_info, on_progress=progress)
+                               release_info=snap.release_info, on_progress=progress, experiment=experiment)
         return campaign_tables(summary, report)
+
+    # -- strategy studio ----------------------------------------------------------------------
+    def studio_preview(self, segment: str, edits: Mapping[str, Any], n: int = 3,
+                       options: GenerationOptions | None = None) -> dict[str, Any]:
+        """``segment``'s strategy with ``edits`` applied, tried on its first ``n`` demo customers.
+
+        ``edits`` may set ``tone``, ``greeting``, ``focus``, ``call_to_action`` (text) and
+        ``must_not_say`` (phrases), in the language the emails are written in. The emails go through
+        the quality gate as any other; the release in use is not changed (a copy of its strategies is
+        edited). Returns the edited texts, a unified diff of the change and one row per customer.
+        """
+        import dataclasses
+        import difflib
+        from types import MappingProxyType
+
+        snap = self.snapshot
+        book = snap.strategies
+        strategy = book.for_segment(segment)
+        lang = self.config.lang
+        text = strategy.text(lang)
+        changes: dict[str, Any] = {k: str(edits[k]).strip() for k in STUDIO_TEXTS if edits.get(k) is not None}
+        if edits.get("must_not_say") is not None:
+            changes["must_not_say"] = tuple(dict.fromkeys(
+                p.strip() for p in str(edits["must_not_say"]).replace("，", ",").replace("\n", ",").split(",")
+                if p.strip()))
+        for name in STUDIO_TEXTS:
+            if name in changes and not changes[name]:
+                raise DataError("is empty", where=name.replace("_", " "), fix="write the text, or keep the old one")
+        edited = dataclasses.replace(text, **changes)
+        trial_strategy = dataclasses.replace(strategy, texts=MappingProxyType({**strategy.texts, lang: edited}))
+        trial_book = dataclasses.replace(book, strategies=MappingProxyType({**book.strategies,
+                                                                            segment: trial_strategy}))
+        trial = dataclasses.replace(snap, strategies=trial_book)  # the live release is untouched
+        before, after = _studio_lines(text), _studio_lines(edited)
+        diff = "\n".join(difflib.unified_diff(before, after, f"{segment} (release {snap.revision})",
+                                              f"{segment} (edited)", lineterm=""))
+        ids = [cid for cid, seg in self.customer_segments().items() if seg == segment][:n]
+        rows = []
+        for cid in ids:
+            result = self._compose(trial, self.table.row(cid), options)
+            rows.append({"customer_id": cid, "email": result.email, "qa": getattr(result, "qa", None)})
+        return {"segment": segment, "texts": after, "diff": diff, "rows": rows, "changed": before != after}
 
     # -- experiment results --------------------------------------------------------------------
     def experiments(self) -> list[str]:
@@ -400,7 +537,51 @@ class GenEmailService:
         if not send_log or not events:
             raise DataError("both the campaign's send log and the events file are needed", where="Results tab",
                             fix="upload the send log written by an experiment campaign and the platform's events export")
-        return ingest_events(self.config.results_db, Path(send_log), Path(events))
+        result = ingest_events(self.config.results_db, Path(send_log), Path(events))
+        self._record_qa(Path(send_log), result.experiment)
+        return result
+
+    def _qa_path(self) -> Path:
+        """The quality-check counts of ingested send logs, beside the results database."""
+        db = Path(self.config.results_db)
+        return db.with_name(db.stem + "-qa.json")
+
+    def _record_qa(self, send_log: Path, experiment: str) -> None:
+        """Keep the send log's quality-check verdicts per segment and arm (the results store keeps none).
+
+        Counts, not rows: the Results tab shows per segment and arm how many emails passed the
+        check on the first draft, on a later draft, or went out as the template email.
+        """
+        import json
+
+        from genemail.experiments.tables import iter_chunks, table_format
+
+        counts: dict[str, dict[str, int]] = {}
+        fmt = table_format(send_log)
+        for chunk in iter_chunks(send_log, fmt):
+            for record in chunk.records:
+                if str(record.get("experiment")) != experiment or record.get("arm") == "holdout":
+                    continue
+                key = f"{record.get('l2') or record.get('segment')}|{record.get('arm')}"
+                verdict = _verdict(record.get("qa_status"), record.get("qa_attempts"))
+                entry = counts.setdefault(key, {"first_draft": 0, "later_draft": 0, "template": 0, "unchecked": 0})
+                entry[verdict] += 1
+        path = self._qa_path()
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        stored[experiment] = counts  # the latest send log of an experiment is the one its report stands on
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(path)
+
+    def qa_counts(self, experiment: str) -> dict[tuple[str, str], dict[str, int]]:
+        """(segment, arm) -> emails that passed the check on the first draft, a later one, or were the template."""
+        import json
+
+        path = self._qa_path()
+        if not path.is_file():
+            return {}
+        found = json.loads(path.read_text(encoding="utf-8")).get(experiment, {})
+        return {tuple(key.split("|", 1)): value for key, value in found.items()}  # type: ignore[misc]
 
     # -- segment explorer ----------------------------------------------------------------------
     def segment_overview(self) -> dict[str, Any]:
@@ -490,3 +671,29 @@ class GenEmailService:
             rows.append({"artifact": name, "repo_id": pin.repo_id, "repo_type": pin.repo_type, "sha": pin.sha,
                          "card": tree_url(endpoint, pin.repo_id, pin.repo_type, pin.sha)})
         return rows
+
+
+def _verdict(status: Any, attempts: Any) -> str:
+    """A send-log row's quality-check verdict: first_draft, later_draft, template or unchecked."""
+    if status in (None, "") or status != status:  # NaN from a CSV send log
+        return "unchecked"
+    if str(status) != "passed":
+        return "template"
+    try:
+        return "first_draft" if int(attempts) <= 1 else "later_draft"
+    except (TypeError, ValueError):
+        return "first_draft"
+
+
+def _studio_lines(text: Any) -> list[str]:
+    """A strategy's editable texts as ``name: value`` lines (what the studio's diff compares)."""
+    lines = [f"{name}: {getattr(text, name)}" for name in STUDIO_TEXTS]
+    return [*lines, f"must_not_say: {', '.join(text.must_not_say)}"]
+
+
+def _rank(db: Path, table: str, column: str, row_id: int) -> int:
+    """How many rows of ``table`` have ``column <= row_id`` (a read-only look at the store's file)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} <= ?", (int(row_id),)).fetchone()[0])

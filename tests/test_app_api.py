@@ -12,8 +12,9 @@ from genemail.taxonomy import COLD_START, L2_SEGMENTS
 pytestmark = pytest.mark.integration
 
 ENDPOINTS = {"/segment", "/compose", "/regenerate", "/compose_new", "/next_pair", "/rate", "/stats", "/segments",
-             "/segments_method", "/segments_drift", "/campaign", "/release", "/release_info", "/tags", "/status",
-             "/results", "/ingest", "/next_label", "/label", "/label_stats"}
+             "/segments_method", "/segments_drift", "/campaign", "/campaign_file", "/release", "/release_info", "/tags",
+             "/status", "/results", "/ingest", "/experiments", "/outcome_file", "/next_label", "/label", "/label_stats",
+             "/language"}
 
 
 @pytest.fixture
@@ -22,6 +23,11 @@ def client(app_url: str):
     from tests.fixtures.app import app_client
 
     return app_client(app_url)
+
+
+def _v(output):
+    """The value of an output the app sent as an update (a table or file shown once it has data)."""
+    return output["value"] if isinstance(output, dict) and output.get("__type__") == "update" else output
 
 
 def _n_ratings(stats_md: str) -> int:
@@ -36,13 +42,15 @@ def test_every_event_has_an_explicit_api_name(client) -> None:
 
 def test_compose_returns_segment_strategy_and_two_emails(client, app_service, app_release) -> None:
     cid = app_service.customer_ids(1)[0]
-    details, segment_md, strategy_md, email, email_info, baseline, baseline_info = client.predict(
+    details, segment_md, strategy_md, email, email_info, baseline, baseline_info, technical = client.predict(
         cid, 12, 0, 0, api_name="/compose")
     assert details["customer_id"] == cid and details["l2"] in (*L2_SEGMENTS, COLD_START)
-    assert details["l2"] in segment_md and details["strategy"]["display_name"] in strategy_md
-    assert details["strategy"]["adapter_ref"] in strategy_md
+    name = app_service.segment_name(details["l2"], "en")
+    assert name in segment_md and name in strategy_md and details["l2"] not in segment_md  # words, not codes
+    assert details["strategy"]["adapter_ref"] not in strategy_md  # technical detail: the Advanced fold
+    assert details["strategy"]["adapter_ref"] in technical and "new tokens" in technical
     assert email.strip() and baseline.strip() and email == details["email"]
-    assert " s, " in email_info and "baseline" in baseline_info
+    assert "Written in" in email_info and "Written in" in baseline_info and "tokens" not in email_info
     assert details["release"]["sha"] == app_release.release_shas["v1"]
 
 
@@ -51,7 +59,7 @@ def test_compose_with_and_without_the_user_embedding(client, app_service) -> Non
     plain = client.predict(cid, 12, 0, 0, False, api_name="/compose")
     embedded = client.predict(cid, 12, 0, 0, True, api_name="/compose")
     assert plain[0]["user_embedding"] is False and embedded[0]["user_embedding"] is True
-    assert "with the user embedding" in embedded[4] and "with the user embedding" not in plain[4]
+    assert "With the user embedding" in embedded[7] and "With the user embedding" not in plain[7]
     assert embedded[5] == plain[5]  # the one-size-fits-all baseline never uses the vector
     assert client.predict(cid, 12, 0, 0, api_name="/compose")[0]["user_embedding"] is False  # off by default
     regenerated = client.predict(cid, 12, 0.7, 0, True, api_name="/regenerate")
@@ -63,7 +71,7 @@ def test_segment_and_cold_start_form(client, app_service) -> None:
     details, segment_md, _ = client.predict(cid, api_name="/segment")
     assert details["l2"] == app_service.segment(cid).l2 and cid in segment_md
     out = client.predict(35, "", "", "", None, "", None, None, 8, 0, 0, api_name="/compose_new")
-    assert out[0]["l2"] == COLD_START and "Cold start" in out[1] and out[3].strip()
+    assert out[0]["l2"] == COLD_START and "New customer" in out[1] and out[3].strip()
 
 
 def test_user_mistakes_come_back_as_messages_not_tracebacks(client, tmp_path: Path) -> None:
@@ -88,10 +96,11 @@ def test_rate_stores_a_rating_and_the_statistics_change(client, app_service) -> 
     target, email_a, email_b, *_ = client.predict(app_service.customer_ids(4)[3], api_name="/next_pair")
     assert "Target style" in target and email_a and email_b
     status = client.predict("api-tester", "B", 2, 5, "clear", api_name="/rate")
-    assert "Saved as rating #" in status
+    assert f"Saved as rating #{app_service.store.count()} by api-tester" in status  # numbered without gaps
     after_md, table = client.predict(api_name="/stats")
     assert app_service.store.count() == before + 1 == _n_ratings(after_md) == _n_ratings(before_md) + 1
-    assert table["headers"][:3] == ["segment", "metric", "variant"] and table["data"]
+    assert table["value"]["headers"][:3] == ["segment", "measure", "email"] and table["value"]["data"]
+    assert not any("_" in str(cell) for row in table["value"]["data"] for cell in row[:3])  # no raw names
     again = client.predict("api-tester", "B", 2, 5, "clear", api_name="/rate")  # a double click
     assert again == status and app_service.store.count() == before + 1
 
@@ -100,6 +109,7 @@ def test_campaign_returns_files_with_one_row_per_customer(client, app_service, t
     from gradio_client import handle_file
 
     status, counts, jsonl, csv, preview = client.predict(None, 6, 8, api_name="/campaign")
+    jsonl, csv, counts = jsonl["value"], csv["value"], counts["value"]
     rows = [json.loads(line) for line in Path(jsonl).read_text(encoding="utf-8").splitlines()]
     assert [r["customer_id"] for r in rows] == app_service.customer_ids(6)
     assert len(Path(csv).read_text(encoding="utf-8-sig").strip().splitlines()) == 6 + 1  # header
@@ -109,17 +119,21 @@ def test_campaign_returns_files_with_one_row_per_customer(client, app_service, t
                       "n1;F;34;Master;Married;61000;young;3;12\nn2;M;58;PhD;Single;88000;none;1;80\n"
                       "n3;F;27;Graduation;Together;30500;none;2;5\n", encoding="utf-8")
     _, _, jsonl, _, _ = client.predict(handle_file(str(upload)), 1, 8, api_name="/campaign")
-    ids = [json.loads(line)["customer_id"] for line in Path(jsonl).read_text(encoding="utf-8").splitlines()]
+    ids = [json.loads(line)["customer_id"] for line in Path(jsonl["value"]).read_text(encoding="utf-8").splitlines()]
     assert ids == ["n1", "n2", "n3"]
 
 
 def test_segments_endpoint_shows_sizes_and_plots(client, app_service) -> None:
-    sizes, projection, size_plot, summary, table, plot, profiles = client.predict("KMeans", api_name="/segments")
+    sizes, projection, size_plot, summary, table, plot, profiles = map(_v, client.predict("KMeans",
+                                                                                        api_name="/segments"))
     assert sum(row[-1] for row in sizes["data"]) == len(app_service.customers)
-    assert projection and Path(projection).stat().st_size > 0 and "Silhouette" in summary
+    assert projection and Path(projection).stat().st_size > 0 and "silhouette" in summary
+    assert "KMeans" in summary and "separated" in summary or "overlapping" in summary  # the number, read
     assert table["data"] and profiles["data"]
-    summary, table, _ = client.predict("HDBSCAN", api_name="/segments_method")
-    assert "HDBSCAN" in summary
+    assert not any("_" in str(h) for h in [*sizes["headers"], *profiles["headers"]])  # columns in words
+    assert not any("_" in str(cell) for row in sizes["data"] for cell in row[:2])  # segment names, not codes
+    summary, table, _ = map(_v, client.predict("HDBSCAN", api_name="/segments_method"))
+    assert "HDBSCAN" in summary and "leaves out" in summary and "{" not in summary
 
 
 def test_segments_drift_shows_the_migration_matrix_of_two_snapshots(client, app_service, tmp_path: Path) -> None:
@@ -132,15 +146,16 @@ def test_segments_drift_shows_the_migration_matrix_of_two_snapshots(client, app_
     later, returned = synthesize_drift(raw, DriftSpec(days=60, returning=0.3, seed=1))
     raw.to_csv(tmp_path / "before.csv", index=False)
     later.to_csv(tmp_path / "after.csv", index=False)
-    verdict, counts, shares, psi = client.predict(handle_file(str(tmp_path / "before.csv")),
-                                                  handle_file(str(tmp_path / "after.csv")), api_name="/segments_drift")
+    verdict, counts, shares, psi = map(_v, client.predict(handle_file(str(tmp_path / "before.csv")),
+                                                          handle_file(str(tmp_path / "after.csv")),
+                                                          api_name="/segments_drift"))
     assert verdict.startswith("**Retrain recommended.**") and "changed segment" in verdict
     assert counts["headers"][0] == "before" and counts["headers"][-1] == "(gone)"
     assert sum(sum(row[1:]) for row in counts["data"]) == 300  # every customer, in both snapshots
-    dormant = counts["headers"].index("Dormant")
+    dormant = counts["headers"].index(app_service.segment_name("Dormant", "en"))
     assert sum(row[dormant] for row in counts["data"]) >= int((~returned).sum() * 0.9)  # the lapsed ones
-    assert all(abs(sum(v for v in row[1:] if v == v) - 1) < 1e-3 for row in shares["data"] if any(row[1:]))
-    assert psi["data"][0][0] in ("recency", "activity_weight")  # the most drifted features come first
+    assert all(abs(sum(v for v in row[1:] if v == v) - 1) < 1e-2 for row in shares["data"] if any(row[1:]))
+    assert psi["data"][0][0] in ("days since last purchase", "activity")  # the most drifted features first
     with pytest.raises(Exception, match="no later snapshot"):
         client.predict(None, None, api_name="/segments_drift")
     # The service alone: "before" empty means the demo customers.
@@ -151,12 +166,13 @@ def test_segments_drift_shows_the_migration_matrix_of_two_snapshots(client, app_
 def test_switching_release_changes_the_loaded_shas(client, app_service, app_release) -> None:
     tags = client.predict(api_name="/tags")
     assert [c[0] for c in tags["choices"]][:2] == ["v1", "v2"]
-    _, table = client.predict(api_name="/release_info")
-    shas = {row[0]: row[3] for row in table["data"]}
+    _, table, _ = client.predict(api_name="/release_info")
+    shas = {row[0]: row[3] for row in _v(table)["data"]}
     assert shas["release"] == app_release.release_shas["v1"]
     try:
-        info, table, banner = client.predict("v2", api_name="/release")
-        new = {row[0]: row[3] for row in table["data"]}
+        info, table, banner, _, status = client.predict("v2", api_name="/release")
+        new = {row[0]: row[3] for row in _v(table)["data"]}
+        assert "for everyone" in status
         assert new["release"] == app_release.release_shas["v2"] != shas["release"]
         assert new["adapter:Dormant"] == app_release.adapter_shas["v2"]["Dormant"] != shas["adapter:Dormant"]
         assert "v2" in banner and "v2" in info

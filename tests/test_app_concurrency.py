@@ -94,9 +94,11 @@ def test_sixteen_raters_store_every_rating_exactly_once(fresh_app) -> None:
 
     stats_md, table = app_client(url).predict(api_name="/stats")
     assert f"**{N_RATINGS}** ratings by **{N_RATERS}** raters" in stats_md
-    rows = {(r[0], r[1], r[2]): r for r in table["data"]}  # segment, metric, variant -> row
+    rows = {(r[0], r[1], r[2]): r for r in table["value"]["data"]}  # segment, measure, email -> row
+    emails = {"segmented": "segmented email", "baseline": "baseline email"}
     for (segment, variant), (n, matches) in by_seg.items():
-        row = rows[(segment, "style_match_rate", variant)]
-        assert row[3] == n and row[4] == pytest.approx(matches / n, abs=1e-3)
-    pooled = rows[("ALL", "segmented_win_rate", "segmented")]
-    assert pooled[3] == wins[0] + wins[1] and pooled[4] == pytest.approx(wins[0] / (wins[0] + wins[1]), abs=1e-3)
+        row = rows[(service.segment_name(segment, "en"), "fits the style (score 4 or 5)", emails[variant])]
+        assert row[3] == n and float(row[4]) == pytest.approx(100 * matches / n, abs=0.5)  # shown in whole percent
+    pooled = rows[("All segments", "segmented email preferred", "segmented email")]
+    assert pooled[3] == wins[0] + wins[1]
+    assert float(pooled[4]) == pytest.approx(100 * wins[0] / (wins[0] + wins[1]), abs=0.5)

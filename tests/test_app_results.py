@@ -36,23 +36,32 @@ def test_results_tab_ingests_once_and_reports_per_segment_and_arm(client, app_se
                               api_name="/ingest")
     assert " 0 added" in again  # the second ingest adds nothing
 
-    summary, table, rates_plot, over_time = client.predict("app-results-test", "click", api_name="/results")
+    summary, table, rates_plot, over_time, details, stats = client.predict("app-results-test", "click",
+                                                                            api_name="/results")
+    table, rates_plot, over_time, stats = (x["value"] for x in (table, rates_plot, over_time, stats))
     assert "app-results-test" in summary and rates_plot and over_time
+    high, dormant = app_service.segment_name(HIGHVALUE_ACTIVE, "en"), app_service.segment_name(DORMANT, "en")
     rows = {(r[0], r[1]): r for r in table["data"]}
     headers = table["headers"]
-    seg = dict(zip(headers, rows[(HIGHVALUE_ACTIVE, "segmented")]))
-    ctl = dict(zip(headers, rows[(HIGHVALUE_ACTIVE, "control")]))
-    assert seg["n"] + ctl["n"] + dict(zip(headers, rows[(HIGHVALUE_ACTIVE, "holdout")]))["n"] == \
+    seg = dict(zip(headers, rows[(high, "segmented email")]))
+    ctl = dict(zip(headers, rows[(high, "one-size-fits-all email")]))
+    assert seg["recipients"] + ctl["recipients"] + dict(zip(headers, rows[(high, "no email")]))["recipients"] == \
         int((log["segment" if "segment" in log else "l2"] == HIGHVALUE_ACTIVE).sum())
-    assert seg["decision"] == "significant_win"  # a true lift of +6 points on ~1,500 vs ~750 recipients
-    assert dict(zip(headers, rows[(DORMANT, "segmented")]))["decision"] == "not_enough_data"
-    assert ("Overall", "segmented") in rows
+    assert seg["decision"] == "the segmented email wins"  # a true lift of +6 points on ~1,500 vs ~750 recipients
+    assert dict(zip(headers, rows[(dormant, "segmented email")]))["decision"] == "too few customers yet to decide"
+    assert ("Overall", "segmented email") in rows
+    # Decisions as sentences with their numbers; the statistics behind them in the Advanced fold.
+    assert f"**{high}**: segmented emails got" in summary and "the segmented email wins" in summary
+    assert f"**{dormant}**:" in summary and "per arm needed" in summary
+    assert "not_enough_data" not in summary and "ci_low" not in summary and "_" not in summary.replace(
+        "app-results-test", "")
+    assert {r[0]: r[3] for r in stats["data"]}[HIGHVALUE_ACTIVE] == "significant_win"
 
 
 def test_results_tab_errors_are_messages(client) -> None:
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="Pick an experiment"):
+    with pytest.raises(AppError, match="Experiment: none picked"):
         client.predict(None, "click", api_name="/results")
     with pytest.raises(AppError, match="send log") as err:
         client.predict(None, None, api_name="/ingest")
