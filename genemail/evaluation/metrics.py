@@ -1,8 +1,8 @@
 """Automatic email metrics (O3, KR2): fact consistency, distinct-n, self-BLEU, style match.
 
-Fact consistency reads the fixed fact forms that :func:`genemail.generation.prompts.fact_phrases`
-writes ("距离您上次光临已有45天", "your 2 kids (teens)", ...) back out of an email with regular
-expressions and compares each claim with the customer's profile. An email that states no fact
+Fact consistency reads the facts an email states back out of it with the quality gate's reader
+(:mod:`genemail.generation.claims`: the strategies' wording forms such as "距离您上次光临已有45天", and
+loose forms such as "34天") and compares each claim with the customer's profile. An email that states no fact
 claims nothing false and counts as consistent; the number of claims is reported beside the rate so
 a model that avoids facts altogether is visible.
 
@@ -18,97 +18,32 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from genemail.errors import ConfigError
-from genemail.generation.prompts import CATEGORY_NAMES, INCOME_TIER_NAMES, KID_BAND_NAMES, CustomerProfile
-from genemail.generation.strategies import LANGS
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One concrete fact an email states: ``kind`` (recency, children, kid_age, category, income, tenure)."""
-
-    kind: str
-    value: Any
-    text: str
-
-
-@dataclass(frozen=True)
-class FactCheck:
-    """Result of :func:`fact_consistency` for one email."""
-
-    consistent: bool
-    claims: list[Claim] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
-
-
-def _alternation(names: dict[str, str]) -> str:
-    # Longest first, so "幼童和青少年" wins over "幼童".
-    return "|".join(re.escape(n) for n in sorted(names.values(), key=len, reverse=True))
-
-
-def _patterns(lang: str) -> dict[str, re.Pattern[str]]:
-    bands, cats, tiers = (_alternation(t[lang]) for t in (KID_BAND_NAMES, CATEGORY_NAMES, INCOME_TIER_NAMES))
-    if lang == "zh":
-        return {
-            "recency": re.compile(r"距离您上次光临已有(\d+)天"),
-            "children": re.compile(rf"您的(\d+)个孩子(?:（({bands})）)?"),
-            "category": re.compile(rf"您喜爱的({cats})"),
-            "income": re.compile(rf"({tiers})之选"),
-            "tenure": re.compile(r"感谢您(\d+)年来的陪伴"),
-        }
-    return {
-        "recency": re.compile(r"(\d+) days? since your last visit", re.I),
-        "children": re.compile(rf"your (\d+) kids?(?: \(({bands})\))?", re.I),
-        "category": re.compile(rf"your favourite ({cats})", re.I),
-        "income": re.compile(rf"\b({tiers}) picks\b", re.I),
-        "tenure": re.compile(r"(\d+) years? with us", re.I),
-    }
-
-
-def _reverse(table: dict[str, dict[str, str]], lang: str) -> dict[str, str]:
-    return {name.lower(): key for key, name in table[lang].items()}
+from genemail.generation.claims import Claim, FactCheck, check_facts, truth
+from genemail.generation.claims import extract_claims as _extract
+from genemail.generation.prompts import CustomerProfile
+from genemail.generation.strategies import LANGS, default_wording
 
 
 def extract_claims(email: str, lang: str = "zh") -> list[Claim]:
-    """Every fact claim in ``email``, in the fixed forms the corpus uses."""
+    """Every fact claim in ``email``: the packaged strategies' wording forms, then loose forms (34天, 3 years)."""
     _check_lang(lang)
-    bands, cats, tiers = (_reverse(t, lang) for t in (KID_BAND_NAMES, CATEGORY_NAMES, INCOME_TIER_NAMES))
-    claims: list[Claim] = []
-    for kind, pattern in _patterns(lang).items():
-        for match in pattern.finditer(email):
-            text, value = match.group(0), match.group(1)
-            if kind == "children":
-                claims.append(Claim("children", int(value), text))
-                if match.group(2):
-                    claims.append(Claim("kid_age", bands[match.group(2).lower()], text))
-            elif kind == "category":
-                claims.append(Claim(kind, cats[value.lower()], text))
-            elif kind == "income":
-                claims.append(Claim(kind, tiers[value.lower()], text))
-            else:
-                claims.append(Claim(kind, int(value), text))
-    return claims
+    return _extract(email, lang, default_wording(lang))
 
 
 def _truth(profile: CustomerProfile, kind: str) -> Any:
-    return {
-        "recency": profile.recency, "children": profile.children, "kid_age": profile.kid_age,
-        "category": profile.favourite_category, "income": profile.income_band, "tenure": profile.tenure_years,
-    }[kind]
+    return truth(profile, kind)
 
 
 def fact_consistency(email: str, profile: CustomerProfile, lang: str = "zh") -> FactCheck:
-    """Do the email's claims agree with the profile? A claim about an unknown field is a mismatch."""
-    claims = extract_claims(email, lang)
-    mismatches = [
-        f"{c.kind}: email says {c.value!r} ({c.text}), profile has {_truth(profile, c.kind)!r}"
-        for c in claims
-        if c.value != _truth(profile, c.kind)
-    ]
-    return FactCheck(consistent=not mismatches, claims=claims, mismatches=mismatches)
+    """Do the email's claims agree with the profile? A claim about an unknown field is a mismatch.
+
+    The same reading as the quality gate's facts check (:mod:`genemail.generation.claims`).
+    """
+    _check_lang(lang)
+    return check_facts(email, profile, lang, default_wording(lang))
 
 
 def fact_consistency_rate(emails: Sequence[str], profiles: Sequence[CustomerProfile], lang: str = "zh") -> dict[str, float]:
