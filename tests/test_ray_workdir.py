@@ -107,8 +107,16 @@ def test_a_workers_user_error_travels_back_as_its_own_class() -> None:
 @pytest.mark.integration
 def test_a_block_is_generated_segment_by_segment_and_comes_back_in_order(tiny_base_model_dir: Path,
                                                                          tiny_adapters_dir: Path,
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path, monkeypatch) -> None:
+    import genemail.generation.campaign as campaign_module
     from genemail.engines.ray_campaign import campaign_block
+    from genemail.generation.gate import QualityGate, Verdict
+
+    class AcceptAll(QualityGate):  # one draft per row: the batches' grouping is under test, not the gate
+        def check(self, text, profile, strategy, variant):  # noqa: ANN001, ANN201
+            return Verdict(), text
+
+    monkeypatch.setattr(campaign_module, "QualityGate", AcceptAll)
     from genemail.generation.campaign import run_campaign
     from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
     from genemail.generation.strategies import load_strategies
@@ -119,9 +127,9 @@ def test_a_block_is_generated_segment_by_segment_and_comes_back_in_order(tiny_ba
     calls: list[list[str]] = []
     complete = gen.complete
 
-    def spy(prompts, adapters, config):  # noqa: ANN001, ANN202 - records, then runs the real generator
+    def spy(prompts, adapters, config, *args, **kwargs):  # noqa: ANN001, ANN202 - records, then runs the real one
         calls.append(list(adapters))
-        return complete(prompts, adapters, config)
+        return complete(prompts, adapters, config, *args, **kwargs)
 
     gen.complete = spy  # type: ignore[method-assign]
     customers, config = _customers(12), GenerationConfig(max_new_tokens=5)

@@ -111,7 +111,8 @@ def _attempt_config(config: "GenerationConfig", attempt: int) -> "GenerationConf
 def _complete(backend: Backend, rows: Sequence[Row], config: "GenerationConfig", seeds: Sequence[int]) -> list["Completion"]:
     prompts, adapters = [r.prompt for r in rows], [r.adapter for r in rows]
     softs = [r.soft_prompt for r in rows]
-    seeds_arg = list(seeds) if config.do_sample else None
+    # Only what the call needs: a greedy call without soft prompts is the backend's plainest form.
+    extra: dict[str, Any] = {"row_seeds": list(seeds)} if config.do_sample else {}
     if any(s is not None for s in softs):
-        return backend.complete(prompts, adapters, config, softs, row_seeds=seeds_arg)
-    return backend.complete(prompts, adapters, config, row_seeds=seeds_arg)
+        return backend.complete(prompts, adapters, config, softs, **extra)
+    return backend.complete(prompts, adapters, config, **extra)
