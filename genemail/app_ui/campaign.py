@@ -9,7 +9,6 @@ control share, holdout share, seed; outputs: status, counts per segment, the JSO
 file, the preview) and ``/campaign_file`` (checks an upload as it arrives).
 """
 
-import html
 from typing import Any
 
 import gradio as gr
@@ -22,12 +21,11 @@ from genemail.app_ui.common import (
     SEED_FIELD,
     guard,
     number_field,
+    checked_upload,
     options,
-    plain_message,
     segment_label,
 )
 from genemail.app_ui.i18n import Texts, t
-from genemail.errors import GenEmailError
 from genemail.service import CUSTOMER_FILE_MAX_MB, CUSTOMER_FILE_TYPES, GenEmailService
 
 FILE_TYPES = list(CUSTOMER_FILE_TYPES)
@@ -122,17 +120,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
 
     @guard
     def on_upload(path: str | None, lang_: str = "en") -> tuple[Any, str]:
-        # A file the campaign cannot use is taken off the page at once, with the reason beside it,
-        # so nobody finds out only at Run.
-        if not path:
-            return gr.skip(), ""
-        try:
-            service.check_upload(path, "customers")
-        except GenEmailError as err:
-            message = plain_message(str(err))
-            gr.Warning(message, title=t("Check the file", lang_))
-            return None, "⚠️ " + html.escape(message, quote=False)
-        return gr.skip(), t("✅ The file is readable; **Run campaign** uses it.", lang_)
+        return checked_upload(service, path, "customers", t("✅ The file is readable; **Run campaign** uses it.", lang_),
+                              lang_)
 
     @guard
     def on_run(path: str | None, n_value: float | None, max_new: float, name: str | None = None,

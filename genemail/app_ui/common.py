@@ -68,6 +68,24 @@ def shorten(text: str, limit: int = LONG_TOKEN) -> str:
     return f"{text[:limit - 12]}…{text[-6:]} ({len(text):,} characters)"
 
 
+def checked_upload(service: GenEmailService, path: str | None, kind: str, ok_text: str,
+                   lang: str) -> tuple[Any, str]:
+    """(file component update, status line) for a file just dropped on the page.
+
+    A file the app cannot use is taken off the page at once with the reason beside it, so nobody finds
+    out only when they press Run; ``kind`` is the service's upload kind ("customers", "outcomes").
+    """
+    if not path:
+        return gr.skip(), ""
+    try:
+        service.check_upload(path, kind)
+    except GenEmailError as err:
+        message = plain_message(str(err))
+        gr.Warning(message, title=t("Check the file", lang))
+        return None, "⚠️ " + html.escape(message, quote=False)
+    return gr.skip(), ok_text
+
+
 def plain_message(text: str) -> str:
     """A user error in the user's words: no server paths, command lines, doc files or schema names."""
     text = _PATH.sub(r"\1", str(text))

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from genemail.app_ui.common import guard, plain_message, segment_label
+from genemail.app_ui.common import checked_upload, guard, plain_message, segment_label
 from genemail.app_ui.i18n import Texts, t
 from genemail.errors import GenEmailError
 from genemail.experiments.health import health_lines
@@ -223,15 +223,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[
         return gr.update(choices=found, value=found[-1] if found else None)
 
     def on_file(path: str | None, lang_: str = "en") -> tuple[Any, str]:
-        if not path:
-            return gr.skip(), ""
-        try:
-            service.check_upload(path, "outcomes")
-        except GenEmailError as err:
-            message = plain_message(str(err))
-            gr.Warning(message, title=t("Check the file", lang_))
-            return None, "⚠️ " + html.escape(message, quote=False)
-        return gr.skip(), ""
+        return checked_upload(service, path, "outcomes", "", lang_)
 
     show.click(on_show, [experiment, metric, lang], [summary, table, rates, over_time, details, stats_table],
                api_name="results", show_progress_on=[summary])
