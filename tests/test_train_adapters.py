@@ -154,3 +154,34 @@ def test_adapters_trained_side_by_side_equal_those_trained_one_after_the_other(
     assert parallel[DORMANT]["baseline_validation_loss"] == parallel[BASELINE]["validation_loss_by_segment"][DORMANT]
     with pytest.raises(ConfigError, match="workers"):
         AdapterTrainConfig(base_model="m", corpus=tmp_path, out=tmp_path, workers=0)
+
+
+def test_small_model_adapters_train_the_output_projection_and_save_only_lora_tensors(
+        tmp_path: Path, tiny_base_model_dir: Path, tiny_corpus_dir: Path) -> None:
+    """The embedded default's targets include lm_head; the saved adapter holds its LoRA A/B, never the
+    (tied, frozen) full embedding PEFT would add, so vLLM's checks pass and the file stays small."""
+    from safetensors import safe_open
+
+    from genemail.hub.vllm_compat import base_model_info, check_folder
+
+    assert "lm_head" in ALL_LINEAR_MODULES
+    cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=tmp_path / "a",
+                             segments=(DORMANT,), max_steps=2, progress=False, r=4, min_train_records=10)
+    train_adapters(cfg)
+    with safe_open(str(tmp_path / "a" / DORMANT / "adapter_model.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+    assert any("lm_head.lora_A" in k for k in keys) and any("lm_head.lora_B" in k for k in keys)
+    assert all(".lora_" in k for k in keys), [k for k in keys if ".lora_" not in k]
+    base = base_model_info(tiny_base_model_dir / "config.json", model_id=None, revision=None)
+    report = check_folder(DORMANT, tmp_path / "a" / DORMANT, base)
+    assert report.ok, [p.render() for p in report.problems]
+
+
+def test_small_segments_get_at_least_min_steps(tmp_path: Path, tiny_base_model_dir: Path,
+                                              tiny_corpus_dir: Path) -> None:
+    cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=tmp_path / "a",
+                             segments=(DORMANT,), epochs=1.0, min_steps=7, batch_size=16, progress=False, r=4,
+                             target_modules=("q_proj", "v_proj"), min_train_records=10)
+    assert train_adapters(cfg)[DORMANT]["steps"] == 7  # 16 records: one step per epoch, raised to 7
+    with pytest.raises(ConfigError, match="min_steps"):
+        _cfg(tmp_path, min_steps=-1)

@@ -2,7 +2,7 @@
 
     python -m training.train_adapters --base-model artifacts/base --corpus artifacts/corpus \\
         --out artifacts/adapters [--comparators-out artifacts/comparators] [--segments A --segments B ...] \\
-        [--r 8 --alpha 16 --dropout 0.1 --target-modules q_proj,v_proj] [--epochs E | --max-steps N] [--seed N]
+        [--r 8 --alpha 16 --dropout 0.1 --target-modules q_proj,v_proj] [--epochs E [--min-steps N] | --max-steps N] [--seed N]
 
 With ``--comparators-out`` the ``segment_prompt`` adapter (one shared adapter, segment tag in the
 prompt) is trained too and saved there, apart from the adapters a release publishes.
@@ -41,6 +41,8 @@ def train(
              "for base models under 50M parameters, see docs/MODELS.md).")] = None,
     epochs: Annotated[float, typer.Option(help="Epochs per adapter.")] = D.epochs,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps per adapter (overrides --epochs).")] = None,
+    min_steps: Annotated[int, typer.Option(help="At least this many optimizer steps per adapter (small segments "
+                                           "get more epochs); 0: --epochs alone.", min=0)] = AdapterTrainConfig.min_steps,
     batch_size: Annotated[int, typer.Option(help="Examples per step.")] = D.batch_size,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = D.learning_rate,
     max_length: Annotated[int, typer.Option(help="Tokens per example.")] = D.max_length,
@@ -65,7 +67,7 @@ def train(
     targets = parse_target_modules(target_modules)
     config = AdapterTrainConfig(
         base_model=base_model, corpus=corpus, out=out, segments=tuple(segments) if segments else None, r=r,
-        alpha=alpha, dropout=dropout, target_modules=targets, epochs=epochs, max_steps=max_steps,
+        alpha=alpha, dropout=dropout, target_modules=targets, epochs=epochs, max_steps=max_steps, min_steps=min_steps,
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
         strategies=strategies, base_model_id=base_model_id, progress=progress, comparators_out=comparators_out,
         min_train_records=min_train_records, min_gain=min_gain, workers=workers)

@@ -147,7 +147,7 @@ def tune_adapter(base_model: str | Path, parent_dir: Path, pairs: list[dict[str,
 def save_flat(model: Any, out_dir: Path) -> None:
     """Save only the ``default`` adapter into ``out_dir`` itself (PEFT puts other names in sub-folders)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir), selected_adapters=["default"])
+    model.save_pretrained(str(out_dir), selected_adapters=["default"], save_embedding_layers=False)
     missing = [name for name in ADAPTER_FILES if not (out_dir / name).is_file()]
     if missing:
         raise ArtifactError(f"PEFT did not write {missing}", where=str(out_dir),

@@ -65,15 +65,17 @@ def tokenize_split(split: "Dataset", tokenizer: Any, prompt_field: str, max_leng
 
 def run_trainer(model: Any, train_ds: "Dataset", pad_token_id: int, *, seed: int,
                 epochs: float, max_steps: int | None, batch_size: int, learning_rate: float,
-                warmup_ratio: float, progress: bool) -> dict[str, float]:
+                warmup_ratio: float, progress: bool, min_steps: int = 0) -> dict[str, float]:
     """Train ``model`` in place with the ``transformers`` Trainer (fp32, CPU, seeded, no reporting).
+
+    ``max_steps`` when given, else ``epochs`` over ``train_ds`` but at least ``min_steps`` steps.
 
     Returns ``train_loss``, ``steps`` and ``seconds`` (validation: :func:`evaluate_loss`).
     """
     from transformers import Trainer, TrainingArguments
 
     steps_per_epoch = math.ceil(len(train_ds) / batch_size)
-    total = max_steps or max(1, math.ceil(steps_per_epoch * epochs))
+    total = max_steps or max(1, min_steps, math.ceil(steps_per_epoch * epochs))
     with tempfile.TemporaryDirectory(prefix="genemail-train-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,

@@ -11,8 +11,9 @@ never holds an adapter a serving engine will refuse, and says which field to cha
   no ``trainable_token_indices`` (vLLM caps them; GenEmail never trains tokens);
 * ``vllm/config/lora.py`` (``MaxLoRARanks``): ``--max-lora-rank`` is one of 1, 8, 16, 32, 64, 128, 256, 320, 512;
 * ``vllm/lora/lora_model.py`` (``from_local_checkpoint``, ``from_lora_tensors``): the tensors name only
-  modules the model can wrap (its linear projections), full ``embed_tokens`` / ``lm_head`` weights (resized
-  embeddings) are skipped without a word, an embedding LoRA must have the base vocabulary size, and DoRA
+  modules the model can wrap (its linear projections, and ``lm_head``, which vLLM serves through
+  ``LogitsProcessorWithLoRA``), full ``embed_tokens`` / ``lm_head`` weights (resized embeddings) are
+  skipped without a word, an embedding LoRA must have the base vocabulary size, and DoRA
   magnitude vectors are not loaded.
 
 GenEmail adds what vLLM would only find at serving time or never: ``peft_type`` is ``LORA``, every tensor's
@@ -50,6 +51,7 @@ CONFIG_FILE = "adapter_config.json"
 LORA_PARTS = frozenset({"lora_A", "lora_B", "lora_embedding_A", "lora_embedding_B", "lora_magnitude_vector"})
 PEFT_PREFIX = "base_model.model."
 _EMBEDDINGS = ("embed_tokens", "lm_head", "wte", "embed_in", "embed_out")
+LORA_HEADS = ("lm_head",)  # output projections vLLM wraps with LogitsProcessorWithLoRA (LoRA A/B, never full weights)
 RETRAIN = "retrain the adapter with python -m training.train_adapters (a plain LoRA: bias none, no DoRA)"
 
 
@@ -128,8 +130,9 @@ def base_model_info(config_path: Path, *, model_id: str | None, revision: str | 
     except (OSError, ValueError, KeyError) as exc:
         raise ArtifactError(f"cannot read the base model's config to check the adapters: {exc}",
                             where=str(config_path), fix="publish a base folder with a transformers config.json")
-    linear = {name: (m.in_features, m.out_features) for name, m in model.named_modules()
-              if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in _EMBEDDINGS}
+    linear = {name: (m.in_features, m.out_features) for name, m in model.named_modules(remove_duplicate=False)
+              if isinstance(m, torch.nn.Linear)
+              and (name.rsplit(".", 1)[-1] not in _EMBEDDINGS or name.rsplit(".", 1)[-1] in LORA_HEADS)}
     vocab = model.get_input_embeddings().num_embeddings
     return BaseModelInfo(id=model_id, revision=revision, vocab_size=int(vocab), linear=linear)
 
