@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from genemail.errors import ConfigError, DataError, config_error
+from genemail.generation.modeling import tied_head_lora
 from genemail.generation.trainer import (
     check_positive,
     evaluate_loss,
@@ -279,7 +280,8 @@ def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, co
     val = corpus["validation"] if whole else corpus["validation"].filter(lambda r: r["segment"] == name)
     torch.manual_seed(cfg.seed)  # same LoRA init for every adapter of a run
     # PEFT saves a non-"default" adapter into a sub-folder; keep "default" so each folder is flat.
-    model = get_peft_model(copy.deepcopy(base), lora_config(cfg, targets))
+    with tied_head_lora():
+        model = get_peft_model(copy.deepcopy(base), lora_config(cfg, targets))
     train_ds = tokenize_split(train, tokenizer, prompt_field, cfg.max_length)
     metrics: dict[str, Any] = run_trainer(
         model, train_ds, tokenizer.pad_token_id, seed=cfg.seed, epochs=cfg.epochs, max_steps=cfg.max_steps,

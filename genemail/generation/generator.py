@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from genemail.errors import ArtifactError, ConfigError, config_error
 from genemail.generation.gate import QA, QualityGate
 from genemail.generation.gathered_lora import mixed_batch
+from genemail.generation.modeling import tied_head_lora
 from genemail.generation.prompts import build_baseline_prompt, build_prompt
 from genemail.generation.strategies import StrategyBook, packaged_strategies
 from genemail.generation.writer import Row, write_checked
@@ -187,10 +188,11 @@ class EmailGenerator:
             if ref.name in self._refs:
                 self.remove_adapter(ref.name)
             try:
-                if isinstance(self.model, PeftModel):
-                    self.model.load_adapter(str(ref.path), adapter_name=ref.name)
-                else:
-                    self.model = PeftModel.from_pretrained(self.model, str(ref.path), adapter_name=ref.name)
+                with tied_head_lora():
+                    if isinstance(self.model, PeftModel):
+                        self.model.load_adapter(str(ref.path), adapter_name=ref.name)
+                    else:
+                        self.model = PeftModel.from_pretrained(self.model, str(ref.path), adapter_name=ref.name)
             except (RuntimeError, ValueError, KeyError, OSError) as exc:
                 raise ArtifactError(
                     f"adapter {ref.name!r} does not fit base model {self.base_model_id!r}: {exc}",

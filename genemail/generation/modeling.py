@@ -12,7 +12,9 @@ prompt, so the loss is on the email only and generation sees exactly the prompt 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +69,19 @@ PRESETS: dict[str, ModelPreset] = {
     # Qwen/Qwen3-0.6B's config.json shape (random weights; used by the benchmark only).
     "qwen3-0.6b": ModelPreset("qwen3-0.6b", 1024, 28, 16, 8, 128, 3072, 151_936, 40_960, 1_000_000.0),
 }
+
+
+@contextmanager
+def tied_head_lora() -> Iterator[None]:
+    """PEFT calls on a LoRA that targets ``lm_head`` of a model with tied embeddings, without PEFT's warning.
+
+    PEFT warns that such an adapter can be awkward to *merge* (the head's weight is also the input
+    embedding). GenEmail never merges adapters: the LoRA stays a separate delta on the output projection,
+    which is what vLLM serves too (docs/MODELS.md), so the warning would only alarm a user.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Model has `tie_word_embeddings=True` and a tied layer")
+        yield
 
 
 def get_preset(name: str) -> ModelPreset:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from genemail.errors import ArtifactError, ConfigError, DataError, config_error
+from genemail.generation.modeling import tied_head_lora
 from genemail.generation.trainer import check_positive, jsonable, render_card
 from genemail.taxonomy import L2_SEGMENTS
 
@@ -124,7 +125,8 @@ def tune_adapter(base_model: str | Path, parent_dir: Path, pairs: list[dict[str,
         raise DataError("no preference pairs", where=str(parent_dir), fix="build pairs from an experiment first")
     tokenizer = load_tokenizer(base_model)
     torch.manual_seed(cfg.seed)
-    model = PeftModel.from_pretrained(load_base_model(base_model, tokenizer), str(parent_dir), is_trainable=True)
+    with tied_head_lora():
+        model = PeftModel.from_pretrained(load_base_model(base_model, tokenizer), str(parent_dir), is_trainable=True)
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     with tempfile.TemporaryDirectory(prefix="genemail-dpo-") as scratch:
         # No ref_model: TRL copies the loaded adapter into a frozen "ref" adapter, so DPO's reference
