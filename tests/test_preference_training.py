@@ -73,6 +73,36 @@ def test_a_dpo_step_changes_the_adapter_and_keeps_the_peft_layout(tiny_base_mode
 
 
 @pytest.mark.integration
+def test_dpo_keeps_the_parents_head_lora_and_tunes_the_rest(tiny_base_model_dir: Path, tiny_corpus_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """The embedded model's adapters carry a LoRA on lm_head, which TRL's DPO refuses: it is folded in
+    frozen, the other projections are tuned, and the tuned adapter gets the parent's head tensors back."""
+    import torch
+
+    from genemail.generation.adapter_training import AdapterTrainConfig, train_adapters
+    from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
+
+    cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=tmp_path / "a",
+                             segments=(DORMANT,), max_steps=2, progress=False, r=4, min_train_records=10)
+    train_adapters(cfg)
+    parent, out = tmp_path / "a" / DORMANT, tmp_path / "tuned"
+    assert "lm_head" in json.loads((parent / "adapter_config.json").read_text())["target_modules"]
+    metrics = tune_adapter(tiny_base_model_dir, parent, _pairs(tiny_corpus_dir, DORMANT), out,
+                           PreferenceTrainConfig(max_steps=3, batch_size=4, learning_rate=5e-3, progress=False))
+    assert metrics["steps"] == 3 and metrics["rewards_accuracies_first_log"] == 0.0  # reference = parent
+    before, after = _weights(parent), _weights(out)
+    assert before.keys() == after.keys()
+    head = [k for k in before if ".lm_head." in k]
+    assert head and all(torch.equal(before[k], after[k]) for k in head)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k not in head), "DPO changed nothing"
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert sorted(config["target_modules"]) == sorted(json.loads((parent / "adapter_config.json").read_text())[
+        "target_modules"])
+    gen = EmailGenerator.load(tiny_base_model_dir, [AdapterRef(DORMANT, out)])
+    assert len(gen.complete(["年龄:40\n邮件:"], [DORMANT], GenerationConfig(max_new_tokens=4))) == 1
+
+
+@pytest.mark.integration
 def test_tune_segments_writes_the_next_artifacts_folder_with_lineage(tiny_base_model_dir: Path,
                                                                      tiny_adapters_dir: Path, tiny_corpus_dir: Path,
                                                                      tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ def tune_adapter(base_model: str | Path, parent_dir: Path, pairs: list[dict[str,
     torch.manual_seed(cfg.seed)
     with tied_head_lora():
         model = PeftModel.from_pretrained(load_base_model(base_model, tokenizer), str(parent_dir), is_trainable=True)
+    head_targets = freeze_head_lora(model)
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     with tempfile.TemporaryDirectory(prefix="genemail-dpo-") as scratch:
         # No ref_model: TRL copies the loaded adapter into a frozen "ref" adapter, so DPO's reference
@@ -141,9 +142,52 @@ def tune_adapter(base_model: str | Path, parent_dir: Path, pairs: list[dict[str,
     model.delete_adapter("ref")
     model.eval()
     save_flat(model, out_dir)
+    if head_targets is not None:
+        restore_head_lora(parent_dir, out_dir, head_targets)
     return {"train_loss": round(float(result.training_loss), 4), "steps": int(result.global_step),
             "seconds": round(float(result.metrics.get("train_runtime", 0.0)), 1), "pairs": len(pairs),
             **_last_logged(history)}
+
+
+def freeze_head_lora(model: Any) -> list[str] | None:
+    """Fold a LoRA on ``lm_head`` into a frozen, untied copy of the head; return the adapter's targets.
+
+    TRL computes DPO's log-probabilities from ``lm_head.weight`` directly, so it refuses a model whose head
+    carries a LoRA. The embedded model's adapters do (docs/MODELS.md), so DPO tunes the other projections
+    with the parent's head LoRA folded in: policy and reference both see exactly the parent's head, and
+    :func:`restore_head_lora` puts the parent's head tensors back into the tuned adapter. Returns None
+    when the head has no LoRA (nothing to do).
+    """
+    import torch
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    head = model.get_output_embeddings()
+    if not isinstance(head, BaseTunerLayer):
+        return None
+    config = model.peft_config["default"]
+    targets = sorted(config.target_modules)
+    weight = head.get_base_layer().weight.detach() + head.get_delta_weight("default").detach()
+    folded = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+    folded.weight = torch.nn.Parameter(weight.clone(), requires_grad=False)  # untied from the embedding
+    base = model.get_base_model()
+    base.set_output_embeddings(folded)
+    base.config.tie_word_embeddings = False
+    config.target_modules = {t for t in targets if t != "lm_head"}
+    return targets
+
+
+def restore_head_lora(parent_dir: Path, out_dir: Path, targets: list[str]) -> None:
+    """Copy the parent's ``lm_head`` LoRA tensors into the tuned adapter and list ``lm_head`` again."""
+    from safetensors.torch import load_file, save_file
+
+    weights = out_dir / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    tensors.update({k: v for k, v in load_file(parent_dir / "adapter_model.safetensors").items() if ".lm_head." in k})
+    save_file(tensors, weights, metadata={"format": "pt"})
+    config_path = out_dir / "adapter_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["target_modules"] = targets
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def save_flat(model: Any, out_dir: Path) -> None:
