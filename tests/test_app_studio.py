@@ -180,3 +180,15 @@ def test_save_makes_a_new_release_revision_and_retraining_runs_in_the_background
     assert {k: v for k, v in v3.adapters.items() if k != DORMANT} == \
         {k: v for k, v in manifest.adapters.items() if k != DORMANT}
     assert studio_service.snapshot.revision == "v1"
+
+
+def test_a_save_the_hub_refuses_says_so_in_words_and_changes_nothing(app_url: str, app_service) -> None:
+    """The session app has no write token: the save is refused by the Hub, named, with no setting's name."""
+    from gradio_client.exceptions import AppError
+
+    from tests.fixtures.app import app_client
+
+    tags = app_service.list_tags()
+    with pytest.raises(AppError, match="^Save: the Hub did not let this app write") as refused:
+        app_client(app_url).predict(None, None, None, None, None, None, 75, 45, "Mei", api_name="/studio_save")
+    assert "HF_TOKEN" not in str(refused.value) and app_service.list_tags() == tags

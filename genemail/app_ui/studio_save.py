@@ -23,7 +23,7 @@ import gradio as gr
 
 from genemail.app_ui.common import FieldError, field_error, guard, number_field, segment_label
 from genemail.app_ui.i18n import Texts, t
-from genemail.errors import DataError
+from genemail.errors import DataError, HubError
 from genemail.service import GenEmailService
 from genemail.studio.retrain import CANCELLED, FINISHED, RUNNING, RetrainJob
 from genemail.studio.save import EDITOR_FIELD, MAX_EDITOR, SavedRevision
@@ -41,7 +41,7 @@ def _in_page_language(lang: str) -> Iterator[None]:
     """The studio service's user errors in the page's language (its texts are English keys of the zh table)."""
     try:
         yield
-    except DataError as err:
+    except (DataError, HubError) as err:
         if lang != "zh" or isinstance(err, FieldError):
             raise
         raise field_error(t(err.where or "", lang), t(err.what, lang), t(err.fix or "", lang), lang) from None
@@ -128,11 +128,19 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, 
     texts.make(gr.Markdown, "### Segment thresholds\nHow many days without a purchase move a customer from "
                             "active to needing re-engagement, and on to dormant. Value tiers are learned from the "
                             "customers' spending and have no threshold to set.")
-    with gr.Row():
-        reengage = texts.make(gr.Number, value=lambda: _days(service, "reengage_days"), label=REENGAGE_FIELD,
-                              precision=0, elem_id="studio-reengage")
-        dormant = texts.make(gr.Number, value=lambda: _days(service, "dormant_days"), label=DORMANT_FIELD,
-                             precision=0, elem_id="studio-dormant")
+    def reengage_days_in_use() -> int | None:
+        """Days without a purchase after which an active customer needs re-engagement, in the release in use."""
+        return _days(service, "reengage_days")
+
+    def dormant_days_in_use() -> int | None:
+        """Days without a purchase after which a customer is dormant, in the release in use."""
+        return _days(service, "dormant_days")
+
+    with gr.Row():  # the values are read again on every page load (a switch may have changed them)
+        reengage = texts.make(gr.Number, value=reengage_days_in_use, label=REENGAGE_FIELD, precision=0,
+                              elem_id="studio-reengage")
+        dormant = texts.make(gr.Number, value=dormant_days_in_use, label=DORMANT_FIELD, precision=0,
+                             elem_id="studio-dormant")
     count = texts.make(gr.Button, "Count who would change segment", elem_id="studio-count")
     moves = gr.Markdown(elem_id="studio-moves")
     texts.make(gr.Markdown, "### Save\nSaving makes a new release version with these texts and thresholds. "

@@ -296,6 +296,17 @@ ZH: dict[str, str] = {
     "a retraining is still running": "还有一个重新训练在进行", "wait for it to finish, or cancel it": "请等它完成，或取消它",
     "no finished retraining to publish": "没有已完成的重新训练可以发布",
     "start the retraining and wait until it says it finished": "请开始重新训练，并等到它显示已完成",
+    "the Hub did not let this app write (it has no token that may write to the release's repo)":
+        "Hub 不允许本应用写入（它没有可写入版本仓库的令牌）",
+    "ask whoever runs the app to give it write access to the Hub, then save again (nothing was saved)":
+        "请负责运行本应用的同事为它开通 Hub 的写入权限，然后再保存一次（这次什么都没有保存）",
+    "ask whoever runs the app to give it write access to the Hub, then publish again":
+        "请负责运行本应用的同事为它开通 Hub 的写入权限，然后再发布一次",
+    "the Hub could not be reached or refused the change": "无法连接 Hub，或 Hub 拒绝了这次修改",
+    "save again (nothing was saved) in a minute; if it persists, ask whoever runs the app":
+        "请过一分钟再保存（这次什么都没有保存）；如果仍然不行，请联系负责运行本应用的同事",
+    "publish again in a minute; if it persists, ask whoever runs the app":
+        "请过一分钟再发布；如果仍然不行，请联系负责运行本应用的同事",
     "Save": "保存", "nothing was changed": "没有任何改动", "edit a strategy text or a segment threshold, then save":
         "请先修改策略文案或客群阈值，再保存",
     "Saved as release {tag}.": "已保存为版本 {tag}。", "Cancelling the retraining…": "正在取消重新训练……",

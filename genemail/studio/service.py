@@ -14,7 +14,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from genemail.errors import DataError
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from genemail.errors import DataError, HubError
 from genemail.studio.edit import apply_edits, edited_book, studio_lines, unified_diff
 from genemail.studio.retrain import RetrainInputs, RetrainJob, plan_steps, preset
 from genemail.studio.save import SavedRevision, check_editor, save_studio
@@ -25,6 +28,20 @@ if TYPE_CHECKING:
 
 DORMANT_FIELD, REENGAGE_FIELD = "Dormant after (days without a purchase)", "Needs re-engagement after (days without a purchase)"
 MAX_DAYS = 3650
+
+
+@contextmanager
+def _hub_write(where: str, then: str) -> Iterator[None]:
+    """A Hub failure while writing, in words for whoever is at the page (no setting names or commands)."""
+    try:
+        yield
+    except HubError as err:
+        if "refused the token" in err.what:
+            raise HubError("the Hub did not let this app write (it has no token that may write to the release's "
+                           "repo)", where=where, fix=f"ask whoever runs the app to give it write access to the Hub, "
+                           f"then {then}") from None
+        raise HubError("the Hub could not be reached or refused the change", where=where,
+                       fix=f"{then} in a minute; if it persists, ask whoever runs the app") from None
 
 
 class StudioService:
@@ -96,8 +113,9 @@ class StudioService:
         snap = svc.snapshot
         lang = svc.config.lang
         edited = apply_edits(snap.strategies.for_segment(segment).text(lang), edits or {}) if segment else None
-        saved = save_studio(snap, segment=segment, edited=edited, rules=rules, editor=editor, lang=lang,
-                            token=svc.config.token)
+        with _hub_write("Save", "save again (nothing was saved)"):
+            saved = save_studio(snap, segment=segment, edited=edited, rules=rules, editor=editor, lang=lang,
+                                token=svc.config.token)
         with self._lock:
             self._saves[saved.tag] = saved
         return saved
@@ -160,16 +178,17 @@ class StudioService:
         api = HfApi(token=svc.config.token)
         repo_id = svc.config.release_repo
         namespace = repo_id.split("/", 1)[0]
-        tag = next_tag(list_release_tags(repo_id, token=svc.config.token))
         title = f"Strategy studio: retrained {', '.join(job.outputs())} for release {job.inputs.tag}, by {editor}"
-        pins = {}
-        for name, folder in job.outputs().items():
-            plan = segmenter_plan(namespace, folder) if name == "segmenter" else \
-                adapter_plan(namespace, folder, job.inputs.base_model_id)
-            pins[name] = publish_pin(api, plan, tag, title=title)
         description = (f"Retrained in the strategy studio (started by {job.editor}, published by {editor}) "
                        f"from release {job.inputs.tag}: {', '.join(job.outputs())}.")
-        derived = derive_release(repo_id, job.inputs.tag, title=title, description=description, pins=pins, tag=tag,
-                                 api=api)
+        with _hub_write("Retraining", "publish again"):
+            tag = next_tag(list_release_tags(repo_id, token=svc.config.token))
+            pins = {}
+            for name, folder in job.outputs().items():
+                plan = segmenter_plan(namespace, folder) if name == "segmenter" else \
+                    adapter_plan(namespace, folder, job.inputs.base_model_id)
+                pins[name] = publish_pin(api, plan, tag, title=title)
+            derived = derive_release(repo_id, job.inputs.tag, title=title, description=description, pins=pins,
+                                     tag=tag, api=api)
         job.published = derived.tag
         return derived.tag
