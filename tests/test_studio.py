@@ -33,6 +33,7 @@ def test_an_edit_changes_only_its_own_lines_of_the_strategies_file() -> None:
     assert len(changed) == 8, changed  # version, active window, tone, phrases: one line out, one in, each
     book = parse_strategies(yaml.safe_load(saved))
     assert book.version == "2.0+v4" and book.guards.active_days == 45
+    assert '\nversion: "2.0+v4"\n' in saved  # the file's own quoting is kept
     assert book.for_segment(DORMANT).text("zh") == edited
     assert book.for_segment(PARENT_ACTIVE) == load_strategies().for_segment(PARENT_ACTIVE)
     with pytest.raises(DataError, match="^call to action: is empty"):
@@ -104,3 +105,30 @@ def test_the_retraining_plan_runs_only_what_went_stale(tmp_path: Path) -> None:
     assert "75" in both[1][1] and "45" in both[1][1]
     with pytest.raises(ConfigError, match="retrain_preset"):
         preset("huge")
+
+
+def test_a_retraining_job_runs_its_steps_in_order_and_can_be_cancelled(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    from genemail.studio.retrain import CANCELLED, FAILED, FINISHED, RetrainInputs, RetrainJob
+
+    inputs = RetrainInputs(tag="v2", folder=tmp_path / "job", strategies=tmp_path, segmenter_dir=tmp_path,
+                           base_model="base", base_model_id=None, lang="zh", adapters=(), segmenter=True,
+                           dormant_days=75, reengage_days=45, customers=None)
+    make = [sys.executable, "-c", f"import os; os.makedirs({str(inputs.folder / 'segmenter')!r})"]
+    done = RetrainJob("a", inputs, [("segmenter", make)], editor="Mei")
+    done.run()
+    assert done.state == FINISHED and done.step == 1 and (inputs.folder / "logs" / "1-segmenter.log").is_file()
+    failing = RetrainJob("b", inputs, [("customers", [sys.executable, "-c", "raise SystemExit(3)"]), ("segmenter", make)],
+                         editor="Mei")
+    failing.run()
+    assert failing.state == FAILED and failing.step_name == "customers" and "exit code 3" in failing.problem
+    slow = RetrainJob("c", inputs, [("customers", [sys.executable, "-c", "import time; time.sleep(60)"])],
+                      editor="Mei").start()
+    time.sleep(1)
+    started = time.monotonic()
+    slow.cancel()
+    while not slow.done and time.monotonic() - started < 20:
+        time.sleep(0.1)
+    assert slow.state == CANCELLED and time.monotonic() - started < 20

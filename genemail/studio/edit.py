@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -117,6 +118,8 @@ def _set(lines: list[str], path: tuple[str, ...], value: Any, after: str | None 
     new = f"{' ' * indent}{path[-1]}: {_scalar(value)}\n"
     at = _find(lines, start, end, indent, path[-1])
     if at is not None:
+        if isinstance(value, str) and lines[at].split(":", 1)[1].strip().startswith('"'):
+            new = f"{' ' * indent}{path[-1]}: {json.dumps(value, ensure_ascii=False)}\n"  # the file's quoting
         lines[at:_block_end(lines, at)] = [new]
         return True
     anchor = _find(lines, start, end, indent, after) if after else None

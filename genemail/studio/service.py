@@ -148,9 +148,12 @@ class StudioService:
             dormant_days=saved.rules.dormant_days, reengage_days=saved.rules.reengage_days,
             customers=svc.config.customers_path)
         job = RetrainJob(job_id=secrets.token_hex(4), inputs=inputs, steps=plan_steps(inputs, config), editor=editor)
-        with self._lock:
+        with self._lock:  # checked again: another start may have slipped in while this one pulled the release
+            if any(not j.done for j in self._jobs.values()):
+                raise DataError("a retraining is still running", where="Retraining",
+                                fix="wait for it to finish, or cancel it")
             self._jobs[job.job_id] = job
-        return job.start()
+            return job.start()
 
     def job(self, job_id: str | None) -> RetrainJob | None:
         """The job ``job_id`` (None: the newest, so a reloaded page finds it again)."""
