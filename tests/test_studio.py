@@ -120,8 +120,8 @@ def test_a_retraining_job_runs_its_steps_in_order_and_can_be_cancelled(tmp_path:
     done = RetrainJob("a", inputs, [("segmenter", make)], editor="Mei")
     done.run()
     assert done.state == FINISHED and done.step == 1 and (inputs.folder / "logs" / "1-segmenter.log").is_file()
-    failing = RetrainJob("b", inputs, [("customers", [sys.executable, "-c", "raise SystemExit(3)"]), ("segmenter", make)],
-                         editor="Mei")
+    fail = [sys.executable, "-c", "raise SystemExit(3)"]
+    failing = RetrainJob("b", inputs, [("customers", fail), ("segmenter", make)], editor="Mei")
     failing.run()
     assert failing.state == FAILED and failing.step_name == "customers" and "exit code 3" in failing.problem
     slow = RetrainJob("c", inputs, [("customers", [sys.executable, "-c", "import time; time.sleep(60)"])],

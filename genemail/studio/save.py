@@ -116,10 +116,9 @@ def save_studio(snap: LoadedSystem, *, segment: str | None, edited: StrategyText
         diffs.append(unified_diff(_rule_lines(rules_before), _rule_lines(rules), f"segment rules (release {revision})",
                                   f"segment rules ({tag})"))
         what.append("segment rules")
-    seg_model = snap.segmenter.rule_config
-    retraining = Retraining(
-        adapters=(segment,) if strategy_changed and voice_changed(before_text, edited) else (),  # type: ignore[arg-type]
-        segmenter=rules != seg_model)
+    voice = strategy_changed and voice_changed(before_text, edited)  # type: ignore[arg-type]
+    # The segmenter is stale whenever the saved thresholds are not the ones it was trained with.
+    retraining = Retraining(adapters=(segment,) if voice and segment else (), segmenter=rules != snap.segmenter.rule_config)
     title = f"Strategy studio: {' and '.join(what)} edited by {editor}"
     description = "\n".join([
         f"Edited in the strategy studio by {editor}, from release {revision} ({str(snap.release_sha)[:12]}).",

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from genemail.segmentation.rules import RuleConfig
     from genemail.service import GenEmailService, GenerationOptions
 
-DORMANT_FIELD, REENGAGE_FIELD = "Dormant after (days without a purchase)", "Needs re-engagement after (days without a purchase)"
+DORMANT_FIELD = "Dormant after (days without a purchase)"
+REENGAGE_FIELD = "Needs re-engagement after (days without a purchase)"
 MAX_DAYS = 3650
 
 
@@ -141,7 +142,8 @@ class StudioService:
         base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
         folder = svc.work_dir / "retraining" / f"{tag}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         inputs = RetrainInputs(
-            tag=tag, folder=folder, strategies=pulled.strategies or svc.snapshot.strategies.source,  # type: ignore[arg-type]
+            tag=tag, folder=folder,
+            strategies=pulled.strategies or svc.snapshot.strategies.source,  # type: ignore[arg-type]
             segmenter_dir=pulled.segmenter_path.parent, base_model=str(base),
             base_model_id=pulled.base_model.id if pulled.base_model else None, lang=svc.config.lang,
             adapters=saved.retraining.adapters, segmenter=saved.retraining.segmenter,
