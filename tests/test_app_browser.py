@@ -334,6 +334,7 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     page.locator("#studio-save").click()
     assert w["name"] in _toast(page, w["name"])
     _no_dead_end(page, "strategy studio save")
+    _shot(page, tmp_path, f"studio-{lang}.png")
 
     # A campaign of 100 customers as an experiment (the test table has about 110).
     name = f"day-{lang}"
