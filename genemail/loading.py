@@ -50,6 +50,14 @@ class LoadedSystem:
     loaded_at: str = ""
     load_seconds: float = 0.0
     user_vector: Any = None  # genemail.user_vector.encoder.UserVectorModel, when the release has one (FR-13)
+    # The release's own segment thresholds (a RuleConfig; the strategy studio saves them). None: the
+    # segmenter's, i.e. the thresholds it was trained with.
+    rules: Any = None
+
+    @property
+    def rule_config(self) -> Any:
+        """The segment thresholds of this release: its own file, else the ones the segmenter learned."""
+        return self.rules if self.rules is not None else self.segmenter.rule_config
 
     @property
     def user_vector_sha(self) -> str | None:
@@ -100,7 +108,17 @@ def build_system(pulled: PulledRelease, *, repo_id: str, load_started: float | N
         revision=pulled.revision, release_sha=pulled.release_sha, is_mutable=pulled.is_mutable,
         warnings=(*pulled.warnings, *_missing_adapters(strategies, generator)), loaded_at=utc_timestamp(),
         load_seconds=round(time.perf_counter() - t0, 2), user_vector=_user_vector(pulled.user_vector_path, generator),
+        rules=_rules(pulled.rules),
     )
+
+
+def _rules(path: Path | None) -> Any:
+    """The release's segment thresholds file as a RuleConfig; None when it has none."""
+    if path is None:
+        return None
+    from genemail.segmentation.rules import rules_from_json
+
+    return rules_from_json(Path(path).read_bytes(), where=path.name)
 
 
 def load_release(repo_id: str, revision: str, *, token: str | None = None) -> LoadedSystem:

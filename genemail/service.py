@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from genemail.labels.workflow import LabelTask, LabelWorkflow
     from genemail.ratings.workflow import RatingPair, RatingWorkflow
     from genemail.settings import Settings
+    from genemail.studio.service import StudioService
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ LANGS: tuple[str, ...] = ("zh", "en")
 CUSTOMER_FILE_TYPES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 OUTCOME_FILE_TYPES: tuple[str, ...] = (".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".pq")
 CUSTOMER_FILE_MAX_MB = 5
-# What the strategy studio lets an operator edit (besides the phrases a segment must not be told).
-STUDIO_TEXTS: tuple[str, ...] = ("tone", "greeting", "focus", "call_to_action")
 OUTCOME_FILE_MAX_MB = 50
 LATEST = "latest"  # as a revision: the release repo's newest tag (natural order: v10 after v9)
 # What a user should do when no release could be loaded (shown on the app's start page).
@@ -90,6 +89,7 @@ class ServiceConfig:
         max_campaign_rows: largest campaign run from the app.
         batch_size: rows per generation batch in campaigns.
         pair_cache_size: composed rating pairs kept so raters of one customer share one generation.
+        retrain_preset: how much the strategy studio's retraining jobs train (``full``; ``micro`` in tests).
     """
 
     release_repo: str
@@ -110,6 +110,7 @@ class ServiceConfig:
     max_campaign_rows: int = 2000
     batch_size: int = 8
     pair_cache_size: int = 256
+    retrain_preset: str = "full"
 
     def __post_init__(self) -> None:
         if not isinstance(self.release_repo, str) or self.release_repo.count("/") != 1:
@@ -124,6 +125,9 @@ class ServiceConfig:
             raise config_error("lang", self.lang, f"one of {LANGS}")
         if self.ui_lang not in LANGS:
             raise config_error("ui_lang", self.ui_lang, f"one of {LANGS}")
+        from genemail.studio.retrain import preset
+
+        preset(self.retrain_preset)  # an unknown preset names the field
         if self.customers_path is not None and not Path(self.customers_path).is_file():
             raise ConfigError(f"customers_path={str(self.customers_path)!r} does not exist",
                               fix="pass an existing CSV/Parquet customer file, or none for synthetic customers")
@@ -137,6 +141,7 @@ class ServiceConfig:
             "ratings_db": settings.ratings_db, "ratings_repo": settings.ratings_repo,
             "results_db": settings.results_db, "customers_path": settings.customers_path,
             "labels_db": settings.labels_db, "labels_repo": settings.labels_repo,
+            "retrain_preset": settings.retrain_preset,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -188,6 +193,7 @@ class GenEmailService:
         self.exporter: Any = None
         self.export_error: str | None = None
         self.labels_exporter: Any = None
+        self._studio: StudioService | None = None
         self._work_dir = Path(config.work_dir) if config.work_dir else Path(tempfile.mkdtemp(prefix="genemail-app-"))
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -473,46 +479,14 @@ class GenEmailService:
         return campaign_tables(summary, report)
 
     # -- strategy studio ----------------------------------------------------------------------
-    def studio_preview(self, segment: str, edits: Mapping[str, Any], n: int = 3,
-                       options: GenerationOptions | None = None) -> dict[str, Any]:
-        """``segment``'s strategy with ``edits`` applied, tried on its first ``n`` demo customers.
+    @property
+    def studio(self) -> StudioService:
+        """The strategy studio's back end (preview, thresholds, save, retraining): :mod:`genemail.studio`."""
+        if self._studio is None:
+            from genemail.studio.service import StudioService
 
-        ``edits`` may set ``tone``, ``greeting``, ``focus``, ``call_to_action`` (text) and
-        ``must_not_say`` (phrases), in the language the emails are written in. The emails go through
-        the quality gate as any other; the release in use is not changed (a copy of its strategies is
-        edited). Returns the edited texts, a unified diff of the change and one row per customer.
-        """
-        import dataclasses
-        import difflib
-        from types import MappingProxyType
-
-        snap = self.snapshot
-        book = snap.strategies
-        strategy = book.for_segment(segment)
-        lang = self.config.lang
-        text = strategy.text(lang)
-        changes: dict[str, Any] = {k: str(edits[k]).strip() for k in STUDIO_TEXTS if edits.get(k) is not None}
-        if edits.get("must_not_say") is not None:
-            changes["must_not_say"] = tuple(dict.fromkeys(
-                p.strip() for p in str(edits["must_not_say"]).replace("，", ",").replace("\n", ",").split(",")
-                if p.strip()))
-        for name in STUDIO_TEXTS:
-            if name in changes and not changes[name]:
-                raise DataError("is empty", where=name.replace("_", " "), fix="write the text, or keep the old one")
-        edited = dataclasses.replace(text, **changes)
-        trial_strategy = dataclasses.replace(strategy, texts=MappingProxyType({**strategy.texts, lang: edited}))
-        trial_book = dataclasses.replace(book, strategies=MappingProxyType({**book.strategies,
-                                                                            segment: trial_strategy}))
-        trial = dataclasses.replace(snap, strategies=trial_book)  # the live release is untouched
-        before, after = _studio_lines(text), _studio_lines(edited)
-        diff = "\n".join(difflib.unified_diff(before, after, f"{segment} (release {snap.revision})",
-                                              f"{segment} (edited)", lineterm=""))
-        ids = [cid for cid, seg in self.customer_segments().items() if seg == segment][:n]
-        rows = []
-        for cid in ids:
-            result = self._compose(trial, self.table.row(cid), options)
-            rows.append({"customer_id": cid, "email": result.email, "qa": getattr(result, "qa", None)})
-        return {"segment": segment, "texts": after, "diff": diff, "rows": rows, "changed": before != after}
+            self._studio = StudioService(self)
+        return self._studio
 
     # -- experiment results --------------------------------------------------------------------
     def experiments(self) -> list[str]:
@@ -683,12 +657,6 @@ def _verdict(status: Any, attempts: Any) -> str:
         return "first_draft" if int(attempts) <= 1 else "later_draft"
     except (TypeError, ValueError):
         return "first_draft"
-
-
-def _studio_lines(text: Any) -> list[str]:
-    """A strategy's editable texts as ``name: value`` lines (what the studio's diff compares)."""
-    lines = [f"{name}: {getattr(text, name)}" for name in STUDIO_TEXTS]
-    return [*lines, f"must_not_say: {', '.join(text.must_not_say)}"]
 
 
 def _rank(db: Path, table: str, column: str, row_id: int) -> int:

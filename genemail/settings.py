@@ -39,6 +39,7 @@ class Settings:
     results_db: Path = Path("results.sqlite")
     results_repo: str | None = None
     mixed_lora: str = "gathered"  # how mixed-adapter batches run: "gathered" (stacked LoRA) or "peft" (its loop)
+    retrain_preset: str = "full"  # how much the strategy studio's retraining jobs train ("micro": tests)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -61,6 +62,7 @@ class Settings:
             results_db=Path(_env("GENEMAIL_RESULTS_DB", "results.sqlite")),
             results_repo=_env("GENEMAIL_RESULTS_REPO"),
             mixed_lora=_env("GENEMAIL_MIXED_LORA", "gathered"),
+            retrain_preset=_env("GENEMAIL_RETRAIN_PRESET", "full"),
         )
 
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 ENDPOINTS = {"/segment", "/compose", "/regenerate", "/compose_new", "/next_pair", "/rate", "/stats", "/segments",
              "/segments_method", "/segments_drift", "/campaign", "/campaign_file", "/release", "/release_info", "/tags",
              "/status", "/results", "/ingest", "/experiments", "/outcome_file", "/next_label", "/label", "/label_stats",
-             "/language"}
+             "/language", "/studio_strategy", "/studio_preview", "/studio_resegment", "/studio_save", "/studio_retrain",
+             "/studio_job", "/studio_cancel", "/studio_publish"}
 
 
 @pytest.fixture

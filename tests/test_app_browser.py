@@ -228,11 +228,13 @@ WORDS = {
            "Campaign", "Results", "Models"), "empty": "empty", "age": "Age", "saved_rating": "Saved as rating #",
            "saved_label": "Saved as label #", "choice": "A fits the target style better", "tier": "Mid value",
            "experiment": "Experiment", "everyone": "everyone", "advanced": "Advanced", "new": "New customer",
-           "studio": "Strategy studio", "unchanged": "unchanged"},
+           "studio": "Strategy studio", "unchanged": "unchanged",
+           "moves": "would change segment", "name": "Your name"},
     "zh": {"lang": "中文", "release": "版本 v1", "segment": "客群：", "tabs": ("撰写", "评分", "标注", "营销活动",
            "实验结果", "模型版本"), "empty": "表单是空的", "age": "年龄", "saved_rating": "已保存为第",
            "saved_label": "已保存为第", "choice": "A 更符合目标风格", "tier": "中价值", "experiment": "实验",
-           "everyone": "所有", "advanced": "高级", "new": "新客户", "studio": "策略工作室", "unchanged": "当前版本未改变"},
+           "everyone": "所有", "advanced": "高级", "new": "新客户", "studio": "策略工作室", "unchanged": "当前版本未改变",
+           "moves": "会换客群", "name": "你的名字"},
 }
 
 
@@ -322,9 +324,17 @@ def test_a_marketers_day_in_both_languages(page, app_url: str, app_service, tmp_
     expect(page.locator("#studio-tone textarea, #studio-tone input").first).not_to_have_value("")
     _type(page, "#studio-tone textarea, #studio-tone input", "轻松友好")
     page.locator("#studio-preview").click()
-    expect(page.locator("#studio-status")).to_contain_text(w["unchanged"])
+    expect(page.locator("#studio-status")).to_contain_text(w["unchanged"], timeout=120_000)  # 3 emails, a busy box
     expect(page.locator("#studio-emails")).to_be_visible()
     _no_dead_end(page, "strategy studio")
+    # A threshold changed: how many customers would move, in words; saving without a name names the field.
+    _type(page, "#studio-reengage input", "45")
+    page.locator("#studio-count").click()
+    expect(page.locator("#studio-moves")).to_contain_text(w["moves"], timeout=60_000)
+    page.locator("#studio-save").click()
+    assert w["name"] in _toast(page, w["name"])
+    _no_dead_end(page, "strategy studio save")
+    _shot(page, tmp_path, f"studio-{lang}.png")
 
     # A campaign of 100 customers as an experiment (the test table has about 110).
     name = f"day-{lang}"

@@ -1,6 +1,7 @@
 """Train and evaluate the hierarchical segmenter (a thin command line over ``genemail.segmentation.training``).
 
     python -m training.train_segmenter --data PATH --out DIR [--seed N] [--half-life DAYS] [--labels FILE]
+        [--dormant-days 60 --reengage-days 30]
 
 Without ``--data`` it trains on synthetic customers, for the demo. The protocol and the artifacts
 it writes are documented in :mod:`genemail.segmentation.training` and docs/SEGMENTATION.md.
@@ -38,6 +39,10 @@ def train(
         help="Hand labels (CSV/JSONL/Parquet: customer_id, rater, l1, l2) of customers of DATA, as the app's "
              "Label tab exports them: KR1 is also measured against them.", exists=True, dir_okay=False,
         readable=True)] = None,
+    dormant_days: Annotated[float, typer.Option(
+        help="Days since the last purchase after which a customer is Dormant.")] = D.dormant_days,
+    reengage_days: Annotated[float, typer.Option(
+        help="Days since the last purchase after which an active customer needs re-engagement.")] = D.reengage_days,
 ) -> None:
     """Train the segmenter on DATA's training split and evaluate it on the held-out split."""
     from genemail.segmentation.training import summary
@@ -45,7 +50,7 @@ def train(
 
     config = TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life, test_fraction=test_fraction,
                          n_synthetic=n_synthetic, threads=threads, reference_date=reference_date,
-                         labels=labels)
+                         labels=labels, dormant_days=dormant_days, reengage_days=reengage_days)
     typer.echo(summary(run_training(config)))
     typer.echo(f"wrote {config.out}/segmenter.skops, metrics.json, cleaning_report.json, clusters.json, plots/")
 

@@ -3,10 +3,11 @@
 The texts edited are the ones the emails are written in (tone, greeting, focus, call to action, and
 what the segment must never be told). The preview writes the emails of the segment's first demo
 customers with the edited strategy, through the quality gate, beside a diff of the change; the
-release in use is not touched. Saving the edit as a new Hub revision is not built yet.
+release in use is not touched. Below the editor (:mod:`genemail.app_ui.studio_save`): the segment
+thresholds, saving as a new release version, and retraining what the save made stale.
 
 API endpoints: ``/studio_strategy`` (segment -> its current texts), ``/studio_preview`` (segment,
-texts, phrases -> diff, emails with their verdicts).
+texts, phrases -> diff, emails with their verdicts); the save's are listed in ``studio_save``.
 """
 
 import html
@@ -15,6 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from genemail.app_ui import studio_save
 from genemail.app_ui.common import MODEL_CONCURRENCY, MODEL_QUEUE, field_error, guard, qa_markdown, segment_label
 from genemail.app_ui.i18n import Texts, t
 from genemail.service import GenEmailService
@@ -47,6 +49,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
                         elem_id="studio-emails")
     with texts.make(gr.Accordion, label="Advanced", open=False, elem_classes=["advanced"]):
         diff = gr.Code(language=None, label="Change", interactive=False, elem_id="studio-diff")
+    studio_save.build(service, texts, lang, segment, [tone, greeting, focus, cta, avoid])
 
     @guard
     def on_strategy(name: str | None, lang_: str = "en") -> tuple[Any, ...]:
@@ -76,7 +79,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
         if not name:
             raise field_error(t("Segment", lang_), t("nothing picked", lang_),
                               t("pick the segment whose strategy you edit", lang_), lang_)
-        found = service.studio_preview(name, {"tone": tone_v, "greeting": greeting_v, "focus": focus_v,
+        found = service.studio.preview(name, {"tone": tone_v, "greeting": greeting_v, "focus": focus_v,
                                               "call_to_action": cta_v, "must_not_say": avoid_v},
                                        n=PREVIEW_CUSTOMERS)
         rows = [[r["customer_id"], r["email"], qa_markdown(r["qa"], lang_)] for r in found["rows"]]

@@ -270,4 +270,70 @@ ZH: dict[str, str] = {
     "Preview of **{segment}** on {n} of its customers; the release in use is unchanged.":
         "**{segment}** 在其 {n} 位客户上的预览；当前版本未改变。",
     "(nothing was changed)": "（未做任何改动）",
+    # strategy studio: thresholds, save, retraining
+    "Needs re-engagement after (days without a purchase)": "多少天未购买后需要唤回（天）",
+    "Dormant after (days without a purchase)": "多少天未购买后算沉睡（天）",
+    "{days} days is not fewer than the {dormant} days after which a customer is dormant":
+        "{days} 天不少于客户算作沉睡的 {dormant} 天",
+    "give fewer days here than for dormant customers": "这里的天数要少于沉睡客户的天数",
+    "### Segment thresholds\nHow many days without a purchase move a customer from active to needing re-engagement, "
+    "and on to dormant. Value tiers are learned from the customers' spending and have no threshold to set.":
+        "### 客群阈值\n客户多少天未购买后从活跃变为需要唤回，再变为沉睡。价值层级由客户的消费自动学习得出，没有可设置的阈值。",
+    "Count who would change segment": "统计会换客群的客户", "No loaded customer would change segment (of {total}).":
+        "已加载的 {total} 位客户中没有人会换客群。",
+    "**{n}** of the {total} loaded customers would change segment:": "已加载的 {total} 位客户中有 **{n}** 位会换客群：",
+    "{n} from {before} to {after}": "{n} 位从{before}变为{after}",
+    "With these thresholds no loaded customer stays in {segment}: its writing model could not be retrained.":
+        "按这些阈值，已加载的客户中没有人留在{segment}：它的写作模型将无法重新训练。",
+    "### Save\nSaving makes a new release version with these texts and thresholds. Nobody gets it until someone "
+    "switches to it in the Models tab.": "### 保存\n保存会用这些文案和阈值生成一个新的版本。在有人于“模型”页切换到它之前，不会有人用到它。",
+    "Your name": "你的名字", "who made this change": "是谁做的这次修改",
+    "Save as a new release version": "保存为新版本", "Start retraining": "开始重新训练",
+    "Cancel retraining": "取消重新训练", "Publish the retrained models as a new release": "把重新训练的模型发布为新版本",
+    "write your name: it goes into the saved version's history": "请写上你的名字：它会记入所保存版本的历史",
+    "Retraining": "重新训练", "there is nothing to retrain": "没有需要重新训练的内容", "save a change first": "请先保存一次修改",
+    "save a change of a segment's voice or of the thresholds first": "请先保存对某个客群语气或对阈值的修改",
+    "a retraining is still running": "还有一个重新训练在进行", "wait for it to finish, or cancel it": "请等它完成，或取消它",
+    "no finished retraining to publish": "没有已完成的重新训练可以发布",
+    "start the retraining and wait until it says it finished": "请开始重新训练，并等到它显示已完成",
+    "the Hub did not let this app write (it has no token that may write to the release's repo)":
+        "Hub 不允许本应用写入（它没有可写入版本仓库的令牌）",
+    "ask whoever runs the app to give it write access to the Hub, then save again (nothing was saved)":
+        "请负责运行本应用的同事为它开通 Hub 的写入权限，然后再保存一次（这次什么都没有保存）",
+    "ask whoever runs the app to give it write access to the Hub, then publish again":
+        "请负责运行本应用的同事为它开通 Hub 的写入权限，然后再发布一次",
+    "the Hub could not be reached or refused the change": "无法连接 Hub，或 Hub 拒绝了这次修改",
+    "save again (nothing was saved) in a minute; if it persists, ask whoever runs the app":
+        "请过一分钟再保存（这次什么都没有保存）；如果仍然不行，请联系负责运行本应用的同事",
+    "publish again in a minute; if it persists, ask whoever runs the app":
+        "请过一分钟再发布；如果仍然不行，请联系负责运行本应用的同事",
+    "Save": "保存", "nothing was changed": "没有任何改动", "edit a strategy text or a segment threshold, then save":
+        "请先修改策略文案或客群阈值，再保存",
+    "Saved as release {tag}.": "已保存为版本 {tag}。", "Cancelling the retraining…": "正在取消重新训练……",
+    "✅ Saved by **{editor}** as release **{tag}**, made from release **{parent}**. The app still serves **{live}**: "
+    "switch to **{tag}** in the Models tab when you are ready (it applies to everyone).":
+        "✅ **{editor}** 已保存为版本 **{tag}**（基于版本 **{parent}**）。应用仍在使用 **{live}**：准备好后在“模型”页切换到 "
+        "**{tag}**（这将对所有人生效）。",
+    "Nothing needs retraining: these changes are read when each email is written and checked.":
+        "无需重新训练：这些改动会在每封邮件撰写和检查时读取。",
+    "the writing model of **{segment}** (its voice changed)": "**{segment}** 的写作模型（它的语气变了）",
+    "the model that sorts customers into segments (the thresholds changed)": "给客户分群的模型（阈值变了）",
+    "Needs retraining: {parts}.": "需要重新训练：{parts}。", " and ": "和",
+    "Until it is retrained, **{tag}** uses the current models with the new texts and thresholds; every email still "
+    "goes through the quality check.": "在重新训练之前，**{tag}** 用现有模型配合新的文案和阈值；每封邮件仍经过质量检查。",
+    "preparing the customers to learn from": "准备用于学习的客户",
+    "retraining the model that sorts customers into segments": "重新训练给客户分群的模型",
+    "writing example emails in the new voice": "用新语气撰写示例邮件",
+    "retraining the segment's writing model": "重新训练该客群的写作模型",
+    "⏳ Retraining for release **{tag}**: step {i} of {n}, {step} ({s} s so far). The app keeps serving **{live}** "
+    "meanwhile.": "⏳ 正在为版本 **{tag}** 重新训练：第 {i} 步，共 {n} 步，{step}（已用 {s} 秒）。在此期间应用继续使用 **{live}**。",
+    "✅ Published the retrained models as release **{new}**. Switch to it in the Models tab when you are ready.":
+        "✅ 已把重新训练的模型发布为版本 **{new}**。准备好后在“模型”页切换到它。",
+    "✅ Retraining for release **{tag}** finished in {s} s. Nobody uses the new models yet: publish them as a new "
+    "release, then switch to it in the Models tab.":
+        "✅ 版本 **{tag}** 的重新训练已完成，用时 {s} 秒。还没有人使用新模型：请把它们发布为新版本，再在“模型”页切换过去。",
+    "Retraining for release **{tag}** was cancelled; nothing was published.": "版本 **{tag}** 的重新训练已取消；没有发布任何内容。",
+    "⚠️ Retraining for release **{tag}** stopped while {step}. The release in use is unchanged; ask whoever runs the "
+    "app to look at the retraining's log.":
+        "⚠️ 版本 **{tag}** 的重新训练在{step}时停止。当前版本未改变；请负责运行本应用的同事查看重新训练的日志。",
 }

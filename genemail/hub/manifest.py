@@ -24,9 +24,11 @@ Format (``format_version`` 1)::
       "serving_check": {"engine": "vllm", "passed": true, "forced": false, "max_lora_rank": 8,
                         "problems": []}              (absent in releases published before the check)
       "lineage": {...}            # only in a release made by preference tuning (genemail.hub.lineage)
+      "rules": {"path": "segment_rules.json", "sha256": "<64 hex>"}   (only when the release has its own
+                                  segment thresholds: the strategy studio saves them)
     }
 
-``lineage`` is optional and written only when present, so every release published before it existed
+``lineage`` and ``rules`` are optional and written only when present, so every release published before it existed
 keeps its exact bytes; a reader that does not know the key ignores it.
 """
 
@@ -187,6 +189,7 @@ class ReleaseManifest:
     serving: ServingCheck | None = None  # None: published before the check existed
     lineage: "Lineage | None" = None
     user_vector: ArtifactPin | None = None  # FR-13; written only when present (older releases keep their bytes)
+    rules: FileRef | None = None  # the segment thresholds file in the release repo; written only when present
     created_at: str = field(default_factory=utc_now)
     format_version: int = FORMAT_VERSION
 
@@ -216,6 +219,8 @@ class ReleaseManifest:
             out["serving_check"] = self.serving.to_dict()
         if self.lineage is not None:
             out["lineage"] = self.lineage.to_dict()
+        if self.rules is not None:
+            out["rules"] = self.rules.to_dict(with_version=False)
         return out
 
     def _core_dict(self) -> dict[str, Any]:
@@ -269,7 +274,7 @@ class ReleaseManifest:
             _require(isinstance(base_model, dict) and {"id", "revision"} <= set(base_model),
                      "base_model needs 'id' and 'revision'", where)
             base_model = BaseModelRef(base_model["id"], base_model["revision"])
-        strategies, evaluation = data.get("strategies"), data.get("eval")
+        strategies, evaluation, rules = data.get("strategies"), data.get("eval"), data.get("rules")
         serving = data.get("serving_check")
         lineage = None
         if data.get("lineage") is not None:
@@ -288,6 +293,7 @@ class ReleaseManifest:
             eval=None if evaluation is None else FileRef.from_dict(evaluation, f"{where}, eval"),
             serving=None if serving is None else ServingCheck.from_dict(serving, f"{where}, serving_check"),
             lineage=lineage,
+            rules=None if rules is None else FileRef.from_dict(rules, f"{where}, rules"),
             created_at=str(data.get("created_at") or ""),
             format_version=data["format_version"],
         )

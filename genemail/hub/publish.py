@@ -143,9 +143,13 @@ def _read_base_model_json(artifacts: Path) -> dict[str, Any] | None:
 
 def plan_segmenter(cfg: PublishConfig) -> RepoPlan:
     """segmenter.skops, its json files and plots, and a skops-style card."""
-    folder = cfg.artifacts / "segmenter"
+    return segmenter_plan(cfg.namespace, cfg.artifacts / "segmenter")
+
+
+def segmenter_plan(namespace: str, folder: Path) -> RepoPlan:
+    """The segmenter repo's files from a folder with segmenter.skops (what :func:`plan_segmenter` plans)."""
     files: dict[str, Path | bytes] = {k: v for k, v in _folder_files(folder).items() if k != "README.md"}
-    repo_id = f"{cfg.namespace}/{SEGMENTER_REPO}"
+    repo_id = f"{namespace}/{SEGMENTER_REPO}"
     trusted = cards.segmenter_trusted_types(folder / "segmenter.skops")
     card = cards.render_segmenter_card(folder, repo_id, sorted([*files, "README.md"]), trusted)
     files["README.md"] = card.encode("utf-8")
@@ -154,6 +158,11 @@ def plan_segmenter(cfg: PublishConfig) -> RepoPlan:
 
 def plan_adapter(cfg: PublishConfig, folder: Path, base_id: str | None) -> RepoPlan:
     """A PEFT adapter folder, its card's ``base_model`` and config's base path set to the published base."""
+    return adapter_plan(cfg.namespace, folder, base_id)
+
+
+def adapter_plan(namespace: str, folder: Path, base_id: str | None) -> RepoPlan:
+    """The adapter repo's files for the adapter folder ``folder`` (named after its segment)."""
     segment = folder.name
     if segment not in (*taxonomy.L2_SEGMENTS, taxonomy.BASELINE):
         raise ArtifactError(f"adapter folder {segment!r} is not a segment name", where=str(folder),
@@ -169,7 +178,7 @@ def plan_adapter(cfg: PublishConfig, folder: Path, base_id: str | None) -> RepoP
         config["base_model_name_or_path"] = base_id
         files["adapter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files["README.md"] = cards.render_adapter_card(folder, segment, base_id).encode("utf-8")
-    return RepoPlan(f"adapter:{segment}", f"{cfg.namespace}/{taxonomy.adapter_repo_name(segment)}", "model", files)
+    return RepoPlan(f"adapter:{segment}", f"{namespace}/{taxonomy.adapter_repo_name(segment)}", "model", files)
 
 
 def plan_artifacts(cfg: PublishConfig) -> list[RepoPlan]:
@@ -269,8 +278,12 @@ def tagged_commit(api: "HfApi", plan: RepoPlan, tag: str) -> str | None:
     return sha
 
 
-def sync_repo(api: "HfApi", plan: RepoPlan, *, private: bool, message: str) -> PublishedRepo:
-    """Make ``main`` hold exactly ``plan.files``: one atomic commit, or none when nothing changed."""
+def sync_repo(api: "HfApi", plan: RepoPlan, *, private: bool, message: str,
+              description: str | None = None) -> PublishedRepo:
+    """Make ``main`` hold exactly ``plan.files``: one atomic commit, or none when nothing changed.
+
+    ``message`` is the commit's title, ``description`` (optional) its body.
+    """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     with hub_errors(plan.repo_id, action="write to"):
@@ -286,7 +299,7 @@ def sync_repo(api: "HfApi", plan: RepoPlan, *, private: bool, message: str) -> P
     with hub_errors(plan.repo_id, "main", action="write to"):
         # create_commit (not upload_folder): one atomic commit; parent_commit refuses a concurrent writer.
         info = api.create_commit(plan.repo_id, operations=ops, commit_message=message,
-                                 repo_type=plan.repo_type, parent_commit=head)
+                                 commit_description=description, repo_type=plan.repo_type, parent_commit=head)
     if not is_full_sha(info.oid):
         raise HubError(f"the Hub returned commit id {info.oid!r}, not a full sha", where=plan.repo_id,
                        fix="use a Hub that returns 40-hex commit ids")
@@ -311,19 +324,23 @@ def tag_commit(api: "HfApi", repo: PublishedRepo, tag: str) -> None:
 
 def _strategies(artifacts: Path) -> tuple[FileRef | None, bytes | None]:
     """The strategies file's bytes and its pin (sha256 + the file's own ``version``)."""
-    import yaml
-
     path = artifacts / STRATEGIES_FILE
     if not path.is_file():
         return None, None
     data = path.read_bytes()
+    return strategies_ref(data, str(path)), data
+
+
+def strategies_ref(data: bytes, where: str) -> FileRef:
+    """The manifest's pin of a strategies file's bytes: its sha256 and the file's own ``version``."""
+    import yaml
+
     try:
         loaded = yaml.safe_load(data)
     except yaml.YAMLError as err:
-        raise ArtifactError(f"invalid YAML ({err})", where=str(path), fix="fix the strategies file and re-publish") from None
+        raise ArtifactError(f"invalid YAML ({err})", where=where, fix="fix the strategies file and re-publish") from None
     version = loaded.get("version") if isinstance(loaded, dict) else None
-    ref = FileRef(STRATEGIES_FILE, hashlib.sha256(data).hexdigest(), None if version is None else str(version))
-    return ref, data
+    return FileRef(STRATEGIES_FILE, hashlib.sha256(data).hexdigest(), None if version is None else str(version))
 
 
 def _evaluation(artifacts: Path) -> tuple[FileRef | None, dict[str, Path]]:

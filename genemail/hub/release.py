@@ -68,6 +68,7 @@ class PulledRelease:
     corpus_path: Path | None = None
     eval: dict[str, Any] | None = None
     user_vector_path: Path | None = None  # FR-13's encoder + projector, when the release pins one
+    rules: Path | None = None  # the segment thresholds file, when the release has its own (strategy studio)
     artifacts: list[PulledArtifact] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -217,6 +218,9 @@ def pull_release(repo_id: str, revision: str = "main", *, token: str | None = No
     strategies = None
     if manifest.strategies is not None:
         strategies = _checked_file(release_path, manifest.strategies.path, manifest.strategies.sha256, "strategies")
+    rules = None
+    if manifest.rules is not None:
+        rules = _checked_file(release_path, manifest.rules.path, manifest.rules.sha256, "segment rules")
     evaluation = None
     if manifest.eval is not None:
         eval_file = _checked_file(release_path, manifest.eval.path, manifest.eval.sha256, "eval")
@@ -236,7 +240,7 @@ def pull_release(repo_id: str, revision: str = "main", *, token: str | None = No
         adapters={seg: PulledAdapter(seg, paths[f"adapter:{seg}"], pin.repo_id, pin.sha)
                   for seg, pin in sorted(manifest.adapters.items())},
         corpus_path=paths.get("corpus"), eval=evaluation, user_vector_path=paths.get("user_vector"),
-        artifacts=pulled, warnings=warnings,
+        rules=rules, artifacts=pulled, warnings=warnings,
     )
 
 

@@ -36,6 +36,9 @@ from genemail.errors import DataError, config_error
 from genemail.features import VALUE_FEATURES
 
 ACTIVE, REENGAGE, DORMANT_STATE, UNKNOWN = "active", "reengage", "dormant", "unknown"
+# The thresholds as a file of their own (the strategy studio saves them into a release beside the strategies).
+RULES_FILE = "segment_rules.json"
+RULES_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,28 @@ class RuleConfig:
             raise config_error(
                 "reengage_days", self.reengage_days, f"a number of days below dormant_days={self.dormant_days}"
             )
+
+
+def rules_to_json(config: RuleConfig) -> bytes:
+    """The thresholds as the bytes of :data:`RULES_FILE` (stable: equal thresholds, equal bytes)."""
+    import json
+
+    data = {"format_version": RULES_FORMAT_VERSION, "dormant_days": config.dormant_days,
+            "reengage_days": config.reengage_days}
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+
+
+def rules_from_json(text: str | bytes, where: str = RULES_FILE) -> RuleConfig:
+    """Read :data:`RULES_FILE`; a broken file raises :class:`DataError` naming it."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"not valid JSON ({err})", where=where, fix="save the thresholds again") from None
+    if not isinstance(data, dict) or data.get("format_version") != RULES_FORMAT_VERSION:
+        raise DataError(f"format_version is not {RULES_FORMAT_VERSION}", where=where, fix="save the thresholds again")
+    return RuleConfig(dormant_days=data.get("dormant_days"), reengage_days=data.get("reengage_days"))
 
 
 class ValueTiers(BaseEstimator):

@@ -54,8 +54,14 @@ class TrainConfig:
     threads: int = 1
     reference_date: str | None = None  # age and tenure are counted to this date (default: the file's latest)
     labels: Path | None = None  # hand labels (the app's Label tab export): evaluate KR1 on them too
+    # The business definition's thresholds (genemail.segmentation.rules.RuleConfig), in days since the last purchase.
+    dormant_days: float = 60.0
+    reengage_days: float = 30.0
 
     def __post_init__(self) -> None:
+        from genemail.segmentation.rules import RuleConfig
+
+        RuleConfig(dormant_days=self.dormant_days, reengage_days=self.reengage_days)  # raises naming the field
         if not 0.05 <= self.test_fraction <= 0.5:
             raise config_error("test_fraction", self.test_fraction, "a share between 0.05 and 0.5, e.g. 0.2")
         if self.threads < 1:
@@ -86,7 +92,7 @@ def split(frame: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, pd.Da
     from genemail.segmentation.rules import RuleConfig, activity_state
 
     features = build_features(frame)
-    state = activity_state(features["recency"], RuleConfig())
+    state = activity_state(features["recency"], RuleConfig(config.dormant_days, config.reengage_days))
     strata = pd.Series(state).astype(str) + "/" + (features["children"].fillna(0) > 0).astype(str).to_numpy()
     # A stratum of one customer cannot be split: rare strata join the largest one.
     sizes = strata.value_counts()
@@ -170,7 +176,7 @@ def tier_silhouette(model, frame: pd.DataFrame) -> float | None:  # noqa: ANN001
     from genemail.segmentation.rules import cold_start_reasons
 
     features = build_features(frame, model.feature_config)
-    features = features[cold_start_reasons(features).isna().to_numpy()]
+    features = features[cold_start_reasons(features, model.rule_config).isna().to_numpy()]
     X = model.tiers_.transform(features)
     tiers = model.tiers_.predict(features)
     if not 2 <= len(set(tiers)) < len(X):  # silhouette is undefined for one tier
@@ -214,7 +220,7 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     from genemail.features import build_features
     from genemail.segmentation import HierarchicalSegmenter, save_segmenter
     from genemail.segmentation.clusters import analyze_clusters
-    from genemail.segmentation.rules import cold_start_reasons
+    from genemail.segmentation.rules import RuleConfig, cold_start_reasons
 
     hand_labels = None
     if config.labels is not None:  # read first: a bad labels file fails before minutes of training
@@ -224,12 +230,14 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     loaded = load_data(config)
     loaded.report.to_json(out / "cleaning_report.json")
     frame = loaded.frame.reset_index(drop=True)
-    cold = cold_start_reasons(build_features(frame)).notna().to_numpy()
+    rules = RuleConfig(config.dormant_days, config.reengage_days)
+    cold = cold_start_reasons(build_features(frame), rules).notna().to_numpy()
     usable = frame[~cold]
     check_enough(loaded, len(usable), config)
     train_rows, test_rows = split(usable, config)
     model = HierarchicalSegmenter(
-        half_life_days=config.half_life_days, random_state=config.seed, n_threads=config.threads
+        half_life_days=config.half_life_days, dormant_days=config.dormant_days, reengage_days=config.reengage_days,
+        random_state=config.seed, n_threads=config.threads,
     ).fit(train_rows)
     metrics = {
         "data": str(config.data) if config.data else f"synthetic(n={config.n_synthetic}, seed={config.seed})",

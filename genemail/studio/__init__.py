@@ -1,0 +1,1 @@
+"""The strategy studio's back end: edits, threshold changes, saving as a release, retraining jobs."""
