@@ -70,18 +70,20 @@ def publish_pin(api: "HfApi", plan: RepoPlan, tag: str, *, title: str, descripti
 
 def derive_release(repo_id: str, base_revision: str, *, title: str, description: str,
                    files: Mapping[str, bytes] | None = None, pins: Mapping[str, ArtifactPin] | None = None,
-                   tag: str | None = None, token: str | None = None, api: "HfApi | None" = None) -> DerivedRelease:
+                   tag: str | None = None, token: str | None = None, api: "HfApi | None" = None,
+                   rules_file: str | None = None) -> DerivedRelease:
     """Commit a release revision that is ``base_revision`` with ``files`` and ``pins`` replaced, and tag it.
 
     ``files`` are release-repo files by path: the strategies file and the segment thresholds are
     pinned by their sha256 in the new manifest. ``pins`` replace artifacts by their manifest name
     (``segmenter``, ``adapter:<segment>``); they must already be committed (:func:`publish_pin`).
     ``tag`` None takes the next free ``vN``. Everything else (eval, lineage, other pins) is kept.
+    ``rules_file`` names the segment thresholds among ``files`` (the caller's: the Hub knows no stage's
+    file names), pinned as the manifest's ``rules``.
     """
     from huggingface_hub import HfApi
 
     from genemail.hub.release import list_release_tags
-    from genemail.segmentation.rules import RULES_FILE
 
     api = api or HfApi(token=token)
     files, pins = dict(files or {}), dict(pins or {})
@@ -91,8 +93,8 @@ def derive_release(repo_id: str, base_revision: str, *, title: str, description:
     changes: dict[str, object] = {"created_at": utc_now()}
     if STRATEGIES_FILE in files:
         changes["strategies"] = strategies_ref(files[STRATEGIES_FILE], f"{repo_id}: {STRATEGIES_FILE}")
-    if RULES_FILE in files:
-        changes["rules"] = FileRef(RULES_FILE, hashlib.sha256(files[RULES_FILE]).hexdigest())
+    if rules_file is not None and rules_file in files:
+        changes["rules"] = FileRef(rules_file, hashlib.sha256(files[rules_file]).hexdigest())
     adapters = dict(manifest.adapters)
     for name, pin in pins.items():
         if name.startswith("adapter:"):

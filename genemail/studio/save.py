@@ -126,7 +126,7 @@ def save_studio(snap: LoadedSystem, *, segment: str | None, edited: StrategyText
         f"Needs retraining: {retraining.words()}.",
     ])
     derived = derive_release(repo_id, str(snap.release_sha), title=title, description=description, files=files,
-                             tag=tag, token=token)
+                             tag=tag, token=token, rules_file=RULES_FILE)
     return SavedRevision(tag=derived.tag, release_sha=derived.release_sha, parent_revision=revision,
                          parent_sha=derived.parent_sha, editor=editor, title=title, description=description,
                          segment=segment if strategy_changed else None, strategy_changed=strategy_changed,
