@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,20 @@ CSS = """
 LANG_STORAGE_KEY = "genemail-ui-lang"
 
 
+def use_own_upload_folder() -> None:
+    """Keep Gradio's uploads in a folder of this user's (``<tmp>/gradio-<uid>``) unless ``GRADIO_TEMP_DIR`` is set.
+
+    Gradio's default, ``<tmp>/gradio``, is one folder for every user of a machine, owned by whoever
+    first ran a Gradio app there: every upload of another user then failed (HTTP 500, PermissionError).
+    Gradio reads the variable when it is imported and when the app starts, so this runs before both.
+    """
+    if "GRADIO_TEMP_DIR" not in os.environ and hasattr(os, "getuid"):  # Windows' temp folder is per user
+        os.environ["GRADIO_TEMP_DIR"] = str(Path(tempfile.gettempdir()) / f"gradio-{os.getuid()}")
+
+
 def build_demo(service: "GenEmailService") -> "gr.Blocks":
     """The whole app for ``service`` (already started): a status banner, a language switch and eight tabs."""
+    use_own_upload_folder()
     import gradio as gr
 
     from genemail.app_ui import campaign, compose, label, models, rate, results, segments, studio

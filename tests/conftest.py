@@ -34,6 +34,10 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 # spinning threads then made a micro-model campaign 15x slower than on one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Gradio keeps uploads in $GRADIO_TEMP_DIR, by default <tmp>/gradio: one folder for every user of the
+# machine, owned by whoever ran a Gradio app there first, so another user's uploads failed with
+# PermissionError (HTTP 500). The session's private folder is this user's alone.
+os.environ["GRADIO_TEMP_DIR"] = str(_SESSION_TMP / "gradio")
 # Subprocesses (`python -m genemail`, `-m training.*`, `-m bench.*`) import this checkout whatever the
 # current folder is and whichever checkout the virtual environment was installed from.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))

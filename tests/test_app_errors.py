@@ -6,6 +6,7 @@ Also the pure helpers behind it (``plain_message``, ``number_field``), which nee
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,22 @@ def test_a_long_id_is_shortened_in_the_message(client) -> None:
     assert "(6,000 characters)" in message and len(message) < 400
 
 
+def test_the_app_keeps_uploads_in_this_users_own_folder(monkeypatch) -> None:
+    """Not in <tmp>/gradio, which belongs to whoever ran a Gradio app first; a set GRADIO_TEMP_DIR wins."""
+    import os
+
+    from gradio.utils import get_upload_folder
+
+    from app import use_own_upload_folder
+
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    use_own_upload_folder()
+    assert get_upload_folder() == str(Path(tempfile.gettempdir()) / f"gradio-{os.getuid()}")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "/somewhere/chosen")
+    use_own_upload_folder()
+    assert get_upload_folder() == "/somewhere/chosen"
+
+
 @pytest.mark.integration
 def test_uploads_are_checked_as_they_arrive(client, tmp_path: Path) -> None:
     from gradio_client import handle_file
@@ -103,7 +120,8 @@ def test_uploads_are_checked_as_they_arrive(client, tmp_path: Path) -> None:
     junk = tmp_path / "junk.csv"
     junk.write_bytes(b"\x00\x01junk" * 1000)
     value, status = client.predict(handle_file(str(junk)), api_name="/campaign_file")
-    assert value is None and "junk.csv" in status and "binary" in status and "/tmp/" not in status
+    assert value is None and "junk.csv" in status and "binary" in status
+    assert "/tmp/" not in status and tempfile.gettempdir() not in status  # $TMPDIR may lie elsewhere
     big = tmp_path / "big.csv"
     big.write_bytes(b"ID,Age\n" + b"1,30\n" * 2_200_000)  # about 11 MB
     value, status = client.predict(handle_file(str(big)), api_name="/campaign_file")
