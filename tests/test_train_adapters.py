@@ -18,7 +18,7 @@ from genemail.generation.adapter_training import (
     lora_config,
     parse_target_modules,
     plan_adapters,
-    resolve_target_modules,
+    resolve_lora,
     too_small,
     train_adapters,
 )
@@ -31,14 +31,19 @@ def _cfg(tmp_path: Path, **kwargs) -> AdapterTrainConfig:
 
 def test_defaults_are_the_prd_recipe(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)  # the command line's defaults are the config's
-    assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (8, 16, 0.1, None)
-    # default targets: the PRD's q_proj+v_proj on a real model, every projection on the tiny one
-    assert resolve_target_modules(cfg, 600_000_000) == ("q_proj", "v_proj")
-    assert resolve_target_modules(cfg, 1_000_000) == ALL_LINEAR_MODULES
+    assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (8, 16, None, None)
+    # default recipe: the PRD's q_proj+v_proj and dropout 0.1 on a real model; every projection and no
+    # dropout on the tiny one
+    real, tiny = resolve_lora(cfg, 600_000_000), resolve_lora(cfg, 1_000_000)
+    assert (real.target_modules, real.dropout) == (("q_proj", "v_proj"), 0.1)
+    assert (tiny.target_modules, tiny.dropout) == (ALL_LINEAR_MODULES, 0.0)
     custom = _cfg(tmp_path, r=4, target_modules=parse_target_modules("q_proj, o_proj ,down_proj"),
                   segments=(DORMANT, BASELINE))
     assert custom.target_modules == ("q_proj", "o_proj", "down_proj") and custom.segments == (DORMANT, BASELINE)
-    assert resolve_target_modules(custom, 1_000_000) == ("q_proj", "o_proj", "down_proj")
+    assert resolve_lora(custom, 1_000_000).target_modules == ("q_proj", "o_proj", "down_proj")
+    assert resolve_lora(_cfg(tmp_path, dropout=0.2), 1_000_000).dropout == 0.2  # an explicit dropout stays
+    with pytest.raises(ConfigError, match="not resolved"):
+        lora_config(cfg)
     assert parse_target_modules(" ") is None and main(["--help"]) == 0
     assert main(["--base-model", "b", "--corpus", str(tmp_path), "--out", "o", "--r", "x"]) == 2  # usage error
 
@@ -91,8 +96,8 @@ def test_train_segment_and_baseline_adapters(tmp_path: Path, tiny_base_model_dir
     cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=out,
                              segments=(DORMANT, BASELINE, SEGMENT_PROMPT), max_steps=25, progress=False, r=4,
                              target_modules=("q_proj", "v_proj"), comparators_out=comparators, min_train_records=10)
-    lora = lora_config(cfg, cfg.target_modules)
-    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules)) == (4, 16, 0.1, {"q_proj", "v_proj"})
+    lora = lora_config(resolve_lora(cfg, 1_000_000))
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules)) == (4, 16, 0.0, {"q_proj", "v_proj"})
     results = train_adapters(cfg)
     assert list(results) == [BASELINE, SEGMENT_PROMPT, DORMANT]
     # the comparator is never saved with the adapters a release publishes

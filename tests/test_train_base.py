@@ -100,3 +100,27 @@ def test_training_is_seeded(tmp_path: Path, corpus_dir: Path) -> None:
         return train_base(cfg)["metrics"]["validation_loss"]
 
     assert run(1, "a") == run(1, "b")
+
+
+def test_email_token_loss_is_the_models_own_loss(tiny_base_model_dir: Path, tiny_corpus_dir: Path) -> None:
+    """The trainers' loss computes logits only where an email token is predicted: the same number as the
+    model's own loss over the whole sequence, and the same gradient."""
+    import torch
+
+    from genemail.generation.modeling import CausalLMCollator, load_base_model, load_tokenizer
+    from genemail.generation.trainer import email_token_loss, tokenize_split
+
+    tokenizer = load_tokenizer(str(tiny_base_model_dir))
+    model = load_base_model(str(tiny_base_model_dir), tokenizer)
+    rows = tokenize_split(load_corpus_splits(tiny_corpus_dir)["train"].select(range(8)), tokenizer, "input", 384)
+    batch = CausalLMCollator(tokenizer.pad_token_id)([rows[i] for i in range(8)])
+    assert (batch["labels"][:, :2] == -100).all()  # prompts: the saving is real, the positions skipped
+    ours, n = email_token_loss(model, batch)
+    assert n == int((batch["labels"][:, 1:] != -100).sum()) > 0
+    ours.backward()
+    grad = model.get_input_embeddings().weight.grad.clone()
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(grad, model.get_input_embeddings().weight.grad, atol=1e-6)

@@ -2,7 +2,7 @@
 
     python -m training.train_adapters --base-model artifacts/base --corpus artifacts/corpus \\
         --out artifacts/adapters [--comparators-out artifacts/comparators] [--segments A --segments B ...] \\
-        [--r 8 --alpha 16 --dropout 0.1 --target-modules q_proj,v_proj] [--epochs E [--min-steps N] | --max-steps N] [--seed N]
+        [--r 8 --alpha 16 --dropout P --target-modules q_proj,v_proj] [--epochs E [--min-steps N] | --max-steps N] [--seed N]
 
 With ``--comparators-out`` the ``segment_prompt`` adapter (one shared adapter, segment tag in the
 prompt) is trained too and saved there, apart from the adapters a release publishes.
@@ -35,7 +35,8 @@ def train(
     segments: Annotated[list[str] | None, typer.Option(help="Train only these (repeat the flag).")] = None,
     r: Annotated[int, typer.Option("--r", help="LoRA rank.")] = D.r,
     alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = D.alpha,
-    dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = D.dropout,
+    dropout: Annotated[float | None, typer.Option(
+        help="LoRA dropout (default: 0.1 for real models; 0 for the small embedded one).")] = None,
     target_modules: Annotated[str | None, typer.Option(
         help="Comma-separated module names (default: q_proj,v_proj for real models; every linear projection "
              "for base models under 50M parameters, see docs/MODELS.md).")] = None,

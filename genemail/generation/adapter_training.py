@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = ("q_proj", "v_proj")  # the PRD's LoRA
 ALL_LINEAR_MODULES: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                                        "lm_head")
 SMALL_MODEL_PARAMETERS = 50_000_000
+PRD_DROPOUT, SMALL_MODEL_DROPOUT = 0.1, 0.0
 # The shared adapter with the segment tag in the prompt: an evaluation comparator, not a segment.
 SEGMENT_PROMPT = "segment_prompt"
 WHOLE_CORPUS = (BASELINE, SEGMENT_PROMPT)  # adapters trained on every segment's records
@@ -65,8 +66,8 @@ class AdapterTrainConfig:
     segments: tuple[str, ...] | None = None  # default: every L2 segment in the corpus + baseline
     r: int = 8
     alpha: int = 16
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] | None = None  # None: see resolve_target_modules
+    dropout: float | None = None  # None: see resolve_lora (0.1, the PRD's, on a real model)
+    target_modules: tuple[str, ...] | None = None  # None: see resolve_lora
     epochs: float = 3.0  # measured in docs/MODELS.md; `make train` must stay within its time budget
     max_steps: int | None = None
     # A floor on optimizer steps: a 400-record segment gets 75 steps from 3 epochs, which left its
@@ -90,7 +91,7 @@ class AdapterTrainConfig:
         if not isinstance(self.r, int) or self.r < 1:
             raise config_error("r", self.r, "a positive integer (LoRA rank, e.g. 8)")
         check_positive("alpha", self.alpha)
-        if not 0 <= self.dropout < 1:
+        if self.dropout is not None and not 0 <= self.dropout < 1:
             raise config_error("dropout", self.dropout, "a number in [0, 1)")
         if self.target_modules is not None and (
                 not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules)):
@@ -121,21 +122,26 @@ def parse_target_modules(text: str | None) -> tuple[str, ...] | None:
     return names or None
 
 
-def resolve_target_modules(cfg: AdapterTrainConfig, n_parameters: int) -> tuple[str, ...]:
-    """``cfg.target_modules``, or by default: all linear projections for a small (embedded) base
-    model, the PRD's ``q_proj, v_proj`` for a real one."""
-    if cfg.target_modules is not None:
-        return cfg.target_modules
-    return ALL_LINEAR_MODULES if n_parameters < SMALL_MODEL_PARAMETERS else DEFAULT_TARGET_MODULES
+def resolve_lora(cfg: AdapterTrainConfig, n_parameters: int) -> AdapterTrainConfig:
+    """``cfg`` with its LoRA recipe settled: the targets and dropout given, else the defaults for the
+    model's size. A real model keeps the PRD's recipe (``q_proj, v_proj``, dropout 0.1); a small
+    (embedded) one gets every linear projection and no dropout."""
+    small = n_parameters < SMALL_MODEL_PARAMETERS
+    targets = cfg.target_modules or (ALL_LINEAR_MODULES if small else DEFAULT_TARGET_MODULES)
+    # Measured on the embedded model (docs/MODELS.md): dropout 0.1 did not lower its segments'
+    # validation loss (the adapters underfit, they do not overfit) and cost a quarter of each step.
+    dropout = cfg.dropout if cfg.dropout is not None else (SMALL_MODEL_DROPOUT if small else PRD_DROPOUT)
+    return replace(cfg, target_modules=targets, dropout=dropout)
 
 
-def lora_config(cfg: AdapterTrainConfig, target_modules: tuple[str, ...] | None = None) -> Any:
-    """The ``peft.LoraConfig`` for ``cfg`` (PRD defaults: r=8, alpha=16, dropout=0.1)."""
+def lora_config(cfg: AdapterTrainConfig) -> Any:
+    """The ``peft.LoraConfig`` of a resolved ``cfg`` (:func:`resolve_lora`)."""
     from peft import LoraConfig
 
-    targets = target_modules or cfg.target_modules or DEFAULT_TARGET_MODULES
+    if cfg.target_modules is None or cfg.dropout is None:
+        raise ConfigError("the LoRA recipe is not resolved", fix="call resolve_lora(cfg, n_parameters) first")
     return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                      target_modules=list(targets), task_type="CAUSAL_LM", bias="none")
+                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM", bias="none")
 
 
 def plan_adapters(cfg: AdapterTrainConfig, corpus_segments: set[str] | dict[str, int]) -> list[str]:
@@ -184,8 +190,9 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
     tokenizer = load_tokenizer(cfg.base_model)
     base = load_base_model(cfg.base_model, tokenizer)
     n_parameters = sum(p.numel() for p in base.parameters())
-    targets = resolve_target_modules(cfg, n_parameters)
-    _check_targets(base, targets, cfg.base_model)
+    cfg = resolve_lora(cfg, n_parameters)
+    assert cfg.target_modules is not None  # settled by resolve_lora
+    _check_targets(base, cfg.target_modules, cfg.base_model)
     _LOADED.clear()
     _LOADED[(cfg.base_model, str(cfg.corpus))] = (corpus, tokenizer, base)  # workers=1 reuses them
     display = _display_names(cfg.strategies, corpus["train"]["lang"][0])  # the corpus's language
@@ -196,7 +203,7 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
     workers = model_workers(cfg.workers, len(plan), n_parameters)
     print(f"[adapters] {len(plan)} adapters in {workers} process(es): {', '.join(by_cost)}", flush=True)
     try:
-        trained = dict(zip(by_cost, run_jobs(_train_job, [(cfg, name, targets) for name in by_cost], workers)))
+        trained = dict(zip(by_cost, run_jobs(_train_job, [(cfg, name) for name in by_cost], workers)))
     finally:
         _LOADED.clear()  # do not keep the base model and corpus alive after the call
     references = {name: trained[name]["validation_loss_by_segment"] for name in plan if name in WHOLE_CORPUS}
@@ -208,7 +215,7 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
             metrics["segment_prompt_validation_loss"] = references.get(SEGMENT_PROMPT, {}).get(name)
             metrics.update(_gain_over_base(metrics, cfg.min_gain))
         metrics["strategy"] = display.get(name, name)
-        _save_record(cfg, name, metrics, targets)
+        _save_record(cfg, name, metrics)
         results[name] = metrics
     write_summary(cfg, results, too_small(cfg, counts))
     return results
@@ -218,12 +225,12 @@ def train_adapters(cfg: AdapterTrainConfig) -> dict[str, dict[str, Any]]:
 _LOADED: dict[Any, Any] = {}
 
 
-def _train_job(job: tuple[AdapterTrainConfig, str, tuple[str, ...]]) -> dict[str, Any]:
+def _train_job(job: tuple[AdapterTrainConfig, str]) -> dict[str, Any]:
     """Train one adapter and save its weights; return its metrics (a job of :func:`train_adapters`)."""
     from genemail.generation.modeling import load_base_model, load_tokenizer
     from genemail.parallel import per_process
 
-    cfg, name, targets = job
+    cfg, name = job
 
     def load() -> tuple[Any, Any, Any]:
         tokenizer = load_tokenizer(cfg.base_model)
@@ -231,7 +238,7 @@ def _train_job(job: tuple[AdapterTrainConfig, str, tuple[str, ...]]) -> dict[str
 
     corpus, tokenizer, base = per_process(_LOADED, (cfg.base_model, str(cfg.corpus)), load)
     print(f"[adapters] training {name!r}", flush=True)
-    metrics, model = _train_one(cfg, name, base, tokenizer, corpus, targets)
+    metrics, model = _train_one(cfg, name, base, tokenizer, corpus)
     if name in WHOLE_CORPUS:
         metrics["validation_loss_by_segment"] = _per_segment_losses(
             model, tokenizer, corpus["validation"], cfg, _prompt_field(name))
@@ -269,8 +276,7 @@ def write_summary(cfg: AdapterTrainConfig, results: dict[str, dict[str, Any]], s
     return summary
 
 
-def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, corpus: Any,
-               targets: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, corpus: Any) -> tuple[dict[str, Any], Any]:
     import torch
     from peft import get_peft_model
 
@@ -281,7 +287,7 @@ def _train_one(cfg: AdapterTrainConfig, name: str, base: Any, tokenizer: Any, co
     torch.manual_seed(cfg.seed)  # same LoRA init for every adapter of a run
     # PEFT saves a non-"default" adapter into a sub-folder; keep "default" so each folder is flat.
     with tied_head_lora():
-        model = get_peft_model(copy.deepcopy(base), lora_config(cfg, targets))
+        model = get_peft_model(copy.deepcopy(base), lora_config(cfg))
     train_ds = tokenize_split(train, tokenizer, prompt_field, cfg.max_length)
     metrics: dict[str, Any] = run_trainer(
         model, train_ds, tokenizer.pad_token_id, seed=cfg.seed, epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -316,12 +322,12 @@ def _adapter_dir(cfg: AdapterTrainConfig, name: str) -> Path:
     return (cfg.comparators_out if name == SEGMENT_PROMPT else cfg.out) / name
 
 
-def _save_record(cfg: AdapterTrainConfig, name: str, metrics: dict[str, Any], targets: tuple[str, ...]) -> None:
+def _save_record(cfg: AdapterTrainConfig, name: str, metrics: dict[str, Any]) -> None:
     """``training_metrics.json`` and the card (over PEFT's README) beside the saved weights."""
     from huggingface_hub import ModelCardData
 
     out = _adapter_dir(cfg, name)
-    info = {**metrics, "base_model": cfg.base_model, "lora": _lora_summary(cfg, targets),
+    info = {**metrics, "base_model": cfg.base_model, "lora": _lora_summary(cfg),
             "config": jsonable({k: v for k, v in asdict(cfg).items() if k != "extra_tags"})}
     (out / "training_metrics.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     base_id = cfg.base_model_id or cfg.base_model
@@ -330,11 +336,11 @@ def _save_record(cfg: AdapterTrainConfig, name: str, metrics: dict[str, Any], ta
                               tags=["genemail", "lora", "peft", "marketing-email", name, *cfg.extra_tags])
     render_card("adapter_card.md", card_data, name=name, is_baseline=name == BASELINE,
                 is_comparator=name == SEGMENT_PROMPT, metrics=metrics, min_gain=cfg.min_gain,
-                lora=_lora_summary(cfg, targets), base_model_id=base_id, seed=cfg.seed).save(out / "README.md")
+                lora=_lora_summary(cfg), base_model_id=base_id, seed=cfg.seed).save(out / "README.md")
 
 
-def _lora_summary(cfg: AdapterTrainConfig, targets: tuple[str, ...]) -> dict[str, Any]:
-    return {"r": cfg.r, "alpha": cfg.alpha, "dropout": cfg.dropout, "target_modules": list(targets)}
+def _lora_summary(cfg: AdapterTrainConfig) -> dict[str, Any]:
+    return {"r": cfg.r, "alpha": cfg.alpha, "dropout": cfg.dropout, "target_modules": list(cfg.target_modules or ())}
 
 
 def _check_targets(model: Any, targets: tuple[str, ...], base_model: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, DataError, config_error
-from genemail.generation.modeling import CausalLMCollator, encode_example
+from genemail.generation.modeling import IGNORE_INDEX, CausalLMCollator, encode_example
 from genemail.resources import card_template
 
 if TYPE_CHECKING:
@@ -63,6 +63,28 @@ def tokenize_split(split: "Dataset", tokenizer: Any, prompt_field: str, max_leng
     )
 
 
+def email_token_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
+    """Mean next-token loss over the labelled (email) tokens of ``batch``, and their count.
+
+    The same loss as the model's own, but the output layer runs only from the first position that
+    predicts a labelled token: on the embedded model the vocabulary projection is a third of the
+    compute, and the prompt positions' logits were computed only to be ignored.
+    """
+    import torch.nn.functional as F
+
+    labels = batch["labels"]
+    targets = labels[:, 1:]  # the token each position predicts
+    labelled = targets != IGNORE_INDEX
+    first = int(labelled.any(dim=0).int().argmax())  # earliest position predicting a labelled token, any row
+    inputs = {k: v for k, v in batch.items() if k != "labels"}  # input_ids or inputs_embeds, attention_mask
+    out = model(**inputs, logits_to_keep=labels.shape[1] - first)
+    logits = out.logits[:, :-1]  # positions first .. width-2 (the last position predicts nothing)
+    n = int(labelled.sum())
+    total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[:, first:].reshape(-1),
+                            ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / max(n, 1), n
+
+
 def run_trainer(model: Any, train_ds: "Dataset", pad_token_id: int, *, seed: int,
                 epochs: float, max_steps: int | None, batch_size: int, learning_rate: float,
                 warmup_ratio: float, progress: bool, min_steps: int = 0) -> dict[str, float]:
@@ -72,7 +94,7 @@ def run_trainer(model: Any, train_ds: "Dataset", pad_token_id: int, *, seed: int
 
     Returns ``train_loss``, ``steps`` and ``seconds`` (validation: :func:`evaluate_loss`).
     """
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     steps_per_epoch = math.ceil(len(train_ds) / batch_size)
     total = max_steps or max(1, min_steps, math.ceil(steps_per_epoch * epochs))
@@ -97,8 +119,8 @@ def run_trainer(model: Any, train_ds: "Dataset", pad_token_id: int, *, seed: int
             remove_unused_columns=False,
             dataloader_num_workers=0,
         )
-        trainer = Trainer(model=model, args=args, train_dataset=train_ds,
-                          data_collator=CausalLMCollator(pad_token_id))
+        trainer = _trainer_class()(model=model, args=args, train_dataset=train_ds,
+                                  data_collator=CausalLMCollator(pad_token_id))
         t0 = time.perf_counter()
         result = trainer.train()
         seconds = time.perf_counter() - t0
@@ -120,10 +142,25 @@ def evaluate_loss(model: Any, eval_ds: "Dataset", pad_token_id: int, batch_size:
     with torch.inference_mode():
         for start in range(0, len(eval_ds), batch_size):
             batch = collate([eval_ds[i] for i in range(start, min(start + batch_size, len(eval_ds)))])
-            n = int((batch["labels"][:, 1:] != -100).sum())  # tokens the shifted loss counts
-            total += float(model(**batch).loss) * n
+            loss, n = email_token_loss(model, batch)
+            total += float(loss) * n
             tokens += n
     return round(total / max(tokens, 1), 4)
+
+
+def _trainer_class() -> Any:
+    """The ``transformers`` Trainer with :func:`email_token_loss` (imported on first use: it is heavy)."""
+    from transformers import Trainer
+
+    class EmailTokenTrainer(Trainer):
+        loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by accumulation steps
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            loss, _ = email_token_loss(model, inputs)
+            return (loss, None) if return_outputs else loss
+
+    return EmailTokenTrainer
 
 
 def render_card(template: str, card_data: Any, **values: Any) -> Any:

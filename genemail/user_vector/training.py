@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from genemail.errors import ConfigError, config_error
+from genemail.generation.trainer import email_token_loss
 from genemail.user_vector.encoder import UserVectorConfig, UserVectorModel, embedding_rms
 from genemail.user_vector.inject import build_training_inputs
 
@@ -132,7 +133,7 @@ def train_user_vector(gen: "EmailGenerator", book: "StrategyBook", examples: Seq
         soft = model(torch.from_numpy(features[rows]))
         inputs = build_training_inputs(emb, batch["input_ids"], batch["attention_mask"], batch["labels"], soft)
         with gathered_lora(gen.model, [adapters[i] for i in rows]):  # frozen segment adapters, per row
-            loss = gen.model(**inputs).loss
+            loss, _ = email_token_loss(gen.model, inputs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
