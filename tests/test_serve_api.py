@@ -94,6 +94,24 @@ def test_big_requests_are_split_and_errors_reach_every_waiter() -> None:
         batcher.submit(["p"], "x", GREEDY)
 
 
+def test_run_calls_the_function_on_the_worker_thread_between_batches() -> None:
+    record = Recorder()
+    with MicroBatcher(record, BatcherConfig(max_wait_ms=200)) as batcher:
+        rows = batcher.submit(["a"], "x", GREEDY)
+        where = batcher.run(lambda: (threading.current_thread().name, len(record.calls)))
+        assert where.result(timeout=30) == ("genemail-batcher", 1)  # after the batch it arrived beside
+        assert [c.text for c in rows.result(timeout=30)] == ["x:a"]
+
+        def fails() -> None:
+            raise ConfigError("no model")
+
+        with pytest.raises(ConfigError, match="no model"):
+            batcher.run(fails).result(timeout=30)
+        assert batcher.submit(["b"], "y", GREEDY).result(timeout=30)[0].text == "y:b"  # the thread lives on
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.run(lambda: None)
+
+
 @pytest.mark.integration
 def test_a_mixed_batch_of_concurrent_adapters_equals_each_alone(gen: EmailGenerator) -> None:
     names = [HIGHVALUE_ACTIVE, PARENT_ACTIVE, DORMANT, BASELINE]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 BASE_ROW = "__base__"  # PEFT's name for "no adapter" in adapter_names
 LANGS: tuple[str, ...] = ("zh", "en")
+MAX_NEW_TOKENS = 4096  # GenerationConfig's bound; the servers' request models validate against it too
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class GenerationConfig:
     lang: str = "zh"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= 4096:
-            raise config_error("max_new_tokens", self.max_new_tokens, "an integer in [1, 4096]")
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise config_error("max_new_tokens", self.max_new_tokens, f"an integer in [1, {MAX_NEW_TOKENS}]")
         if not isinstance(self.min_new_tokens, int) or not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise config_error("min_new_tokens", self.min_new_tokens, f"an integer in [0, {self.max_new_tokens}]")
         if not isinstance(self.temperature, (int, float)) or not 0 < self.temperature <= 5:

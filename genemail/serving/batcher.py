@@ -7,7 +7,9 @@ rows), and runs everything with the same decoding settings through one
 one forward pass (PEFT's ``adapter_names``). Requests with other settings wait for the next batch.
 
 One thread owns the model: PEFT generation is not thread-safe, and on a CPU one batch at a time is what
-the cores can do anyway.
+the cores can do anyway. Work that drives the model itself (``/v1/emails`` writes through
+``EmailGenerator.generate``, which resamples and checks) is queued with :meth:`MicroBatcher.run` and runs
+on that thread too, between batches.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genemail.errors import config_error
 
@@ -51,6 +53,12 @@ class _Item:
 
 
 @dataclass
+class _Call:
+    fn: Callable[[], Any]
+    future: "Future[Any]" = field(default_factory=Future)
+
+
+@dataclass
 class BatchStats:
     """What the batcher did (``/metrics``-style counters; the tests read ``adapter_mix``)."""
 
@@ -67,7 +75,7 @@ class MicroBatcher:
         self._complete = complete
         self.config = config
         self.stats = BatchStats()
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | _Call | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="genemail-batcher", daemon=True)
         self._closed = False
 
@@ -103,6 +111,14 @@ class MicroBatcher:
             return items[0].future
         return _gather([item.future for item in items])
 
+    def run(self, fn: Callable[[], Any]) -> "Future[Any]":
+        """Queue ``fn()`` to run on the worker thread, between batches; the future holds its result or error."""
+        if self._closed:
+            raise RuntimeError("the batcher is closed")
+        call = _Call(fn)
+        self._queue.put(call)
+        return call.future
+
     # ------------------------------------------------------------------------------ worker thread
 
     def _run(self) -> None:
@@ -111,14 +127,22 @@ class MicroBatcher:
             first = self._queue.get()
             if first is None:
                 return
-            waiting, stop = self._collect(first)
+            if isinstance(first, _Call):
+                _call(first)
+                continue
+            items, stop = self._collect(first)
+            waiting = [item for item in items if isinstance(item, _Item)]
             while waiting:  # one generate call per settings group, in arrival order
                 batch, waiting = self._take_batch(waiting)
                 self._execute(batch)
+            for item in items:  # calls that arrived in the wait window run after its batches
+                if isinstance(item, _Call):
+                    _call(item)
 
-    def _collect(self, first: _Item) -> tuple[list[_Item], bool]:
+    def _collect(self, first: _Item) -> tuple[list[_Item | _Call], bool]:
         """``first`` and whatever arrives within the wait window (bounded by the batch size)."""
-        items, rows = [first], len(first.prompts)
+        items: list[_Item | _Call] = [first]
+        rows = len(first.prompts)
         deadline = time.monotonic() + self.config.max_wait_ms / 1000
         while rows < self.config.max_batch_size:
             timeout = deadline - time.monotonic()
@@ -131,7 +155,7 @@ class MicroBatcher:
             if item is None:
                 return items, True
             items.append(item)
-            rows += len(item.prompts)
+            rows += len(item.prompts) if isinstance(item, _Item) else 0
         return items, False
 
     def _take_batch(self, items: list[_Item]) -> tuple[list[_Item], list[_Item]]:
@@ -169,6 +193,13 @@ class MicroBatcher:
         for item in batch:
             item.future.set_result(rows[start:start + len(item.prompts)])
             start += len(item.prompts)
+
+
+def _call(call: _Call) -> None:
+    try:
+        call.future.set_result(call.fn())
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller, the thread lives on
+        call.future.set_exception(exc)
 
 
 def _group(config: "GenerationConfig") -> "GenerationConfig":

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_TOKENS_LIMIT = 4096  # GenerationConfig's bound on max_new_tokens
+from genemail.generation.generator import MAX_NEW_TOKENS
 
 
 class CompletionRequest(BaseModel):
@@ -25,7 +25,7 @@ class CompletionRequest(BaseModel):
 
     model: str
     prompt: str | list[str] | list[int] | list[list[int]]
-    max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS_LIMIT)
+    max_tokens: int = Field(default=16, ge=1, le=MAX_NEW_TOKENS)
     temperature: float = Field(default=1.0, ge=0.0, le=5.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = Field(default=None, ge=0)
