@@ -104,6 +104,18 @@ def test_the_official_openai_client_talks_to_genemail_serve(server: str) -> None
     assert answer.choices[0].finish_reason in ("stop", "length") and answer.usage.completion_tokens >= 1
 
 
+def test_genemail_serve_writes_checked_emails(server: str, small_csv: Path) -> None:
+    import httpx
+    import pandas as pd
+
+    records = pd.read_csv(small_csv).head(2).to_json(orient="records")
+    body = httpx.post(f"{server}/emails", content=f'{{"customers": {records}, "max_new_tokens": 6}}',
+                      headers={"content-type": "application/json"}, timeout=300).json()
+    assert [c["index"] for c in body["data"]] == [0, 1] and body["release"]["revision"] == "v1"
+    assert all(e["qa_status"] in ("passed", "fallback") for c in body["data"] for e in c["emails"].values())
+    assert body["summary"]["segmented"]["emails"] == body["summary"]["baseline"]["emails"] == 2
+
+
 def test_a_server_that_is_down_or_a_missing_url_is_a_clear_error(server: str, app_release, small_csv: Path,
                                                                     tmp_path: Path, capsys) -> None:
     down = f"http://127.0.0.1:{free_port()}/v1"

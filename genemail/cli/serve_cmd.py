@@ -1,4 +1,4 @@
-"""`genemail serve`: a release's generator behind the OpenAI-compatible completions API."""
+"""`genemail serve`: a release's generator behind the OpenAI-compatible completions API, and checked emails."""
 
 from __future__ import annotations
 
@@ -19,10 +19,15 @@ def serve(
                                         help="how long the first request waits for others to share its batch"),
     api_key: str = typer.Option(None, "--api-key", help="require `Authorization: Bearer KEY` (as vLLM's --api-key)"),
 ) -> None:
-    """Serve the release's base model and adapters through /v1/models and /v1/completions (OpenAI API).
+    """Serve the release: checked emails at /v1/emails, raw completions at /v1/completions (OpenAI API).
 
-    `model` is an adapter name (a segment, or baseline) or the base model's id. Concurrent requests are
-    batched across adapters. `genemail campaign --backend openai --base-url http://HOST:PORT/v1` uses it.
+    POST /v1/emails: customer records in; each one's segment and gate-checked emails (with verdicts) out.
+
+    /v1/completions is the raw engine API, as vLLM serves it: its text is NOT checked by the quality gate.
+
+    Its `model` is an adapter name (a segment, or baseline) or the base model's id; concurrent requests are
+    batched across adapters. `genemail campaign --backend openai --base-url http://HOST:PORT/v1` uses it
+    and checks every email on the client side.
     """
     from genemail.loading import load_system
     from genemail.serving.batcher import BatcherConfig

@@ -5,6 +5,10 @@
 adapter (``model=<base>``: no adapter). Concurrent requests are collected for a few milliseconds and run as
 one mixed batch (:mod:`genemail.serving.batcher`). It is the CPU deployment for small sites and speaks the
 API the GPU engines speak, so ``genemail campaign --backend openai`` works against either.
+
+``/v1/completions`` is the raw engine API: its text has not been checked (a campaign through it checks on
+the client side). ``POST /v1/emails`` (:mod:`genemail.serving.emails`) is the checked path: customer
+records in, emails that passed the quality gate (or the template email) out, with their verdicts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from genemail.errors import GenEmailError, config_error
 from genemail.serving.batcher import BatcherConfig, MicroBatcher
+from genemail.serving.emails import add_email_route
 from genemail.serving.protocol import (
     Choice,
     CompletionRequest,
@@ -94,8 +99,12 @@ def generation_config(request: CompletionRequest) -> "GenerationConfig":
 
 
 def build_app(generator: "EmailGenerator", models: ServedModels, batcher: MicroBatcher,
-              api_key: str | None = None, on_ready: Callable[[ServedModels], None] | None = None) -> "FastAPI":
-    """The FastAPI app (the batcher must be started; the caller closes it); ``on_ready`` runs at start-up."""
+              api_key: str | None = None, on_ready: Callable[[ServedModels], None] | None = None,
+              system: "LoadedSystem | None" = None) -> "FastAPI":
+    """The FastAPI app (the batcher must be started; the caller closes it); ``on_ready`` runs at start-up.
+
+    With ``system`` (whose generator is ``generator``) it also serves ``POST /v1/emails``.
+    """
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -140,6 +149,7 @@ def build_app(generator: "EmailGenerator", models: ServedModels, batcher: MicroB
 
     @app.post("/v1/completions", response_model=None)
     async def completions(request: CompletionRequest) -> CompletionResponse | JSONResponse:
+        """Raw completions, as vLLM serves them: unchecked text (checked emails: ``POST /v1/emails``)."""
         refused = request.unsupported()
         if refused is not None:
             return fail(400, refused[1], "BadRequestError", refused[0])
@@ -157,6 +167,8 @@ def build_app(generator: "EmailGenerator", models: ServedModels, batcher: MicroB
             return fail(500, "internal error while generating; see the server log", "InternalServerError")
         return _response(request, prompts, rows, counter)
 
+    if system is not None:
+        add_email_route(app, system, batcher, system.release_info, fail)
     return app
 
 
@@ -179,5 +191,5 @@ def serve(system: "LoadedSystem", config: ServeConfig, *,
 
     models = ServedModels.of(system)
     with MicroBatcher(system.generator.complete, config.batcher) as batcher:
-        app = build_app(system.generator, models, batcher, config.api_key, on_ready)
+        app = build_app(system.generator, models, batcher, config.api_key, on_ready, system=system)
         uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False)
