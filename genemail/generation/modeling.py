@@ -77,10 +77,13 @@ def tied_head_lora() -> Iterator[None]:
 
     PEFT warns that such an adapter can be awkward to *merge* (the head's weight is also the input
     embedding). GenEmail never merges adapters: the LoRA stays a separate delta on the output projection,
-    which is what vLLM serves too (docs/MODELS.md), so the warning would only alarm a user.
+    which is what vLLM serves too (docs/MODELS.md), so the warning would only alarm a user. Also quiet:
+    transformers' deprecation of ``is_gradient_checkpointing``, which PEFT still calls when it wraps a
+    model (PEFT's to change, not ours; it printed in every command's output).
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Model has `tie_word_embeddings=True` and a tied layer")
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         yield
 
 
