@@ -123,7 +123,7 @@ def build(cfg: BenchConfig) -> tuple[Any, list[list[int]], list[str]]:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from genemail.generation.modeling import build_model, get_preset
+    from genemail.generation.modeling import build_model, get_preset, tied_head_lora
 
     preset = get_preset(cfg.shape)
     model = build_model(preset, seed=cfg.seed).eval()
@@ -131,9 +131,10 @@ def build(cfg: BenchConfig) -> tuple[Any, list[list[int]], list[str]]:
                       init_lora_weights=False)  # random B so each adapter changes the output
     names = [f"seg{j}" for j in range(cfg.k)]
     torch.manual_seed(cfg.seed)
-    peft_model = get_peft_model(model, lora, adapter_name=names[0])
-    for name in names[1:]:
-        peft_model.add_adapter(name, lora)
+    with tied_head_lora():  # the adapters train lm_head too; GenEmail never merges them
+        peft_model = get_peft_model(model, lora, adapter_name=names[0])
+        for name in names[1:]:
+            peft_model.add_adapter(name, lora)
     peft_model.eval()
     rng = random.Random(cfg.seed)
     prompts = [[rng.randrange(10, preset.vocab_size) for _ in range(cfg.prompt_len + rng.randint(-8, 8))]
