@@ -163,8 +163,8 @@ def _share(value: float | None) -> str:
 @app.command()
 def loop(
     artifacts: Annotated[Path, typer.Option(help="Artifacts folder of v1 (built or reused).")] = Path("artifacts"),
-    work: Annotated[Path, typer.Option(help="Folder for the loop's customers, send logs, pairs, next artifacts.")
-                    ] = Path("artifacts/loop"),
+    work: Annotated[Path | None, typer.Option(
+        help="Folder for the loop's customers, send logs, pairs, next artifacts (default: ARTIFACTS/loop).")] = None,
     hub_root: Annotated[Path, typer.Option(help="Local Hub data folder.")] = Path(".hub"),
     hub_port: Annotated[int, typer.Option(help="Local Hub port.", min=1, max=65535)] = 8765,
     first_customers: Annotated[int, typer.Option(help="Customers of experiment 1 (v1: outcomes to learn from).",
@@ -175,6 +175,7 @@ def loop(
 ) -> None:
     """One turn of the loop: v1 -> experiment -> preferences -> DPO -> v2 -> v2 against v1."""
     t0, times = time.perf_counter(), {}
+    work = work or artifacts / "loop"  # beside the v1 it turns, wherever that is
     check_port(demo.demo_hub_config(hub_root, hub_port))  # before the build: a taken port is refused at once
     tick = time.perf_counter()
     pipeline.run(pipeline.PipelineConfig(out=artifacts))
