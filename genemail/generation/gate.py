@@ -61,15 +61,17 @@ class GateConfig:
     length_slack: float = 0.3  # length bounds: the voice's shortest and longest email, this much wider
     # Likelihood mode (a real model), in nats per token of the model's raw distribution. Uniform over a
     # real vocabulary is ~12 nats; sub-1B pretrained models read ordinary prose at ~2.5-3 (perplexity
-    # 12-20), and a model's own samples average its entropy, far lower once its adapter learned the
-    # email corpus (the embedded adapters: 0.33, docs/MODELS.md). So a whole email above 3.0 is text the
-    # model would not write. A splice, a doubled or shuffled clause or a garble is one or two tokens at
-    # 6-12 nats among likely ones: over 4 tokens that is above 3.5 even with the rest near 0, while
-    # sampling with top_p <= 0.95 seldom picks even one token below 1/100 (4.6 nats), let alone four in
-    # a row. Measured on a tiny model in tests/test_gate_likelihood.py (its samples, splices, shuffles).
+    # 12-20), and a model's own samples average its entropy, far lower once an adapter learned the email
+    # corpus (the embedded adapters: 0.33, docs/MODELS.md). So a whole email above 3.0 is one the model
+    # would not write. A splice, a doubled or shuffled clause is one transition the model finds very
+    # unlikely (8-20 nats on the tiny model of tests/test_gate_likelihood.py, whose own samples never
+    # pass 1.2) inside text it otherwise predicts well; a real model's induction heads make the rest of a
+    # doubled clause likely again, and a mean over a long window would dilute that one token. So the
+    # window is 2 tokens, and 4.5 nats/token over it (9 nats: one token below 1/8000, or two in a row
+    # below 1/90) is far outside what sampling at T <= 1 with top_p = 0.95 picks from a fluent model.
     max_mean_nll: float = 3.0
-    window_tokens: int = 4
-    max_window_nll: float = 3.5
+    window_tokens: int = 2
+    max_window_nll: float = 4.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or not 1 <= self.max_attempts <= 10:
