@@ -178,13 +178,28 @@ def _response(request: CompletionRequest, prompts: list[str], rows: list[Any], t
 
 def _logprobs(row: Any, tokenizer: Any) -> Logprobs:
     """A completion's tokens (EOS not included), their log-probabilities and where each starts in the text."""
-    ids = list(row.token_ids or ())
-    tokens = [tokenizer.decode([t], skip_special_tokens=True) for t in ids]
+    tokens = _token_texts(tokenizer, list(row.token_ids or ()))
     offsets, at = [], 0
-    for token in tokens:  # offsets into the untrimmed decoded text, as close as per-token decoding gets
+    for token in tokens:  # offsets into the decoded (untrimmed) text
         offsets.append(at)
         at += len(token)
     return Logprobs(tokens=tokens, token_logprobs=list(row.logprobs or ()), text_offset=offsets)
+
+
+def _token_texts(tokenizer: Any, ids: list[int]) -> list[str]:
+    """Each token's text, decoded in context as vLLM does: a character whose bytes span several tokens goes
+    to its last one (the others get ""), so the tokens join to the decoded text, never to U+FFFD pieces."""
+    texts, read = [], 0  # ids[:read] are in texts
+    for i in range(len(ids)):
+        context = max(0, read - 4)  # a few tokens before, for tokenizers whose decoding depends on them
+        prefix = tokenizer.decode(ids[context:read], skip_special_tokens=True)
+        full = tokenizer.decode(ids[context:i + 1], skip_special_tokens=True)
+        if full.endswith("\ufffd") and i + 1 < len(ids):  # an unfinished character: wait for its last byte
+            texts.append("")
+            continue
+        texts.append(full[len(prefix):])
+        read = i + 1
+    return texts
 
 
 def serve(system: "LoadedSystem", config: ServeConfig, *,
