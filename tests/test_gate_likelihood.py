@@ -193,8 +193,8 @@ def test_voice_mode_asks_for_no_log_probabilities(tiny_base_model_dir: Path) -> 
         return complete(prompts, adapters, config, *args, **kwargs)
 
     generator.complete = spy  # type: ignore[method-assign]
-    write_checked(generator, [Row(PROMPT, BASE_ROW, PROFILE, STRATEGY, "segmented")], GenerationConfig(max_new_tokens=4),
-                  GATE)
+    row = Row(PROMPT, BASE_ROW, PROFILE, STRATEGY, "segmented")
+    write_checked(generator, [row], GenerationConfig(max_new_tokens=4), GATE)
     assert asked and not any(asked)
 
 

@@ -50,7 +50,8 @@ class CompletionRequest(BaseModel):
         if self.stop:
             return "stop", "stop sequences are not supported; generation stops at the model's EOS or max_tokens"
         if self.logprobs is not None and not 0 <= self.logprobs <= 1:
-            return "logprobs", "only logprobs=0 or 1 is supported (each written token's log-probability; no alternatives)"
+            return "logprobs", ("only logprobs=0 or 1 is supported "
+                                "(each written token's log-probability; no alternatives)")
         if self.min_tokens > self.max_tokens:
             return "min_tokens", f"min_tokens={self.min_tokens} exceeds max_tokens={self.max_tokens}"
         if isinstance(self.prompt, list) and any(not isinstance(p, str) for p in self.prompt):
