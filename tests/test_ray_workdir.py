@@ -113,7 +113,7 @@ def test_a_block_is_generated_segment_by_segment_and_comes_back_in_order(tiny_ba
     from genemail.generation.gate import QualityGate, Verdict
 
     class AcceptAll(QualityGate):  # one draft per row: the batches' grouping is under test, not the gate
-        def check(self, text, profile, strategy, variant):  # noqa: ANN001, ANN201
+        def check(self, text, profile, strategy, variant, **_):  # noqa: ANN001, ANN201
             return Verdict(), text
 
     monkeypatch.setattr(campaign_module, "QualityGate", AcceptAll)

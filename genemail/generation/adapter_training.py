@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from genemail.errors import ConfigError, DataError, config_error
-from genemail.generation.modeling import tied_head_lora
+from genemail.generation.modeling import SMALL_MODEL_PARAMETERS, tied_head_lora
 from genemail.generation.trainer import (
     check_positive,
     evaluate_loss,
@@ -48,7 +48,6 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = ("q_proj", "v_proj")  # the PRD's LoRA
 # their sampled emails splice clauses; with it, 0.33, level with fine-tuning every weight (docs/MODELS.md).
 ALL_LINEAR_MODULES: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                                        "lm_head")
-SMALL_MODEL_PARAMETERS = 50_000_000
 PRD_DROPOUT, SMALL_MODEL_DROPOUT = 0.1, 0.0
 # The shared adapter with the segment tag in the prompt: an evaluation comparator, not a segment.
 SEGMENT_PROMPT = "segment_prompt"

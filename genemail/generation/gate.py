@@ -4,8 +4,11 @@ One :class:`QualityGate` checks an email as the model wrote it (merge tags and a
 
 * ``slots``: every merge tag is known and fillable from the record, and no half-written tag is left;
 * ``structure``: one greeting first, a body, one call to action last, within the voice's length bounds;
-* ``fluency``: every body sentence is close to a sentence of the voice the email should speak (the
-  strategy's own language), no sentence or phrase is repeated, nothing is cut off;
+* ``fluency``: no sentence or phrase is repeated, nothing is cut off, and, by the gate's fluency mode,
+  ``voice`` (the embedded default): every body clause is close to a clause of the voice the email should
+  speak (the strategy's own language); ``likelihood`` (a real model): the model's own log-probabilities
+  of the tokens it wrote are not too low, on average or over any short stretch
+  (:mod:`genemail.generation.likelihood`);
 * ``facts``: every fact the rendered email states is true of this customer (:mod:`genemail.generation.claims`);
 * ``segment_fit``: nothing the segment must not say, no win-back wording to an active customer, no
   parent wording to a customer without children, greeting and call to action in the segment's voice;
@@ -22,13 +25,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import config_error
 from genemail.generation.claims import check_facts
+from genemail.generation.likelihood import FLUENCY_MODES, LIKELIHOOD, VOICE, likelihood_failures
 from genemail.generation.slots import TAG, available_slots, render, slot_form
 from genemail.generation.strategies import Strategy, StrategyBook
 from genemail.generation.templates import SEPARATOR, repeats_phrase, split_clauses, template_for
@@ -54,6 +58,19 @@ class GateConfig:
     max_attempts: int = 3  # model attempts per email before the template email is sent
     similarity: float = 0.85  # a body sentence must be at least this close to one of its voice's
     length_slack: float = 0.3  # length bounds: the voice's shortest and longest email, this much wider
+    # Likelihood mode (a real model), in nats per token of the model's raw distribution. Uniform over a
+    # real vocabulary is ~12 nats; sub-1B pretrained models read ordinary prose at ~2.5-3 (perplexity
+    # 12-20), and a model's own samples average its entropy, far lower once an adapter learned the email
+    # corpus (the embedded adapters: 0.33, docs/MODELS.md). So a whole email above 3.0 is one the model
+    # would not write. A splice, a doubled or shuffled clause is one transition the model finds very
+    # unlikely (8-20 nats on the tiny model of tests/test_gate_likelihood.py, whose own samples never
+    # pass 1.2) inside text it otherwise predicts well; a real model's induction heads make the rest of a
+    # doubled clause likely again, and a mean over a long window would dilute that one token. So the
+    # window is 2 tokens, and 4.5 nats/token over it (9 nats: one token below 1/8000, or two in a row
+    # below 1/90) is far outside what sampling at T <= 1 with top_p = 0.95 picks from a fluent model.
+    max_mean_nll: float = 3.0
+    window_tokens: int = 2
+    max_window_nll: float = 4.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or not 1 <= self.max_attempts <= 10:
@@ -62,6 +79,13 @@ class GateConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise config_error(name, value, "a number from 0 to 1")
+        for name in ("max_mean_nll", "max_window_nll"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 50:
+                raise config_error(name, value, "nats per token, a number in (0, 50]")
+        if isinstance(self.window_tokens, bool) or not isinstance(self.window_tokens, int) \
+                or not 1 <= self.window_tokens <= 64:
+            raise config_error("window_tokens", self.window_tokens, "an integer from 1 to 64")
 
 
 @dataclass(frozen=True)
@@ -180,9 +204,17 @@ class QualityGate:
 
     # ---------------------------------------------------------------- the checks
 
-    def check(self, text: str, profile: "CustomerProfile", strategy: Strategy, variant: str) -> tuple[Verdict, str]:
+    def check(self, text: str, profile: "CustomerProfile", strategy: Strategy, variant: str, *,
+              fluency: str = VOICE, logprobs: Sequence[float] | None = None) -> tuple[Verdict, str]:
         """Check ``text`` (as the model wrote it, with merge tags) for one customer; returns the verdict and
-        the rendered email (facts filled where they could be)."""
+        the rendered email (facts filled where they could be).
+
+        ``fluency`` is the mode of the fluency check: ``voice`` (the embedded default's: the strategy's
+        own language) or ``likelihood`` (a real model's: ``logprobs``, the model's log-probability of each
+        token of ``text``; None fails the check).
+        """
+        if fluency not in FLUENCY_MODES:
+            raise config_error("fluency", fluency, f"one of {FLUENCY_MODES}")
         rendered = render(text, profile, self.lang, self.book.wording(self.lang))
         found: dict[str, list[str]] = {}
 
@@ -197,7 +229,12 @@ class QualityGate:
             if rendered.stray_braces:
                 fail("slots", "a half-written merge tag (a stray brace)")
         voice = self.voice(strategy, variant)
-        self._structure_and_fluency(text, voice, strategy, variant, fail)
+        self._structure_and_fluency(text, voice, strategy, variant, fail, by_voice=fluency == VOICE)
+        if fluency == LIKELIHOOD:
+            c = self.config
+            for reason in likelihood_failures(logprobs, max_mean_nll=c.max_mean_nll,
+                                              max_window_nll=c.max_window_nll, window_tokens=c.window_tokens):
+                fail("fluency", reason)
         facts = check_facts(rendered.text, profile, self.lang, self.book.wording(self.lang))
         for mismatch in facts.mismatches:
             fail("facts", mismatch)
@@ -209,12 +246,14 @@ class QualityGate:
         reasons = tuple(r for c in failed for r in found[c])
         return Verdict(failed, reasons, reported), rendered.text
 
-    def _structure_and_fluency(self, text: str, voice: Voice, strategy: Strategy, variant: str, fail: Any) -> None:
+    def _structure_and_fluency(self, text: str, voice: Voice, strategy: Strategy, variant: str, fail: Any,
+                               by_voice: bool = True) -> None:
         """Greeting, body and call to action read clause by clause against the voices' own clauses.
 
         A clause (text up to a comma, colon or sentence end) passes when it is close to a clause the
         strategies use in that part of an email, so a greeting joined from two known greetings' halves
-        reads as fluent, while a sentence cut off and spliced into another does not.
+        reads as fluent, while a sentence cut off and spliced into another does not. Body clauses are
+        held to the voice only ``by_voice`` (likelihood mode judges a real model's wording by the model).
         """
         text = text.strip()
         clauses = split_clauses(text, self.lang)
@@ -247,7 +286,7 @@ class QualityGate:
                 fail("segment_fit", "the greeting is another segment's")
             if any(self._close(c, voice.cta_clauses) < self._close(c, self._all.cta_clauses) for c in cta):
                 fail("segment_fit", "the call to action is another segment's")
-        for clause in body:
+        for clause in body if by_voice else ():
             if self._close(clause, voice.body_clauses) < tau:
                 fail("fluency", f"a clause unlike the strategy's language: {clause[:40]!r}")
         if repeats_phrase(TAG.sub("#", text), self.lang):

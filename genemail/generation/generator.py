@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from genemail.errors import ArtifactError, ConfigError, config_error
 from genemail.generation.gate import QA, QualityGate
 from genemail.generation.gathered_lora import mixed_batch
-from genemail.generation.modeling import tied_head_lora
+from genemail.generation.likelihood import FLUENCY_MODES, fluency_for_parameters
+from genemail.generation.modeling import count_parameters, tied_head_lora
 from genemail.generation.prompts import build_baseline_prompt, build_prompt
 from genemail.generation.strategies import StrategyBook, packaged_strategies
 from genemail.generation.writer import Row, write_checked
@@ -63,6 +64,9 @@ class GenerationConfig:
     seed: int = 0
     min_new_tokens: int = 0  # > 0 only for benchmarks: forces equal token counts across methods
     lang: str = "zh"
+    # Return each written token's log-probability (Completion.logprobs): only the gate's likelihood mode
+    # asks, so the embedded default's generation does no extra work.
+    logprobs: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
@@ -77,6 +81,8 @@ class GenerationConfig:
             raise config_error("seed", self.seed, "a non-negative integer")
         if self.lang not in LANGS:
             raise config_error("lang", self.lang, f"one of {LANGS}")
+        if not isinstance(self.logprobs, bool):
+            raise config_error("logprobs", self.logprobs, "True or False")
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``model.generate`` (sampling knobs only when sampling)."""
@@ -89,15 +95,24 @@ class GenerationConfig:
             kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p))
         else:  # silence "temperature is set but do_sample=False" from models whose config sets them
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        if self.logprobs:  # the raw logits of each step, before any temperature, top-p or row sampler
+            kwargs.update(output_logits=True, return_dict_in_generate=True)
         return kwargs
 
 
 @dataclass(frozen=True)
 class Completion:
-    """One generated row of a batch: the text after the prompt (cut at EOS) and its token count."""
+    """One generated row of a batch: the text after the prompt (cut at EOS) and its token count.
+
+    With ``GenerationConfig.logprobs``, also the ids of the ``new_tokens`` tokens written and the model's
+    log-probability of each under its raw distribution (not temperature-scaled), for the gate's
+    likelihood check; None otherwise (and from a server that does not return them).
+    """
 
     text: str
     new_tokens: int
+    logprobs: tuple[float, ...] | None = None
+    token_ids: tuple[int, ...] | None = None
 
 
 SEGMENTED = "segmented"  # a customer's email from its segment's adapter
@@ -147,9 +162,16 @@ class EmailGenerator:
     model: Any  # PreTrainedModel, or PeftModel once an adapter is loaded
     tokenizer: Any
     base_model_id: str
+    # The gate's fluency mode (voice | likelihood); None: chosen from the base model (see fluency_mode).
+    fluency: str | None = None
     _refs: dict[str, AdapterRef] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _gates: dict[tuple[int, str], QualityGate] = field(default_factory=dict, repr=False)
+    _parameters: int | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fluency is not None and self.fluency not in FLUENCY_MODES:
+            raise config_error("fluency", self.fluency, f"one of {FLUENCY_MODES}, or None to choose by the base model")
 
     @classmethod
     def load(cls, base_model: str | Path,
@@ -163,6 +185,24 @@ class EmailGenerator:
         for ref in refs:
             gen.add_adapter(ref)
         return gen
+
+    # ------------------------------------------------------------------ the gate's fluency mode
+
+    @property
+    def fluency_mode(self) -> str:
+        """The gate's fluency check for this generator's emails: the ``fluency`` override, else ``voice`` for
+        the embedded default base model and ``likelihood`` for a real one (by :meth:`base_parameters`)."""
+        return self.fluency or fluency_for_parameters(self.base_parameters())
+
+    def base_parameters(self) -> int | None:
+        """The base model's parameter count (adapters not counted), counted once."""
+        if self._parameters is None and self.model is not None:
+            from peft import PeftModel
+
+            base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+            self._parameters = count_parameters(base) - sum(
+                p.numel() for n, p in base.named_parameters() if "lora_" in n)  # LoRA layers live in the base
+        return self._parameters
 
     # ------------------------------------------------------------------ adapters at run time
 
@@ -270,14 +310,18 @@ class EmailGenerator:
                 inputs = {"inputs_embeds": embeds, "attention_mask": mask}
             with mixed_batch(self.model, kwargs):  # stacked LoRA product instead of PEFT's per-adapter loop
                 out = self.model.generate(**inputs, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
-        new = out if with_soft else out[:, enc["input_ids"].shape[1]:]
-        return [self._decode(row) for row in new.tolist()]
+            sequences = out.sequences if config.logprobs else out
+            new = sequences if with_soft else sequences[:, enc["input_ids"].shape[1]:]
+            scored = _chosen_logprobs(out.logits, new) if config.logprobs else [None] * len(new)
+        return [self._decode(row, lps) for row, lps in zip(new.tolist(), scored)]
 
-    def _decode(self, ids: list[int]) -> Completion:
+    def _decode(self, ids: list[int], logprobs: list[float] | None = None) -> Completion:
         stops = self._eos_ids()
         cut = next((i for i, t in enumerate(ids) if t in stops), len(ids))
         text = self.tokenizer.decode(ids[:cut], skip_special_tokens=True).strip()
-        return Completion(text=text, new_tokens=cut)
+        if logprobs is None:
+            return Completion(text=text, new_tokens=cut)
+        return Completion(text=text, new_tokens=cut, logprobs=tuple(logprobs[:cut]), token_ids=tuple(ids[:cut]))
 
     def _eos_ids(self) -> set[int]:
         # A real model's generation config may list several EOS ids (Qwen3: <|im_end|>, <|endoftext|>).
@@ -390,3 +434,16 @@ class EmailGenerator:
                 email_template=seg.template if seg else None, baseline_template=base.template if base else None,
             ))
         return out
+
+
+def _chosen_logprobs(step_logits: Sequence[Any], new_ids: Any) -> list[list[float]]:
+    """Each row's log-probability of the token it wrote at each step, from ``generate``'s raw logits."""
+    import torch
+
+    rows = []
+    for step, logits in enumerate(step_logits):  # one (batch, vocab) tensor per step: log-softmax it and let go
+        chosen = new_ids[:, step].unsqueeze(1)
+        rows.append(torch.log_softmax(logits.float(), dim=-1).gather(1, chosen).squeeze(1))
+    if not rows:
+        return [[] for _ in range(new_ids.shape[0])]
+    return torch.stack(rows, dim=1).tolist()

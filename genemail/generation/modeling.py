@@ -162,6 +162,11 @@ def build_model(preset: ModelPreset, tokenizer: "PreTrainedTokenizerBase | None"
     return model
 
 
+# The embedded default is ~1M parameters and the smallest real model GenEmail targets (Qwen3-0.6B) 0.6B:
+# below this a base model is the embedded kind (adapter recipe, the gate's voice fluency check).
+SMALL_MODEL_PARAMETERS = 50_000_000
+
+
 def count_parameters(model: Any) -> int:
     """Number of distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in model.parameters())

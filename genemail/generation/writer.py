@@ -6,7 +6,8 @@ client of ``genemail serve`` / vLLM / SGLang / TGI), so a new backend cannot ski
 
 1. every row is completed once (greedy, or sampled from the row's own seed);
 2. each email is rendered (merge tags filled from the record) and checked by the
-   :class:`~genemail.generation.gate.QualityGate`;
+   :class:`~genemail.generation.gate.QualityGate`, in the backend's fluency mode (``voice`` for the
+   embedded default, ``likelihood`` for a real model, which then returns its tokens' log-probabilities);
 3. the rows that failed are sampled again, with new seeds, up to ``max_attempts`` in all;
 4. a row that still fails gets the strategy's template email, rendered and checked the same way.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from genemail.generation.gate import FALLBACK, PASSED, QA, CHECKS, QualityGate
+from genemail.generation.likelihood import LIKELIHOOD
 from genemail.generation.sampling import row_seed
 
 if TYPE_CHECKING:
@@ -32,7 +34,10 @@ RESAMPLE_TEMPERATURE = 0.7  # a greedy row that failed is sampled again at this 
 
 
 class Backend(Protocol):
-    """What writing emails needs of a model: one mixed batch of completions."""
+    """What writing emails needs of a model: one mixed batch of completions, and how to judge their fluency."""
+
+    @property
+    def fluency_mode(self) -> str: ...  # "voice" | "likelihood" (genemail.generation.likelihood)
 
     def complete(self, prompts: Sequence[str], adapters: Sequence[str], config: "GenerationConfig",
                  soft_prompts: Sequence[Any] | None = None,
@@ -70,6 +75,8 @@ def write_checked(backend: Backend, rows: Sequence[Row], config: "GenerationConf
     reported: dict[int, tuple[str, ...]] = {}
     tokens = [0] * len(rows)
     pending = list(range(len(rows)))
+    fluency = backend.fluency_mode
+    config = replace(config, logprobs=fluency == LIKELIHOOD)  # scored only when the check reads the scores
     for attempt in range(1, gate.config.max_attempts + 1):
         if not pending:
             break
@@ -79,7 +86,8 @@ def write_checked(backend: Backend, rows: Sequence[Row], config: "GenerationConf
         for i, completion in zip(pending, done):
             row = rows[i]
             tokens[i] = completion.new_tokens  # the last attempt's
-            verdict, rendered = gate.check(completion.text, row.profile, row.strategy, row.variant)
+            verdict, rendered = gate.check(completion.text, row.profile, row.strategy, row.variant,
+                                           fluency=fluency, logprobs=completion.logprobs)
             reported[i] = verdict.reported
             if verdict.passed:
                 results[i] = Written(rendered, completion.text, tokens[i],

@@ -6,7 +6,9 @@ code, and only :meth:`complete` differs. It sends the prompt strings :mod:`genem
 builds, one request per row (the server batches concurrent requests: ``genemail serve``'s micro-batcher,
 vLLM's continuous batching), with ``model=<adapter name>``, ``temperature=0`` for greedy decoding and
 ``max_tokens``; the text comes back cut at EOS, as the local generator cuts it. Under greedy decoding the
-emails equal the local backend's.
+emails equal the local backend's. When the gate checks fluency by likelihood (a real model: the server's
+base model card lists no ``parameters`` below the embedded default's bound, as vLLM's never does) each
+request also asks for ``logprobs=1`` and the completion carries ``choices[0].logprobs.token_logprobs``.
 
 :func:`load_remote_system` builds the rest of a campaign's system locally (segmenter, strategies, the
 release's adapter pins), without loading any model weights.
@@ -63,6 +65,7 @@ class OpenAIGenerator(EmailGenerator):
     client: Any = None
     backend: OpenAIBackendConfig | None = None
     served: dict[str, str | None] = field(default_factory=dict)  # served model id -> parent (None: a base)
+    served_parameters: int | None = None  # the base model's size, if the server says (genemail serve does)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -73,13 +76,17 @@ class OpenAIGenerator(EmailGenerator):
 
         client = OpenAI(base_url=backend.api_url, api_key=backend.api_key, timeout=backend.timeout_s,
                         max_retries=backend.max_retries)
-        served = _served_models(client, backend)
+        served, sizes = _served_models(client, backend)
         base = next((name for name, parent in served.items() if parent is None), None)
         gen = cls(model=None, tokenizer=None, base_model_id=base or "", client=client, backend=backend,
-                  served=served)
+                  served=served, served_parameters=sizes.get(base) if base else None)
         for ref in adapters:
             gen.add_adapter(ref)
         return gen
+
+    def base_parameters(self) -> int | None:
+        """The served base model's size as the server lists it (``genemail serve`` does; vLLM does not: None)."""
+        return self.served_parameters
 
     def add_adapter(self, ref: AdapterRef) -> None:
         """Register ``ref``; the server must list a model of that name (vLLM: ``--lora-modules NAME=PATH``)."""
@@ -153,6 +160,8 @@ class OpenAIGenerator(EmailGenerator):
             kwargs.update(temperature=0.0)  # greedy, as the local generator decodes by default
         if config.min_new_tokens:
             kwargs["extra_body"] = {"min_tokens": config.min_new_tokens}  # vLLM's sampling extension
+        if config.logprobs:
+            kwargs["logprobs"] = 1  # the written token's, and (vLLM, OpenAI) the top alternative's
         try:
             answer = self.client.completions.create(**kwargs)
         except openai.APIStatusError as err:
@@ -165,10 +174,22 @@ class OpenAIGenerator(EmailGenerator):
         tokens = answer.usage.completion_tokens if answer.usage is not None else 0
         # The server counts the EOS token it stopped at; the local generator counts the tokens before it.
         new_tokens = max(tokens - 1, 0) if choice.finish_reason == "stop" else tokens
-        return Completion(text=(choice.text or "").strip(), new_tokens=new_tokens)
+        return Completion(text=(choice.text or "").strip(), new_tokens=new_tokens,
+                          logprobs=_token_logprobs(choice, new_tokens) if config.logprobs else None)
 
 
-def _served_models(client: Any, backend: OpenAIBackendConfig) -> dict[str, str | None]:
+def _token_logprobs(choice: Any, new_tokens: int) -> tuple[float, ...] | None:
+    """The written tokens' log-probabilities of a choice; None when the server sent none (the gate then fails it).
+
+    A server that counts the EOS token it stopped at may score it too: only the first ``new_tokens`` count.
+    """
+    scores = getattr(getattr(choice, "logprobs", None), "token_logprobs", None)
+    if not scores or any(s is None for s in scores):
+        return None
+    return tuple(float(s) for s in scores[:new_tokens or len(scores)])
+
+
+def _served_models(client: Any, backend: OpenAIBackendConfig) -> tuple[dict[str, str | None], dict[str, int]]:
     import openai
 
     try:
@@ -178,7 +199,8 @@ def _served_models(client: Any, backend: OpenAIBackendConfig) -> dict[str, str |
                            fix="check the URL (it ends in /v1) and --api-key") from None
     except openai.APIError as err:
         raise _unreachable(backend, err) from None
-    return {m.id: getattr(m, "parent", None) for m in page.data}
+    sizes = {m.id: size for m in page.data if isinstance(size := getattr(m, "parameters", None), int)}
+    return {m.id: getattr(m, "parent", None) for m in page.data}, sizes
 
 
 def _message(err: Any) -> str:

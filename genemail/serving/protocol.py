@@ -2,9 +2,11 @@
 
 The subset vLLM, SGLang and TGI serve and the campaign client uses: ``GET /v1/models`` and
 ``POST /v1/completions`` with text prompts, ``max_tokens``, ``temperature`` (0 = greedy), ``top_p``,
-``seed`` and vLLM's ``min_tokens``. Unknown fields are ignored, as vLLM does; features GenEmail does not
-implement (streaming, ``n > 1``, ``stop``, ``logprobs``, ``echo``, token-id prompts) are refused with a 400
-that names the field, never silently dropped.
+``seed``, vLLM's ``min_tokens`` and ``logprobs`` 0 or 1 (each written token's log-probability under the
+model's raw distribution, in ``choices[i].logprobs.token_logprobs``, as vLLM returns them; the gate's
+likelihood check reads them). Unknown fields are ignored, as vLLM does; features GenEmail does not
+implement (streaming, ``n > 1``, ``stop``, ``logprobs`` above 1, ``echo``, token-id prompts) are refused
+with a 400 that names the field, never silently dropped.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class CompletionRequest(BaseModel):
             return "echo", "echo is not supported"
         if self.stop:
             return "stop", "stop sequences are not supported; generation stops at the model's EOS or max_tokens"
-        if self.logprobs is not None:
-            return "logprobs", "logprobs are not supported"
+        if self.logprobs is not None and not 0 <= self.logprobs <= 1:
+            return "logprobs", ("only logprobs=0 or 1 is supported "
+                                "(each written token's log-probability; no alternatives)")
         if self.min_tokens > self.max_tokens:
             return "min_tokens", f"min_tokens={self.min_tokens} exceeds max_tokens={self.max_tokens}"
         if isinstance(self.prompt, list) and any(not isinstance(p, str) for p in self.prompt):
@@ -62,12 +65,24 @@ class CompletionRequest(BaseModel):
         return [self.prompt] if isinstance(self.prompt, str) else [str(p) for p in self.prompt]
 
 
+class Logprobs(BaseModel):
+    """OpenAI's completions ``logprobs``: each written token, its log-probability and its text offset.
+
+    ``top_logprobs`` (the most likely alternatives at each step) is not served: null.
+    """
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    text_offset: list[int]
+    top_logprobs: None = None
+
+
 class Choice(BaseModel):
-    """One completion: the text after the prompt, cut at EOS, and why it ended."""
+    """One completion: the text after the prompt, cut at EOS, and why it ended (and its tokens' logprobs)."""
 
     index: int
     text: str
-    logprobs: None = None
+    logprobs: Logprobs | None = None
     finish_reason: Literal["stop", "length"]
 
 
@@ -100,6 +115,9 @@ class ModelCard(BaseModel):
     root: str
     parent: str | None = None
     max_model_len: int | None = None
+    # GenEmail's extension (vLLM lists none): the base model's size, from which a client picks the gate's
+    # fluency check (genemail.generation.likelihood.fluency_for_parameters).
+    parameters: int | None = None
 
 
 class ModelList(BaseModel):

@@ -28,6 +28,7 @@ from genemail.serving.protocol import (
     Choice,
     CompletionRequest,
     CompletionResponse,
+    Logprobs,
     ModelCard,
     ModelList,
     Usage,
@@ -66,6 +67,7 @@ class ServedModels:
     base_id: str
     adapter_roots: Mapping[str, str]  # adapter name -> repo@sha (or local path)
     max_model_len: int | None = None
+    parameters: int | None = None  # the base model's, listed on its card
 
     @classmethod
     def of(cls, system: "LoadedSystem") -> "ServedModels":
@@ -78,11 +80,12 @@ class ServedModels:
             ref = gen.adapter_ref(name)
             roots[name] = f"{ref.repo_id}@{ref.revision}" if ref.repo_id else str(ref.path)
         length = getattr(gen.model.config, "max_position_embeddings", None)
-        return cls(base_id, roots, int(length) if length else None)
+        return cls(base_id, roots, int(length) if length else None, gen.base_parameters())
 
     def cards(self) -> ModelList:
         """The ``/v1/models`` list: base first, then adapters by name."""
-        cards = [ModelCard(id=self.base_id, root=self.base_id, max_model_len=self.max_model_len)]
+        cards = [ModelCard(id=self.base_id, root=self.base_id, max_model_len=self.max_model_len,
+                           parameters=self.parameters)]
         cards += [ModelCard(id=name, root=root, parent=self.base_id, max_model_len=self.max_model_len)
                   for name, root in sorted(self.adapter_roots.items())]
         return ModelList(data=cards)
@@ -95,7 +98,7 @@ def generation_config(request: CompletionRequest) -> "GenerationConfig":
     sample = request.temperature > 0
     return GenerationConfig(max_new_tokens=request.max_tokens, min_new_tokens=request.min_tokens, do_sample=sample,
                             temperature=request.temperature if sample else GenerationConfig.temperature,
-                            top_p=request.top_p, seed=request.seed or 0)
+                            top_p=request.top_p, seed=request.seed or 0, logprobs=request.logprobs is not None)
 
 
 def build_app(generator: "EmailGenerator", models: ServedModels, batcher: MicroBatcher,
@@ -176,12 +179,39 @@ def _response(request: CompletionRequest, prompts: list[str], rows: list[Any], t
     choices, completion_tokens = [], 0
     for i, row in enumerate(rows):
         stopped = row.new_tokens < request.max_tokens  # an EOS cut the row before max_tokens
-        choices.append(Choice(index=i, text=row.text, finish_reason="stop" if stopped else "length"))
+        scores = _logprobs(row, tokenizer) if request.logprobs is not None else None
+        choices.append(Choice(index=i, text=row.text, logprobs=scores, finish_reason="stop" if stopped else "length"))
         completion_tokens += row.new_tokens + (1 if stopped else 0)  # the EOS token counts, as in vLLM
     prompt_tokens = sum(len(ids) for ids in tokenizer(prompts)["input_ids"])
     return CompletionResponse(model=request.model, choices=choices,
                               usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                           total_tokens=prompt_tokens + completion_tokens))
+
+
+def _logprobs(row: Any, tokenizer: Any) -> Logprobs:
+    """A completion's tokens (EOS not included), their log-probabilities and where each starts in the text."""
+    tokens = _token_texts(tokenizer, list(row.token_ids or ()))
+    offsets, at = [], 0
+    for token in tokens:  # offsets into the decoded (untrimmed) text
+        offsets.append(at)
+        at += len(token)
+    return Logprobs(tokens=tokens, token_logprobs=list(row.logprobs or ()), text_offset=offsets)
+
+
+def _token_texts(tokenizer: Any, ids: list[int]) -> list[str]:
+    """Each token's text, decoded in context as vLLM does: a character whose bytes span several tokens goes
+    to its last one (the others get ""), so the tokens join to the decoded text, never to U+FFFD pieces."""
+    texts, read = [], 0  # ids[:read] are in texts
+    for i in range(len(ids)):
+        context = max(0, read - 4)  # a few tokens before, for tokenizers whose decoding depends on them
+        prefix = tokenizer.decode(ids[context:read], skip_special_tokens=True)
+        full = tokenizer.decode(ids[context:i + 1], skip_special_tokens=True)
+        if full.endswith("\ufffd") and i + 1 < len(ids):  # an unfinished character: wait for its last byte
+            texts.append("")
+            continue
+        texts.append(full[len(prefix):])
+        read = i + 1
+    return texts
 
 
 def serve(system: "LoadedSystem", config: ServeConfig, *,
