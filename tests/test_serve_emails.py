@@ -140,7 +140,7 @@ def test_a_broken_generator_gets_only_template_emails_back(system) -> None:
 
     gen = system.generator
     broken = dataclasses.replace(system, generator=BrokenGenerator(gen.model, gen.tokenizer, gen.base_model_id,
-                                                                    dict(gen._refs)))
+                                                                    _refs=dict(gen._refs)))
     records = _records(8, seed=4)
     with _serving(broken) as client:
         body = client.post("/v1/emails", json={"customers": records}).json()

@@ -86,6 +86,11 @@ class CampaignSummary:
         return d
 
 
+# Batches written per generate call: the gate's redraws of their refused drafts share one batch (a redraw
+# of one row costs a decoding loop about as long as a whole batch's).
+GROUP_BATCHES = 8
+
+
 def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies: "StrategyBook",
                  generator: "EmailGenerator", out_path: Path, config: "GenerationConfig | None" = None,
                  batch_size: int = 16, progress: bool = True, release_info: Mapping[str, Any] | None = None,
@@ -99,7 +104,9 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     is the experiment's send log: each customer is assigned an arm (``genemail.experiments``) and
     only the email of that arm is written (none for the holdout); rows gain ``experiment``, ``arm``
     and ``sent_at``. ``release_info`` (``repo_id``, ``revision``, ``sha``) is copied into every row.
-    ``on_progress(done, total)`` is called after each batch (the app's progress bar).
+    Customers are written ``GROUP_BATCHES`` batches at a time, so the gate's redraws of those batches share
+    one call; the rows of a group are written (and ``on_progress(done, total)`` called, the app's progress
+    bar) when the group is done.
     ``control_source`` (experiments only) gives the control arm another release's segmented emails.
     ``soft_prompts`` (one per customer row, FR-13's user embedding) go beside each segmented email's
     adapter; rows then gain ``user_embedding``.
@@ -134,13 +141,23 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     qas: dict[str, list[Any]] = {"segmented": [], "baseline": []}
     with partial.open("w", encoding="utf-8") as fh, tqdm(total=total, desc="campaign", unit="email",
                                                          disable=not progress) as bar:
-        for start in range(0, total, batch_size):
-            stop = min(start + batch_size, total)
+        reported = [0]
+
+        def report(done: int) -> None:  # customers whose drafts are written, each count once
+            if done > reported[0]:
+                bar.update(done - reported[0])
+                reported[0] = done
+                if on_progress is not None:
+                    on_progress(done, total)
+
+        for start in range(0, total, batch_size * GROUP_BATCHES):
+            stop = min(start + batch_size * GROUP_BATCHES, total)
             if control_source is None:
-                written = _write_batch(generator, profiles, chosen, arms, config, start, stop, gate, soft_prompts)
+                written = _write_batch(generator, profiles, chosen, arms, config, start, stop, gate, batch_size,
+                                       soft_prompts, report)
             else:
                 written = _write_two_releases(generator, control_source.generator, profiles, chosen, other, arms,
-                                              config, start, stop, (gate, control_gate))
+                                              config, start, stop, (gate, control_gate), batch_size)
             for email in written.values():
                 qas["segmented"] += [email.qa] if email.qa else []
                 qas["baseline"] += [email.baseline_qa] if email.baseline_qa else []
@@ -157,9 +174,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                         row = _send_log_row(row, experiment, arms[i], sent_at, generator, covariates[i])
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
-            bar.update(stop - start)
-            if on_progress is not None:
-                on_progress(stop, total)
+            report(stop)
     partial.replace(out_path)
     seconds = time.perf_counter() - t0
     counts = Counter(segments["l2"])
@@ -182,9 +197,10 @@ def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> li
 
 
 def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[Any], arms: list[str | None],
-                 config: "GenerationConfig", start: int, stop: int, gate: "QualityGate",
-                 soft_prompts: Sequence[Any] | None = None) -> dict[int, "GeneratedEmail"]:
-    """The emails of customers ``start..stop`` (one mixed batch): both, or only the one an arm sends."""
+                 config: "GenerationConfig", start: int, stop: int, gate: "QualityGate", batch_size: int,
+                 soft_prompts: Sequence[Any] | None = None,
+                 report: Callable[[int], None] | None = None) -> dict[int, "GeneratedEmail"]:
+    """The emails of customers ``start..stop`` (mixed batches of ``batch_size``): both, or only the one an arm sends."""
     from genemail.experiments.assignment import CONTROL, HOLDOUT
     from genemail.generation.generator import BASELINE_VARIANT, SEGMENTED
 
@@ -193,8 +209,9 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
         return {}
     only = None if arms[start] is None else [BASELINE_VARIANT if arms[i] == CONTROL else SEGMENTED for i in rows]
     emails = generator.generate([profiles[i] for i in rows], [chosen[i] for i in rows], config,
-                                batch_size=len(rows), only=only, gate=gate,
-                                soft_prompts=None if soft_prompts is None else [soft_prompts[i] for i in rows])
+                                batch_size=batch_size, only=only, gate=gate,
+                                soft_prompts=None if soft_prompts is None else [soft_prompts[i] for i in rows],
+                                on_progress=None if report is None else lambda n: report(rows[n - 1] + 1))
     return dict(zip(rows, emails))
 
 
@@ -203,7 +220,8 @@ _CONTROL = "control"  # genemail.experiments.assignment.CONTROL (imported lazily
 
 def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", profiles: list[Any],
                         chosen: list[Any], other: list[Any], arms: list[str | None], config: "GenerationConfig",
-                        start: int, stop: int, gates: tuple["QualityGate", "QualityGate"]) -> dict[int, "GeneratedEmail"]:
+                        start: int, stop: int, gates: tuple["QualityGate", "QualityGate"],
+                        batch_size: int) -> dict[int, "GeneratedEmail"]:
     """Segmented rows from ``generator``, control rows from ``control``: each its release's segment email."""
     from genemail.experiments.assignment import CONTROL, SEGMENTED as ARM_SEGMENTED
     from genemail.generation.generator import SEGMENTED
@@ -213,7 +231,7 @@ def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", 
         rows = [i for i in range(start, stop) if arms[i] == arm]
         if rows:
             emails = gen.generate([profiles[i] for i in rows], [strategies[i] for i in rows], config,
-                                  batch_size=len(rows), only=[SEGMENTED] * len(rows), gate=gate)
+                                  batch_size=batch_size, only=[SEGMENTED] * len(rows), gate=gate)
             out.update(zip(rows, emails))
     return out
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,8 +128,8 @@ class GeneratedEmail:
     """A customer's segmented and/or baseline email, written in one batch, and where they came from.
 
     ``email`` is None when only the baseline was asked for, ``baseline_email`` when only the segmented
-    one was. ``latency_s`` is the wall time of the batch that wrote them (shared by its rows: each
-    email was ready when its batch finished).
+    one was. ``latency_s`` is the wall time of one batch of the ``generate`` call that wrote them: the
+    call's time, redraws included, over its batches (one customer's Compose: the whole call).
     """
 
     customer_id: str
@@ -334,7 +334,8 @@ class EmailGenerator:
                  config: GenerationConfig | None = None, batch_size: int = 16, with_baseline: bool = True,
                  progress: bool = False, only: Sequence[str] | None = None,
                  soft_prompts: Sequence[Any] | None = None, book: StrategyBook | None = None,
-                 gate: QualityGate | None = None) -> list[GeneratedEmail]:
+                 gate: QualityGate | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[GeneratedEmail]:
         """Write each customer's email with its strategy's adapter and, beside it, the baseline email.
 
         Customers of different segments share batches: each batch is one ``generate`` call whose rows
@@ -347,6 +348,8 @@ class EmailGenerator:
 
         Every email passes the quality gate (:mod:`genemail.generation.writer`): ``gate``, or one built
         from ``book`` (the strategies the customers' strategies come from; default: the packaged file).
+        ``on_progress(n)``: the first ``n`` customers' drafts are written and checked (redraws come after
+        every batch's first drafts, together).
         """
         from tqdm.auto import tqdm
 
@@ -366,14 +369,31 @@ class EmailGenerator:
         needed |= {BASELINE} if any(BASELINE_VARIANT in w for w in wanted) else set()
         for name in sorted(needed):
             self.adapter_ref(name)  # fail before any work, not halfway through a campaign
-        results: list[GeneratedEmail] = []
+        # Batch by batch, each batch's segmented rows then its baseline rows; one gate call for them all,
+        # so the drafts it refuses are drawn again together, not batch by batch.
+        rows: list[Row] = []
+        row_of: dict[tuple[int, str], int] = {}
+        sizes, starts = [], list(range(0, len(customers), batch_size))
+        for start in starts:
+            before = len(rows)
+            self._add_rows(rows, row_of, customers, strategies, wanted, range(start, min(start + batch_size, len(customers))),
+                           config, soft_prompts)
+            if len(rows) > before:
+                sizes.append(len(rows) - before)
         with tqdm(total=len(customers), desc="emails", unit="email", disable=not progress) as bar:
-            for start in range(0, len(customers), batch_size):
-                stop = start + batch_size
-                results += self._generate_batch(customers[start:stop], strategies[start:stop], wanted[start:stop],
-                                                config, None if soft_prompts is None else soft_prompts[start:stop], gate)
-                bar.update(len(customers[start:stop]))
-        return results
+            t0 = time.perf_counter()
+            def batch_done(k: int) -> None:
+                done = min(starts[k] + batch_size, len(customers))
+                bar.update(done - starts[k])
+                if on_progress is not None:
+                    on_progress(done)
+
+            written = write_checked(self, rows, config, gate, sizes, on_batch=batch_done)
+            # Each email's latency is its share of the call: the mean time of one batch, redraws included.
+            latency = round((time.perf_counter() - t0) / max(len(sizes), 1), 4)
+        return [self._email(i, c, st, {v: written[row_of[(i, v)]] for v in VARIANTS if (i, v) in row_of},
+                            config, latency, soft_prompts)
+                for i, (c, st) in enumerate(zip(customers, strategies))]
 
     @staticmethod
     def _wanted(n: int, with_baseline: bool, only: Sequence[str] | None) -> list[frozenset[str]]:
@@ -393,47 +413,42 @@ class EmailGenerator:
             self._gates[key] = QualityGate(book, lang)  # the gate holds the book, so its id stays its own
         return self._gates[key]
 
-    def _generate_batch(self, customers: Sequence["CustomerProfile"], strategies: Sequence["Strategy"],
-                        wanted: Sequence[frozenset[str]], config: GenerationConfig,
-                        soft_prompts: Sequence[Any] | None, gate: QualityGate) -> list[GeneratedEmail]:
-        # Segmented rows first, then baseline rows; remember which row answers which customer.
-        rows: list[Row] = []
-        row_of: dict[tuple[int, str], int] = {}
-        for i, (c, st) in enumerate(zip(customers, strategies)):
+    @staticmethod
+    def _add_rows(rows: list[Row], row_of: dict[tuple[int, str], int], customers: Sequence["CustomerProfile"],
+                  strategies: Sequence["Strategy"], wanted: Sequence[frozenset[str]], batch: range,
+                  config: GenerationConfig, soft_prompts: Sequence[Any] | None) -> None:
+        """Append one batch's rows: its segmented prompts, then its baseline prompts; remember whose they are."""
+        for i in batch:
             if SEGMENTED in wanted[i]:
+                c, st = customers[i], strategies[i]
                 row_of[(i, SEGMENTED)] = len(rows)
                 rows.append(Row(build_prompt(c, st, lang=config.lang), st.adapter, c, st, SEGMENTED,
                                 None if soft_prompts is None else soft_prompts[i]))
         for variant, adapter in ((BASELINE_VARIANT, BASELINE), (SINGLE_STRATEGY_VARIANT, BASE_ROW)):
-            for i, (c, st) in enumerate(zip(customers, strategies)):
+            for i in batch:
                 if variant in wanted[i]:
                     row_of[(i, variant)] = len(rows)
-                    rows.append(Row(build_baseline_prompt(c, lang=config.lang), adapter, c, st, variant))
-        t0 = time.perf_counter()
-        written = write_checked(self, rows, config, gate)
-        latency = round(time.perf_counter() - t0, 4)
+                    rows.append(Row(build_baseline_prompt(customers[i], lang=config.lang), adapter, customers[i],
+                                    strategies[i], variant))
 
-        def row(i: int, variant: str) -> Any:
-            return written[row_of[(i, variant)]] if (i, variant) in row_of else None
-
-        out = []
-        for i, (c, st) in enumerate(zip(customers, strategies)):
-            seg, base, single = row(i, SEGMENTED), row(i, BASELINE_VARIANT), row(i, SINGLE_STRATEGY_VARIANT)
-            ref = self._refs.get(st.adapter)
-            out.append(GeneratedEmail(
-                customer_id=str(c.customer_id), segment=st.segment, strategy=st.text(config.lang).display_name,
-                email=seg.text if seg else None, baseline_email=base.text if base else None,
-                adapter=st.adapter, adapter_repo=ref.repo_id if ref else None,
-                adapter_revision=ref.revision if ref else None, latency_s=latency,
-                new_tokens=seg.new_tokens if seg else 0, baseline_new_tokens=base.new_tokens if base else 0,
-                single_strategy_email=single.text if single else None,
-                single_strategy_new_tokens=single.new_tokens if single else 0,
-                user_embedding=bool(seg and soft_prompts is not None and soft_prompts[i] is not None),
-                qa=seg.qa if seg else None, baseline_qa=base.qa if base else None,
-                single_strategy_qa=single.qa if single else None,
-                email_template=seg.template if seg else None, baseline_template=base.template if base else None,
-            ))
-        return out
+    def _email(self, i: int, c: "CustomerProfile", st: "Strategy", written: dict[str, Any], config: GenerationConfig,
+               latency: float, soft_prompts: Sequence[Any] | None) -> GeneratedEmail:
+        """Customer ``i``'s :class:`GeneratedEmail` from its checked rows (by variant)."""
+        seg, base, single = (written.get(v) for v in (SEGMENTED, BASELINE_VARIANT, SINGLE_STRATEGY_VARIANT))
+        ref = self._refs.get(st.adapter)
+        return GeneratedEmail(
+            customer_id=str(c.customer_id), segment=st.segment, strategy=st.text(config.lang).display_name,
+            email=seg.text if seg else None, baseline_email=base.text if base else None,
+            adapter=st.adapter, adapter_repo=ref.repo_id if ref else None,
+            adapter_revision=ref.revision if ref else None, latency_s=latency,
+            new_tokens=seg.new_tokens if seg else 0, baseline_new_tokens=base.new_tokens if base else 0,
+            single_strategy_email=single.text if single else None,
+            single_strategy_new_tokens=single.new_tokens if single else 0,
+            user_embedding=bool(seg and soft_prompts is not None and soft_prompts[i] is not None),
+            qa=seg.qa if seg else None, baseline_qa=base.qa if base else None,
+            single_strategy_qa=single.qa if single else None,
+            email_template=seg.template if seg else None, baseline_template=base.template if base else None,
+        )
 
 
 def _chosen_logprobs(step_logits: Sequence[Any], new_ids: Any) -> list[list[float]]:
