@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LANGS: tuple[str, ...] = ("zh", "en")
 # Uploads are checked when they arrive, before anything runs on them: a customer file of the app's
 # largest campaign (2,000 rows) is well under 1 MB; an events export of a large campaign is bigger.
 CUSTOMER_FILE_TYPES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -121,10 +120,10 @@ class ServiceConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise config_error(name, value, "a positive integer")
-        if self.lang not in LANGS:
-            raise config_error("lang", self.lang, f"one of {LANGS}")
-        if self.ui_lang not in LANGS:
-            raise config_error("ui_lang", self.ui_lang, f"one of {LANGS}")
+        if self.lang not in taxonomy.LANGS:
+            raise config_error("lang", self.lang, f"one of {taxonomy.LANGS}")
+        if self.ui_lang not in taxonomy.LANGS:
+            raise config_error("ui_lang", self.ui_lang, f"one of {taxonomy.LANGS}")
         from genemail.studio.retrain import preset
 
         preset(self.retrain_preset)  # an unknown preset names the field
