@@ -22,13 +22,12 @@ import logging
 import secrets
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genemail import taxonomy
+from genemail import clock, taxonomy
 from genemail.errors import ConfigError, DataError, GenEmailError, HubError, config_error
 
 if TYPE_CHECKING:
@@ -470,7 +469,7 @@ class GenEmailService:
 
         snap = self.snapshot
         frame, report = campaign_customers(source, self.customers, self.config.max_campaign_rows)
-        out_dir = self._work_dir / "campaigns" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        out_dir = self._work_dir / "campaigns" / f"{clock.folder_stamp()}-{secrets.token_hex(3)}"
         config = (options or GenerationOptions()).generation_config(self.config.lang)
         summary = run_campaign(frame, snap.segmenter, snap.strategies, snap.generator, out_dir / "campaign.jsonl",
                                config, batch_size=self.config.batch_size, progress=False,

@@ -17,18 +17,18 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import ClassVar
 
+from genemail.clock import utc_now
 from genemail.errors import ArtifactError, ConfigError
 
 Migration = tuple[int, tuple[str, ...]]
 
 
 def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 with milliseconds (``2025-01-31T12:00:00.123+00:00``)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """The current UTC time as the stores' rows keep it (``2025-01-31T12:00:00.123+00:00``)."""
+    return utc_now("milliseconds")
 
 
 @dataclass

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from genemail.clock import format_utc
 from genemail.errors import ConfigError, DataError
 from genemail.sqlite import Migration, SqliteStore, utc_now_iso
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
@@ -145,7 +146,7 @@ def _check_utc_iso(value: object) -> str:
         raise _bad("created_at", value, "an ISO 8601 UTC timestamp such as 2025-01-31T12:00:00+00:00") from None
     if parsed.utcoffset() is None or parsed.utcoffset().total_seconds() != 0:
         raise _bad("created_at", value, "a UTC timestamp with an explicit +00:00 (or Z) offset")
-    return parsed.isoformat(timespec="milliseconds")
+    return format_utc(parsed, "milliseconds")
 
 
 # --- schema -------------------------------------------------------------------------------------
