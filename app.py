@@ -148,6 +148,7 @@ def mcp_available() -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Flags; defaults come from the environment through ``genemail.settings``."""
     from genemail.settings import Settings
+    from genemail.taxonomy import LANGS
 
     settings = Settings.from_env()
     p = argparse.ArgumentParser(prog="python app.py", description=__doc__,
@@ -159,8 +160,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ratings-db", type=Path, default=settings.ratings_db, help="SQLite file (GENEMAIL_RATINGS_DB)")
     p.add_argument("--results-db", type=Path, default=settings.results_db,
                    help="experiment results SQLite file (GENEMAIL_RESULTS_DB)")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and strategy language")
-    p.add_argument("--ui-lang", choices=("zh", "en"), default="zh",
+    p.add_argument("--lang", choices=LANGS, default="zh", help="prompt and strategy language")
+    p.add_argument("--ui-lang", choices=LANGS, default="zh",
                    help="language the page opens in (each user can switch in the page)")
     p.add_argument("--host", default=None, help="interface to bind (default: gradio's, 0.0.0.0 on a Space)")
     p.add_argument("--port", type=int, default=None, help="port (default: gradio's, 7860)")

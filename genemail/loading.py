@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genemail.clock import utc_now
 from genemail.errors import ArtifactError, ConfigError, ReleaseError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class LoadedSystem:
 
 def utc_timestamp() -> str:
     """Now, as the app displays it (UTC, to the second)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_now("display")
 
 
 def build_system(pulled: PulledRelease, *, repo_id: str, load_started: float | None = None) -> LoadedSystem:

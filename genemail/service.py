@@ -22,13 +22,12 @@ import logging
 import secrets
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genemail import taxonomy
+from genemail import clock, taxonomy
 from genemail.errors import ConfigError, DataError, GenEmailError, HubError, config_error
 
 if TYPE_CHECKING:
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LANGS: tuple[str, ...] = ("zh", "en")
 # Uploads are checked when they arrive, before anything runs on them: a customer file of the app's
 # largest campaign (2,000 rows) is well under 1 MB; an events export of a large campaign is bigger.
 CUSTOMER_FILE_TYPES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -121,10 +119,10 @@ class ServiceConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise config_error(name, value, "a positive integer")
-        if self.lang not in LANGS:
-            raise config_error("lang", self.lang, f"one of {LANGS}")
-        if self.ui_lang not in LANGS:
-            raise config_error("ui_lang", self.ui_lang, f"one of {LANGS}")
+        if self.lang not in taxonomy.LANGS:
+            raise config_error("lang", self.lang, f"one of {taxonomy.LANGS}")
+        if self.ui_lang not in taxonomy.LANGS:
+            raise config_error("ui_lang", self.ui_lang, f"one of {taxonomy.LANGS}")
         from genemail.studio.retrain import preset
 
         preset(self.retrain_preset)  # an unknown preset names the field
@@ -471,7 +469,7 @@ class GenEmailService:
 
         snap = self.snapshot
         frame, report = campaign_customers(source, self.customers, self.config.max_campaign_rows)
-        out_dir = self._work_dir / "campaigns" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        out_dir = self._work_dir / "campaigns" / f"{clock.folder_stamp()}-{secrets.token_hex(3)}"
         config = (options or GenerationOptions()).generation_config(self.config.lang)
         summary = run_campaign(frame, snap.segmenter, snap.strategies, snap.generator, out_dir / "campaign.jsonl",
                                config, batch_size=self.config.batch_size, progress=False,

@@ -8,27 +8,34 @@
   a newer GenEmail is refused rather than misread.
 
 A store is a dataclass subclassing :class:`SqliteStore` that sets :attr:`SqliteStore.MIGRATIONS`,
-:attr:`SqliteStore.KIND` (for messages) and :attr:`SqliteStore.OPEN_FIX`.
+:attr:`SqliteStore.KIND` (for messages) and :attr:`SqliteStore.OPEN_FIX`. A store of people's answers
+(ratings, hand labels) subclasses :class:`SubmissionStore`, which adds the once-only insert, the count
+and the paged reads of one table of submissions.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from genemail.errors import ArtifactError, ConfigError
+from genemail.clock import utc_now
+from genemail.errors import ArtifactError, ConfigError, DataError
+
+if TYPE_CHECKING:  # pandas is only needed by ``SubmissionStore.all()``
+    import pandas as pd
 
 Migration = tuple[int, tuple[str, ...]]
+PAGE_ROWS = 500  # rows per read in a paged export: bounded memory, short read transactions
 
 
 def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 with milliseconds (``2025-01-31T12:00:00.123+00:00``)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """The current UTC time as the stores' rows keep it (``2025-01-31T12:00:00.123+00:00``)."""
+    return utc_now("milliseconds")
 
 
 @dataclass
@@ -113,3 +120,85 @@ class SqliteStore:
         """The highest migration applied to this file."""
         with self._connect() as conn:
             return int(conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+
+
+def new_submission_id() -> str:
+    """A fresh ``submission_id``: make one when an item is *shown* to a person, reuse it on every retry."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class SubmissionStore(SqliteStore):
+    """One table of people's answers, each stored once; subclasses set the table and its columns.
+
+    The table (:attr:`TABLE`) has an ``INTEGER PRIMARY KEY AUTOINCREMENT`` id (:attr:`ID_COLUMN`; never
+    reused, so export cursors may rely on it), a ``UNIQUE`` ``submission_id`` that the client makes when
+    it shows the item, and :attr:`FIELDS`, the columns an answer writes, ``submission_id`` among them.
+    A retried submit gets the first row's id back, so a double click or a network retry counts once.
+    """
+
+    TABLE: ClassVar[str] = ""
+    ID_COLUMN: ClassVar[str] = ""
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns reads return: the id first, then :attr:`FIELDS`."""
+        return (self.ID_COLUMN, *self.FIELDS)
+
+    def _add_once(self, row: Mapping[str, object], compared: Iterable[str], fix: str) -> int:
+        """Store ``row`` (committed before returning) unless its ``submission_id`` is stored; return its id.
+
+        A stored row with the same ``submission_id`` is the same answer retried when the ``compared``
+        columns agree (its id is returned); otherwise :class:`DataError` with ``fix``, because silently
+        keeping either version would lose what the person said.
+        """
+        with self._write() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO {self.TABLE} ({', '.join(self.FIELDS)}) VALUES ({', '.join('?' for _ in self.FIELDS)}) "
+                f"ON CONFLICT (submission_id) DO NOTHING RETURNING {self.ID_COLUMN}",
+                [row[c] for c in self.FIELDS],
+            ).fetchall()  # drain RETURNING fully before COMMIT
+            if inserted:
+                return int(inserted[0][0])
+            existing = conn.execute(f"SELECT * FROM {self.TABLE} WHERE submission_id = ?",
+                                    (row["submission_id"],)).fetchone()
+        differing = [c for c in compared if row[c] != existing[c]]
+        if differing:
+            raise DataError(
+                f"submission_id {row['submission_id']} was already stored with different {', '.join(differing)}",
+                where=f"{self.ID_COLUMN} {existing[self.ID_COLUMN]}", fix=fix,
+            )
+        return int(existing[self.ID_COLUMN])
+
+    def count(self) -> int:
+        """Number of stored answers."""
+        with self._connect() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {self.TABLE}").fetchone()[0])
+
+    def _max_id(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute(f"SELECT COALESCE(MAX({self.ID_COLUMN}), 0) FROM {self.TABLE}").fetchone()[0])
+
+    def all(self) -> "pd.DataFrame":
+        """Every answer as a DataFrame with :attr:`columns`, in id order."""
+        import pandas as pd
+
+        with self._connect() as conn:
+            rows = conn.execute(f"SELECT {', '.join(self.columns)} FROM {self.TABLE} "
+                                f"ORDER BY {self.ID_COLUMN}").fetchall()
+        return pd.DataFrame([tuple(r) for r in rows], columns=list(self.columns))
+
+    def _rows_since(self, after: int, page_size: int) -> Iterator[dict[str, object]]:
+        # Pages, each read in its own short read, so a slow consumer never pins a WAL snapshot.
+        cursor = int(after)
+        while True:
+            with self._connect() as conn:
+                page = conn.execute(
+                    f"SELECT {', '.join(self.columns)} FROM {self.TABLE} WHERE {self.ID_COLUMN} > ? "
+                    f"ORDER BY {self.ID_COLUMN} LIMIT ?", (cursor, page_size),
+                ).fetchall()
+            yield from (dict(row) for row in page)
+            if len(page) < page_size:
+                return
+            cursor = int(page[-1][self.ID_COLUMN])

@@ -1,4 +1,4 @@
-"""Segment names and the L1 -> L2 hierarchy: the vocabulary every stage shares.
+"""Segment names, the L1 -> L2 hierarchy and the languages: the vocabulary every stage shares.
 
 This module is the single source of truth for names. The business *rules* that assign them live in
 ``genemail.segmentation.rules``; the per-segment communication strategies in
@@ -6,6 +6,9 @@ This module is the single source of truth for names. The business *rules* that a
 """
 
 from __future__ import annotations
+
+# Languages that prompts, strategies and emails are written in (strategies.yaml has a block for each).
+LANGS: tuple[str, ...] = ("zh", "en")
 
 # L1 value tiers, highest first. Tiers are found by clustering and named by ordering centroids.
 L1_TIERS: tuple[str, ...] = ("High", "Mid", "Low")

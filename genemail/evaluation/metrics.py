@@ -24,7 +24,8 @@ from genemail.errors import ConfigError
 from genemail.generation.claims import Claim, FactCheck, check_facts, truth
 from genemail.generation.claims import extract_claims as _extract
 from genemail.generation.prompts import CustomerProfile
-from genemail.generation.strategies import LANGS, default_wording
+from genemail.generation.strategies import default_wording
+from genemail.taxonomy import LANGS
 
 
 def extract_claims(email: str, lang: str = "zh") -> list[Claim]:

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ConfigError
-from genemail.generation.strategies import LANGS
-from genemail.taxonomy import DORMANT, HIGHVALUE_ACTIVE, NEED_REENGAGEMENT, PARENT_ACTIVE, REGULAR_ACTIVE
+from genemail.taxonomy import DORMANT, HIGHVALUE_ACTIVE, LANGS, NEED_REENGAGEMENT, PARENT_ACTIVE, REGULAR_ACTIVE
 
 if TYPE_CHECKING:
     from genemail.generation.prompts import CustomerProfile

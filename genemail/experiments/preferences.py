@@ -44,6 +44,7 @@ from genemail.errors import DataError, config_error
 from genemail.generation.claims import unrender
 from genemail.experiments.assignment import SEGMENTED
 from genemail.experiments.events import BOUNCE, CLICK, DELIVERED
+from genemail.taxonomy import LANGS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,7 +80,7 @@ class PreferenceConfig:
             raise config_error("min_pairs", self.min_pairs, "a positive integer, e.g. 30")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise config_error("seed", self.seed, "an integer")
-        if self.lang not in ("zh", "en"):
+        if self.lang not in LANGS:
             raise config_error("lang", self.lang, "zh or en (the language the campaign was written in)")
 
 

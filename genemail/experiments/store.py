@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from genemail.clock import utc_now
 from genemail.errors import DataError
 from genemail.sqlite import Migration, SqliteStore
 from genemail.experiments.assignment import ARMS
 from genemail.experiments.events import EVENT_TYPES, content_key, event_key
 from genemail.experiments.ids import normalize_id
 from genemail.experiments.sendlog import STORED_FIELDS
-from genemail.experiments.times import utc_now
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,7 +167,7 @@ class ResultsStore(SqliteStore):
         experiment with another arm: re-assigning a customer would mix two arms' outcomes.
         """
         rows = sends[list(STORED_FIELDS)].astype(object).where(sends[list(STORED_FIELDS)].notna(), None)
-        now = utc_now()
+        now = utc_now("microseconds")
         with self._write() as conn:
             for experiment in sorted(set(rows["experiment"])):
                 known = dict(conn.execute("SELECT customer_id, arm FROM sends WHERE experiment = ?", (experiment,)))
@@ -198,7 +198,7 @@ class ResultsStore(SqliteStore):
         """
         if len(events["event_key"]) == 0:
             return 0
-        now = utc_now()
+        now = utc_now("microseconds")
         values = [
             (experiment, key, event_id, customer_id, event_type, time,
              None if revenue is None or revenue != revenue else float(revenue), source, int(line), now)
@@ -217,18 +217,18 @@ class ResultsStore(SqliteStore):
         """Note that an ingest began (an unfinished one in the table is a crashed run)."""
         with self._write() as conn:
             cur = conn.execute("INSERT INTO ingests (experiment, send_log, events_file, started_at) VALUES (?, ?, ?, ?)",
-                               (experiment, str(send_log), str(events_file), utc_now()))
+                               (experiment, str(send_log), str(events_file), utc_now("microseconds")))
             return int(cur.lastrowid)
 
     def finish_ingest(self, ingest_id: int, result: dict[str, Any]) -> None:
         """Record the result of a completed ingest."""
         with self._write() as conn:
             conn.execute("UPDATE ingests SET finished_at = ?, result = ?, outcome = ? WHERE ingest_id = ?",
-                         (utc_now(), json.dumps(result, ensure_ascii=False), FINISHED, ingest_id))
+                         (utc_now("microseconds"), json.dumps(result, ensure_ascii=False), FINISHED, ingest_id))
 
     def refuse_ingest(self, experiment: str, send_log: Path, events_file: Path, result: dict[str, Any]) -> int:
         """Record an ingest that stored nothing because its file was refused (with the counts and the reason)."""
-        now = utc_now()
+        now = utc_now("microseconds")
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO ingests (experiment, send_log, events_file, started_at, finished_at, result, outcome) "

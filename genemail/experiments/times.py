@@ -9,28 +9,23 @@ marketing-cloud exports, read as UTC).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from genemail.clock import MICROSECONDS_FORMAT, format_utc
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+ISO_FORMAT = MICROSECONDS_FORMAT
 US_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 EPOCH_MS_ABOVE = 1e11  # 1e11 s is the year 5138, 1e11 ms is 1973: larger numbers are milliseconds
 EARLIEST, LATEST = "1990-01-01", "2200-01-01"  # outside this, a time is a unit mistake, not a date
 
 
-def utc_now() -> str:
-    """The current time in the stored form."""
-    return datetime.now(timezone.utc).strftime(ISO_FORMAT)
-
-
 def to_iso(moment: datetime) -> str:
     """A timezone-aware datetime in the stored form (naive ones are refused: their zone is unknown)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("naive datetime: its time zone is unknown")
-    return moment.astimezone(timezone.utc).strftime(ISO_FORMAT)
+    return format_utc(moment, "microseconds")
 
 
 def parse_sent_at(value: object) -> str | None:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from genemail.clock import utc_now
 from genemail.errors import DataError, config_error
 from genemail.generation.gate import QualityGate, qa_summary
 from genemail.taxonomy import BASELINE, COLD_START
@@ -161,7 +162,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
             for email in written.values():
                 qas["segmented"] += [email.qa] if email.qa else []
                 qas["baseline"] += [email.baseline_qa] if email.baseline_qa else []
-            sent_at = _utc_now()
+            sent_at = utc_now("microseconds")
             for i in range(start, stop):
                 if control_source is not None and arms[i] == _CONTROL:
                     row = _control_release_row(written.get(i), infos[i], other[i], config.lang, control_source,
@@ -271,12 +272,6 @@ def _send_log_row(row: dict[str, Any], experiment: "ExperimentConfig", arm: str 
                "adapter_sha": baseline.revision if baseline else None}
     return send_log_row(row, experiment=experiment.name, arm=str(arm), sent_at=sent_at, baseline_adapter=adapter,
                         covariates=covariates)
-
-
-def _utc_now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from genemail.errors import ArtifactError, DataError, config_error
 from genemail.generation.prompts import CustomerProfile, build_baseline_prompt, build_prompt, fact_phrases, profile_from_row
 from genemail.generation.slots import FactWording, render
 from genemail.generation.templates import email_variants, variant_combinations, write_template
-from genemail.generation.strategies import LANGS, Strategy, StrategyBook, default_wording
+from genemail.generation.strategies import Strategy, StrategyBook, default_wording
 from genemail.resources import card_template
-from genemail.taxonomy import COLD_START, L2_SEGMENTS
+from genemail.taxonomy import COLD_START, L2_SEGMENTS, LANGS
 
 if TYPE_CHECKING:  # heavy imports stay out of module import time
     import datasets

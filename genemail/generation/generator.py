@@ -27,14 +27,13 @@ from genemail.generation.modeling import count_parameters, tied_head_lora
 from genemail.generation.prompts import build_baseline_prompt, build_prompt
 from genemail.generation.strategies import StrategyBook, packaged_strategies
 from genemail.generation.writer import Row, write_checked
-from genemail.taxonomy import BASELINE
+from genemail.taxonomy import BASELINE, LANGS
 
 if TYPE_CHECKING:
     from genemail.generation.prompts import CustomerProfile
     from genemail.generation.strategies import Strategy
 
 BASE_ROW = "__base__"  # PEFT's name for "no adapter" in adapter_names
-LANGS: tuple[str, ...] = ("zh", "en")
 MAX_NEW_TOKENS = 4096  # GenerationConfig's bound; the servers' request models validate against it too
 
 

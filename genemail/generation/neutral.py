@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from genemail.errors import ConfigError, DataError
-from genemail.generation.strategies import LANGS
 from genemail.resources import RESOURCES_DIR
+from genemail.taxonomy import LANGS
 
 NEUTRAL_FILE = RESOURCES_DIR / "neutral.yaml"
 

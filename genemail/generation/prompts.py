@@ -32,12 +32,12 @@ from genemail.generation.slots import (
 )
 from genemail.generation.strategies import (
     FACT_PLACEHOLDERS,
-    LANGS,
     PROFILE_PLACEHOLDERS,
     STRATEGY_PLACEHOLDERS,
     Strategy,
     default_wording,
 )
+from genemail.taxonomy import LANGS
 
 # Yearly household income bands (the Kaggle table's quartiles are about 35k and 68k).
 INCOME_BANDS: tuple[tuple[str, float], ...] = (("low", 35_000.0), ("mid", 70_000.0), ("high", math.inf))

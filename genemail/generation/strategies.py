@@ -22,9 +22,8 @@ from typing import Any
 from genemail.errors import StrategyError
 from genemail.generation.slots import FactWording
 from genemail.resources import RESOURCES_DIR
-from genemail.taxonomy import BASELINE, COLD_START, L2_SEGMENTS
+from genemail.taxonomy import BASELINE, COLD_START, L2_SEGMENTS, LANGS
 
-LANGS: tuple[str, ...] = ("zh", "en")
 DEFAULT_LANG = "zh"
 TEXT_FIELDS: tuple[str, ...] = (
     "display_name", "tone", "greeting", "focus", "call_to_action", "prompt_template",

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genemail.clock import utc_now
 from genemail.errors import HubError
 from genemail.hub import cards
 from genemail.hub.errors import hub_errors
-from genemail.hub.manifest import MANIFEST_FILENAME, ArtifactPin, FileRef, ReleaseManifest, utc_now
+from genemail.hub.manifest import MANIFEST_FILENAME, ArtifactPin, FileRef, ReleaseManifest
 from genemail.hub.publish import STRATEGIES_FILE, RepoPlan, strategies_ref, sync_repo, tag_commit
 
 if TYPE_CHECKING:

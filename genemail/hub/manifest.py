@@ -37,9 +37,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from genemail.clock import utc_now
 from genemail.errors import ReleaseError
 
 if TYPE_CHECKING:
@@ -57,11 +57,6 @@ _FIX = "re-publish the release with `genemail publish` (pins are written by the 
 def is_full_sha(value: object) -> bool:
     """True when ``value`` is a full, lower-case 40-hex git commit sha."""
     return isinstance(value, str) and _FULL_SHA.fullmatch(value) is not None
-
-
-def utc_now() -> str:
-    """The current time as ``YYYY-MM-DDTHH:MM:SSZ`` (what the manifest stores)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _require(cond: bool, what: str, where: str) -> None:

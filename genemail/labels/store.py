@@ -11,14 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from genemail.errors import ConfigError, DataError
-from genemail.sqlite import Migration, SqliteStore, utc_now_iso
+from genemail.sqlite import PAGE_ROWS, Migration, SubmissionStore, utc_now_iso
+from genemail.sqlite import new_submission_id as new_submission_id  # the workflow makes one per customer shown
 from genemail.taxonomy import COLD_START, L1_TIERS, L2_SEGMENTS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 UNSURE = "unsure"
 L1_CHOICES: tuple[str, ...] = (*L1_TIERS, UNSURE)
@@ -47,12 +45,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX labels_by_customer ON labels (customer_id)",
     )),
 )
-_PAGE = 500
-
-
-def new_submission_id() -> str:
-    """A fresh ``submission_id``: make one when a customer is *shown*, reuse it on every retry."""
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -94,12 +86,15 @@ def _bad(name: str, value: object, expected: str) -> DataError:
 
 
 @dataclass
-class LabelsStore(SqliteStore):
+class LabelsStore(SubmissionStore):
     """Hand labels in one SQLite file; safe to share across threads (one connection per call)."""
 
     MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
     KIND: ClassVar[str] = "labels"
     OPEN_FIX: ClassVar[str] = "point GENEMAIL_LABELS_DB at a GenEmail labels SQLite file (or a new path)"
+    TABLE: ClassVar[str] = "labels"
+    ID_COLUMN: ClassVar[str] = "label_id"
+    FIELDS: ClassVar[tuple[str, ...]] = LABEL_FIELDS
 
     def add(self, label: Label) -> int:
         """Store ``label`` (committed before returning); return its ``label_id``.
@@ -109,48 +104,13 @@ class LabelsStore(SqliteStore):
         if not isinstance(label, Label):
             raise ConfigError(f"label={type(label).__name__} is invalid", where="LabelsStore.add",
                               fix="pass a genemail.labels.store.Label")
-        row = asdict(label)
-        with self._write() as conn:
-            inserted = conn.execute(
-                f"INSERT INTO labels ({', '.join(LABEL_FIELDS)}) VALUES ({', '.join('?' for _ in LABEL_FIELDS)}) "
-                "ON CONFLICT (submission_id) DO NOTHING RETURNING label_id", [row[c] for c in LABEL_FIELDS],
-            ).fetchall()
-            if inserted:
-                return int(inserted[0][0])
-            existing = conn.execute("SELECT * FROM labels WHERE submission_id = ?", (label.submission_id,)).fetchone()
-        differing = [c for c in ("rater", "customer_id", "l1", "l2", "note") if row[c] != existing[c]]
-        if differing:
-            raise DataError(f"submission_id {label.submission_id} was already stored with different "
-                            f"{', '.join(differing)}", where=f"label_id {existing['label_id']}",
-                            fix="press 'Next customer' for a new label; a submission_id is reused only to retry")
-        return int(existing["label_id"])
-
-    def count(self) -> int:
-        """Number of stored labels."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
+        return self._add_once(asdict(label), ("rater", "customer_id", "l1", "l2", "note"),
+                              fix="press 'Next customer' for a new label; a submission_id is reused only to retry")
 
     def max_label_id(self) -> int:
         """The highest ``label_id`` stored, 0 when empty."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT COALESCE(MAX(label_id), 0) FROM labels").fetchone()[0])
+        return self._max_id()
 
-    def all(self) -> pd.DataFrame:
-        """Every label as a DataFrame with :data:`COLUMNS`, ordered by ``label_id``."""
-        import pandas as pd
-
-        with self._connect() as conn:
-            rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM labels ORDER BY label_id").fetchall()
-        return pd.DataFrame([tuple(r) for r in rows], columns=list(COLUMNS))
-
-    def iter_since(self, label_id: int = 0, *, page_size: int = _PAGE) -> Iterator[dict[str, object]]:
+    def iter_since(self, label_id: int = 0, *, page_size: int = PAGE_ROWS) -> Iterator[dict[str, object]]:
         """Labels with ``label_id > label_id`` in id order, as dicts (for the export), read in pages."""
-        cursor = int(label_id)
-        while True:
-            with self._connect() as conn:
-                page = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM labels WHERE label_id > ? "
-                                    "ORDER BY label_id LIMIT ?", (cursor, page_size)).fetchall()
-            yield from (dict(row) for row in page)
-            if len(page) < page_size:
-                return
-            cursor = int(page[-1]["label_id"])
+        return self._rows_since(label_id, page_size)

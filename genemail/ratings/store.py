@@ -6,26 +6,25 @@ better plus a 1-5 style-match score for each. This module only stores those answ
 
 * **Idempotent.** Every submit carries a client-made ``submission_id`` (a UUID made when the pair
   is shown). A retried submit hits the UNIQUE constraint and gets the first row's id back, so a
-  double click or a network retry never counts twice.
-* **Durable.** Every write is one ``BEGIN IMMEDIATE`` transaction, committed before ``add``
-  returns, with ``synchronous=FULL`` so that an acknowledged rating survives a crash.
-* **Concurrent.** WAL lets readers run beside the single writer; a busy timeout makes writers
-  queue instead of failing. One connection per call, so any thread may use the same store.
-* **Migrations-ready.** ``schema_migrations`` records which numbered migrations ran.
+  double click or a network retry never counts twice (:class:`genemail.sqlite.SubmissionStore`).
+* **Durable, concurrent, migrations-ready**: :mod:`genemail.sqlite`'s rules (one ``BEGIN IMMEDIATE``
+  transaction per write, committed before ``add`` returns, ``synchronous=FULL``, WAL, a busy timeout,
+  one connection per call, numbered migrations in ``schema_migrations``).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from genemail.clock import format_utc
 from genemail.errors import ConfigError, DataError
-from genemail.sqlite import Migration, SqliteStore, utc_now_iso
+from genemail.sqlite import PAGE_ROWS, Migration, SubmissionStore, utc_now_iso
+from genemail.sqlite import new_submission_id as new_submission_id  # the workflow makes one per pair shown
 from genemail.taxonomy import COLD_START, L2_SEGMENTS
 
 if TYPE_CHECKING:  # pandas is only needed by ``all()``
@@ -40,11 +39,6 @@ SCORE_MIN, SCORE_MAX = 1, 5
 MAX_COMMENT_CHARS = 2000
 MAX_NAME_CHARS = 200
 _SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # git SHA-1, or SHA-256 object format
-
-
-def new_submission_id() -> str:
-    """A fresh ``submission_id``: make one when a pair is *shown*, reuse it on every retry."""
-    return str(uuid.uuid4())
 
 
 def _bad(name: str, value: object, expected: str) -> DataError:
@@ -145,7 +139,7 @@ def _check_utc_iso(value: object) -> str:
         raise _bad("created_at", value, "an ISO 8601 UTC timestamp such as 2025-01-31T12:00:00+00:00") from None
     if parsed.utcoffset() is None or parsed.utcoffset().total_seconds() != 0:
         raise _bad("created_at", value, "a UTC timestamp with an explicit +00:00 (or Z) offset")
-    return parsed.isoformat(timespec="milliseconds")
+    return format_utc(parsed, "milliseconds")
 
 
 # --- schema -------------------------------------------------------------------------------------
@@ -179,12 +173,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-_PAGE = 500  # rows per read in iter_since: bounded memory, short read transactions
 
 
 @dataclass
-class RatingsStore(SqliteStore):
-    """Ratings in one SQLite file (:class:`genemail.sqlite.SqliteStore`'s durability rules).
+class RatingsStore(SubmissionStore):
+    """Ratings in one SQLite file (:class:`genemail.sqlite.SubmissionStore`'s rules).
 
     Safe to share across threads (one connection per call).
     """
@@ -193,6 +186,9 @@ class RatingsStore(SqliteStore):
     KIND: ClassVar[str] = "ratings"
     OPEN_FIX: ClassVar[str] = ("point GENEMAIL_RATINGS_DB at a GenEmail ratings SQLite file (or a new path) "
                                "that is writable")
+    TABLE: ClassVar[str] = "ratings"
+    ID_COLUMN: ClassVar[str] = "rating_id"
+    FIELDS: ClassVar[tuple[str, ...]] = RATING_FIELDS
 
     # --- public API ----------------------------------------------------------------------------
     def add(self, rating: Rating) -> int:
@@ -205,65 +201,23 @@ class RatingsStore(SqliteStore):
         if not isinstance(rating, Rating):
             raise ConfigError(f"rating={type(rating).__name__} is invalid", where="RatingsStore.add",
                               fix="pass a genemail.ratings.Rating")
-        row = rating.to_row()
-        cols = ", ".join(RATING_FIELDS)
-        marks = ", ".join("?" for _ in RATING_FIELDS)
-        with self._write() as conn:
-            inserted = conn.execute(
-                f"INSERT INTO ratings ({cols}) VALUES ({marks}) "
-                "ON CONFLICT (submission_id) DO NOTHING RETURNING rating_id",
-                [row[c] for c in RATING_FIELDS],
-            ).fetchall()  # drain RETURNING fully before COMMIT
-            if inserted:
-                return int(inserted[0][0])
-            existing = conn.execute("SELECT * FROM ratings WHERE submission_id = ?", (rating.submission_id,)).fetchone()
-        _check_same_answers(rating, existing)
-        return int(existing["rating_id"])
-
-    def count(self) -> int:
-        """Number of stored ratings."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0])
+        # created_at is set by the client per attempt, so a retry may carry a later time: ignore it.
+        return self._add_once(
+            rating.to_row(), [c for c in RATING_FIELDS if c != "created_at"],
+            fix="make a new submission_id (new_submission_id()) for each new pair shown; reuse one only to retry",
+        )
 
     def max_rating_id(self) -> int:
         """The highest ``rating_id`` stored, 0 when empty."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT COALESCE(MAX(rating_id), 0) FROM ratings").fetchone()[0])
+        return self._max_id()
 
     def all(self) -> "pd.DataFrame":
         """Every rating as a DataFrame with :data:`COLUMNS`, ordered by ``rating_id``."""
-        import pandas as pd
+        return super().all().astype({"rating_id": "int64", "score_segmented": "int64", "score_baseline": "int64"})
 
-        with self._connect() as conn:
-            rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM ratings ORDER BY rating_id").fetchall()
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=list(COLUMNS))
-        return frame.astype({"rating_id": "int64", "score_segmented": "int64", "score_baseline": "int64"})
-
-    def iter_since(self, rating_id: int = 0, *, page_size: int = _PAGE) -> Iterator[dict[str, object]]:
+    def iter_since(self, rating_id: int = 0, *, page_size: int = PAGE_ROWS) -> Iterator[dict[str, object]]:
         """Yield ratings with ``rating_id > rating_id`` in id order, as dicts (for export).
 
         Reads in pages, each in its own short read, so a slow consumer never pins a WAL snapshot.
         """
-        cursor = int(rating_id)
-        while True:
-            with self._connect() as conn:
-                page = conn.execute(
-                    f"SELECT {', '.join(COLUMNS)} FROM ratings WHERE rating_id > ? ORDER BY rating_id LIMIT ?",
-                    (cursor, page_size),
-                ).fetchall()
-            for row in page:
-                yield dict(row)
-            if len(page) < page_size:
-                return
-            cursor = int(page[-1]["rating_id"])
-
-
-def _check_same_answers(rating: Rating, existing: sqlite3.Row) -> None:
-    # created_at is set by the client per attempt, so a retry may carry a later time: ignore it.
-    differing = [c for c in RATING_FIELDS if c != "created_at" and getattr(rating, c) != existing[c]]
-    if differing:
-        raise DataError(
-            f"submission_id {rating.submission_id} was already stored with different {', '.join(differing)}",
-            where=f"rating_id {existing['rating_id']}",
-            fix="make a new submission_id (new_submission_id()) for each new pair shown; reuse one only to retry",
-        )
+        return self._rows_since(rating_id, page_size)

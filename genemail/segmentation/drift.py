@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from genemail import clock
 from genemail.errors import ConfigError, DataError, config_error
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def drift_report(model: "HierarchicalSegmenter", before: pd.DataFrame, after: pd
     features = [c for c in model.used_features if c in f_before.columns]
     psis = {c: round(psi(f_before[c], f_after[c], config.bins), 4) for c in features}
     segment_psi = round(categorical_psi(seg_before["l2"].astype(str), seg_after["l2"].astype(str)), 4)
-    as_of = as_of or datetime.now(timezone.utc)
+    as_of = as_of or clock.now()
     age = None if trained_at is None else (as_of - trained_at).total_seconds() / 86400
     reasons = _reasons(psis, segment_psi, moved, age, config)
     return DriftReport(matrix, psis, segment_psi, round(moved, 4), len(before), len(after), n_both,

@@ -25,13 +25,13 @@ import json
 import math
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from genemail import taxonomy
+from genemail.clock import utc_now
 from genemail.errors import ConfigError, DataError, config_error
 from genemail.features import DEFAULT_HALF_LIFE_DAYS
 
@@ -244,7 +244,7 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
         "seed": config.seed,
         "half_life_days": config.half_life_days,
         # When the model was fitted: `genemail segment drift` counts its age against the retraining cadence.
-        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trained_at": utc_now(),
         "n_customers": int(len(frame)),
         "n_cold_start": int(cold.sum()),
         "n_train": int(len(train_rows)),
