@@ -22,6 +22,7 @@ import typer
 
 from genemail.cli.runner import run_typer
 from genemail.errors import ArtifactError, ConfigError
+from genemail.taxonomy import LANGS
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 PROG = "python -m training.pipeline"
@@ -48,8 +49,8 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.n_customers < 200:
             raise ConfigError(f"n_customers={self.n_customers} is too small", fix="use --n-customers 200 or more")
-        if self.lang not in ("zh", "en"):
-            raise ConfigError(f"lang={self.lang!r} is not supported", fix="use --lang zh or --lang en")
+        if self.lang not in LANGS:
+            raise ConfigError(f"lang={self.lang!r} is not supported", fix=f"use --lang with one of {', '.join(LANGS)}")
         if self.data is not None and not self.data.is_file():
             raise ConfigError(f"data={str(self.data)!r} does not exist", fix="pass an existing CSV/Parquet file")
         for name in ("min_train", "min_validation", "min_test"):
