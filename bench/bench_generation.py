@@ -90,7 +90,7 @@ class BenchConfig:
     @property
     def targets(self) -> tuple[str, ...]:
         """LoRA target modules: the given ones, or what adapter training picks for this shape."""
-        from genemail.generation.adapter_training import ALL_LINEAR_MODULES, DEFAULT_TARGET_MODULES
+        from genemail.training.adapter_training import ALL_LINEAR_MODULES, DEFAULT_TARGET_MODULES
 
         if self.target_modules:
             return self.target_modules
@@ -123,7 +123,8 @@ def build(cfg: BenchConfig) -> tuple[Any, list[list[int]], list[str]]:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from genemail.generation.modeling import build_model, get_preset, tied_head_lora
+    from genemail.generation.modeling import tied_head_lora
+    from genemail.training.presets import build_model, get_preset
 
     preset = get_preset(cfg.shape)
     model = build_model(preset, seed=cfg.seed).eval()

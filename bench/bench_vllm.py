@@ -97,7 +97,7 @@ def build(cfg: VllmBenchConfig, root: Path) -> tuple[Path, dict[str, Path], list
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from genemail.generation.modeling import build_model, get_preset
+    from genemail.training.presets import build_model, get_preset
 
     preset = get_preset("qwen3-0.6b")
     base_dir = root / "base"

@@ -15,7 +15,7 @@ def test_sizes_and_methods_are_validated() -> None:
                          ({"shape": "huge"}, "shape")]:
         with pytest.raises(ConfigError, match=name):
             BenchConfig(**kwargs)
-    from genemail.generation.adapter_training import ALL_LINEAR_MODULES
+    from genemail.training.adapter_training import ALL_LINEAR_MODULES
 
     # what training uses on the embedded model: every projection and the output head
     assert BenchConfig(shape="tiny").targets == ALL_LINEAR_MODULES and "lm_head" in ALL_LINEAR_MODULES

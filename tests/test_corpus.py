@@ -13,7 +13,7 @@ import pytest
 
 from genemail.errors import ArtifactError, ConfigError, DataError
 from genemail.evaluation.metrics import fact_consistency
-from genemail.generation.corpus import (
+from genemail.training.corpus import (
     SPLITS,
     CorpusConfig,
     build_corpus,
@@ -174,7 +174,7 @@ def test_corpus_config_validation(kwargs: dict) -> None:
 
 @pytest.mark.integration
 def test_build_script_writes_corpus_card_and_strategies(tmp_path: Path) -> None:
-    from genemail.generation.corpus import write_corpus_folder
+    from genemail.training.corpus import write_corpus_folder
     from training.build_corpus import main as run
 
     info = write_corpus_folder(make_customers(40), tmp_path / "corpus", CorpusConfig(lang="zh", seed=0))

@@ -20,7 +20,7 @@ from genemail.evaluation.metrics import (
     style_match,
     tokenize,
 )
-from genemail.generation.corpus import CorpusConfig, variant_combinations, build_corpus, save_corpus, write_email
+from genemail.training.corpus import CorpusConfig, variant_combinations, build_corpus, save_corpus, write_email
 from genemail.generation.prompts import CustomerProfile, fact_phrases
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import L2_SEGMENTS

@@ -16,8 +16,8 @@ import pytest
 
 from genemail.evaluation.offline import covering_max_new_tokens, format_table, run_evaluation, write_outputs
 from genemail.evaluation.variants import VARIANT_NAMES, available, check_variants, row_for, variants
-from genemail.generation.adapter_training import SEGMENT_PROMPT
-from genemail.generation.corpus import CorpusConfig, build_corpus, save_corpus
+from genemail.training.adapter_training import SEGMENT_PROMPT
+from genemail.training.corpus import CorpusConfig, build_corpus, save_corpus
 from genemail.generation.generator import BASE_ROW
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS

@@ -34,7 +34,7 @@ def _peft_model(configs: dict[str, dict], seed: int = 0, **extra):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from genemail.generation.modeling import build_model, get_preset
+    from genemail.training.presets import build_model, get_preset
 
     model = build_model(get_preset("micro"), seed=seed).eval()
     torch.manual_seed(seed)

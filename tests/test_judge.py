@@ -9,7 +9,7 @@ import pytest
 from genemail.errors import ConfigError, DataError
 from genemail.evaluation.judge import GENERIC_STYLE, JudgeConfig, StyleJudge, judge_report, train_style_judge
 from genemail.evaluation.metrics import style_match
-from genemail.generation.corpus import CorpusConfig, build_corpus
+from genemail.training.corpus import CorpusConfig, build_corpus
 from genemail.generation.strategies import load_strategies
 from genemail.taxonomy import L2_SEGMENTS
 from tests.fixtures.data import make_customers

@@ -7,20 +7,9 @@ from pathlib import Path
 import pytest
 
 from genemail.errors import ArtifactError, ConfigError
-from genemail.generation.modeling import (
-    EOS_TOKEN,
-    IGNORE_INDEX,
-    PAD_TOKEN,
-    CausalLMCollator,
-    ModelPreset,
-    build_model,
-    count_parameters,
-    encode_example,
-    get_preset,
-    load_base_model,
-    load_tokenizer,
-    train_tokenizer,
-)
+from genemail.generation.modeling import count_parameters, load_base_model, load_tokenizer
+from genemail.training.presets import EOS_TOKEN, ModelPreset, PAD_TOKEN, build_model, get_preset, train_tokenizer
+from genemail.training.examples import CausalLMCollator, IGNORE_INDEX, encode_example
 
 TEXTS = ["尊敬的会员您好，距离您上次光临已有45天。", "Dear customer, 2 kids and 3 cats.", "亲爱的家长，孩子们的新品到了！"] * 20
 

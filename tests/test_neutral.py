@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from genemail.errors import ConfigError, DataError
-from genemail.generation.neutral import load_neutral_grammar, neutral_sentences, phrase_mixes
+from genemail.training.neutral import load_neutral_grammar, neutral_sentences, phrase_mixes
 from genemail.generation.prompts import CustomerProfile, build_baseline_prompt
 from genemail.generation.strategies import LANGS, load_strategies
 from genemail.taxonomy import L2_SEGMENTS
@@ -59,7 +59,7 @@ def test_the_base_models_text_covers_every_character_of_the_strategies(lang: str
 @pytest.mark.parametrize("lang", LANGS)
 def test_phrase_mixes_string_phrases_of_different_segments(lang: str) -> None:
     from genemail.evaluation.judge import StyleJudge
-    from genemail.generation.corpus import CorpusConfig, build_corpus
+    from genemail.training.corpus import CorpusConfig, build_corpus
     from tests.fixtures.data import make_customers
 
     book = load_strategies()

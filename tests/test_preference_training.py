@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from genemail.errors import ConfigError
-from genemail.generation.preference_training import (
+from genemail.training.preference_training import (
     LINEAGE_FILE,
     PreferenceSource,
     PreferenceTrainConfig,
@@ -79,7 +79,7 @@ def test_dpo_keeps_the_parents_head_lora_and_tunes_the_rest(tiny_base_model_dir:
     frozen, the other projections are tuned, and the tuned adapter gets the parent's head tensors back."""
     import torch
 
-    from genemail.generation.adapter_training import AdapterTrainConfig, train_adapters
+    from genemail.training.adapter_training import AdapterTrainConfig, train_adapters
     from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
 
     cfg = AdapterTrainConfig(base_model=str(tiny_base_model_dir), corpus=tiny_corpus_dir, out=tmp_path / "a",

@@ -37,7 +37,7 @@ def _customers(path: Path, n: int, seed: int = 0) -> pd.DataFrame:
 
 def _email(profile, segment: str, book, rng) -> str:
     """A reference-style email (greeting + body + CTA) stating this customer's facts."""
-    from genemail.generation.corpus import variant_combinations, write_email
+    from genemail.training.corpus import variant_combinations, write_email
 
     strategy = book.for_segment(segment)
     combos = variant_combinations(strategy.text("zh").variants, fact_phrases(profile, "zh"))

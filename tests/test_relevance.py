@@ -8,7 +8,7 @@ import pytest
 
 from genemail.errors import ConfigError
 from genemail.evaluation.relevance import OFFER_CUES, offer_counts, offers, relevance, relevance_outcomes
-from genemail.generation.corpus import write_email
+from genemail.training.corpus import write_email
 from genemail.generation.prompts import CustomerProfile
 from genemail.generation.strategies import LANGS, load_strategies
 from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS, NEED_REENGAGEMENT, PARENT_ACTIVE, REGULAR_ACTIVE

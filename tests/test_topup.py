@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from genemail.errors import ConfigError
-from genemail.generation.corpus import SPLITS, CorpusConfig, build_corpus, load_neutral, write_corpus_folder
+from genemail.training.corpus import SPLITS, CorpusConfig, build_corpus, load_neutral, write_corpus_folder
 from genemail.generation.strategies import load_strategies
-from genemail.generation.topup import TopUpConfig, shortfalls, top_up
+from genemail.training.topup import TopUpConfig, shortfalls, top_up
 from genemail.taxonomy import L2_SEGMENTS
 from tests.fixtures.artifacts import fit_segmenter
 

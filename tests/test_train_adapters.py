@@ -10,7 +10,7 @@ import pytest
 
 from genemail.errors import ConfigError, DataError
 from genemail.taxonomy import BASELINE, DORMANT, L2_SEGMENTS, PARENT_ACTIVE
-from genemail.generation.adapter_training import (
+from genemail.training.adapter_training import (
     ALL_LINEAR_MODULES,
     SEGMENT_PROMPT,
     SUMMARY_FILE,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from genemail.errors import ConfigError, DataError
-from genemail.generation.base_training import BaseTrainConfig, train_base
-from genemail.generation.corpus import CorpusConfig, build_corpus, save_corpus
-from genemail.generation.neutral import neutral_sentences
+from genemail.training.base_training import BaseTrainConfig, train_base
+from genemail.training.corpus import CorpusConfig, build_corpus, save_corpus
+from genemail.training.neutral import neutral_sentences
 from genemail.generation.strategies import load_strategies
-from genemail.generation.trainer import load_corpus_splits
+from genemail.training.trainer import load_corpus_splits
 from tests.fixtures.data import make_customers
 from training.train_base import main
 
@@ -107,8 +107,9 @@ def test_email_token_loss_is_the_models_own_loss(tiny_base_model_dir: Path, tiny
     model's own loss over the whole sequence, and the same gradient."""
     import torch
 
-    from genemail.generation.modeling import CausalLMCollator, load_base_model, load_tokenizer
-    from genemail.generation.trainer import email_token_loss, tokenize_split
+    from genemail.generation.modeling import load_base_model, load_tokenizer
+    from genemail.training.examples import CausalLMCollator
+    from genemail.training.trainer import email_token_loss, tokenize_split
 
     tokenizer = load_tokenizer(str(tiny_base_model_dir))
     model = load_base_model(str(tiny_base_model_dir), tokenizer)

@@ -5,11 +5,11 @@
         [--emails-per-customer K] [--strategies PATH] [--min-train N] [--min-validation N] [--min-test N] \
         [--neutral-sentences N] [--phrase-mixes N]
 
-A thin command line over :mod:`genemail.generation.corpus`. Writes ``train/validation/test.jsonl``,
+A thin command line over :mod:`genemail.training.corpus`. Writes ``train/validation/test.jsonl``,
 ``neutral.jsonl``, ``corpus_info.json``, the dataset card ``README.md`` and a copy of the strategies
 file used (``strategies.yaml``) into ``--out``. With ``--min-*``, synthesized customers (segmented by
 ``--segmenter``) fill every segment's split up to that many customers
-(:mod:`genemail.generation.topup`).
+(:mod:`genemail.training.topup`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def build(
     = 1500,
 ) -> None:
     """Segment the customers and write their reference-email corpus, split by customer."""
-    from genemail.generation.corpus import CorpusConfig, segment_customers, write_corpus_folder
+    from genemail.training.corpus import CorpusConfig, segment_customers, write_corpus_folder
 
     config = CorpusConfig(lang=lang, seed=seed, emails_per_customer=emails_per_customer, min_train=min_train,
                           min_validation=min_validation, min_test=min_test, neutral_sentences=neutral_sentences,

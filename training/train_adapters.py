@@ -7,7 +7,7 @@
 With ``--comparators-out`` the ``segment_prompt`` adapter (one shared adapter, segment tag in the
 prompt) is trained too and saved there, apart from the adapters a release publishes.
 
-A thin command line over :mod:`genemail.generation.adapter_training` (what each adapter learns is there).
+A thin command line over :mod:`genemail.training.adapter_training` (what each adapter learns is there).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from genemail.cli.runner import run_typer
-from genemail.generation.adapter_training import AdapterTrainConfig
+from genemail.training.adapter_training import AdapterTrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 PROG = "python -m training.train_adapters"
@@ -63,7 +63,7 @@ def train(
              "else 1).", min=1)] = None,
 ) -> None:
     """Train every adapter and print a loss table (own segment vs the base alone vs the comparators)."""
-    from genemail.generation.adapter_training import SUMMARY_FILE, parse_target_modules, train_adapters
+    from genemail.training.adapter_training import SUMMARY_FILE, parse_target_modules, train_adapters
 
     targets = parse_target_modules(target_modules)
     config = AdapterTrainConfig(

@@ -3,7 +3,7 @@
     python -m training.train_base --corpus artifacts/corpus --out artifacts/base [--preset tiny|micro]
         [--max-steps N] [--epochs E] [--seed N]
 
-A thin command line over :mod:`genemail.generation.base_training` (what it learns and why is there).
+A thin command line over :mod:`genemail.training.base_training` (what it learns and why is there).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from genemail.cli.runner import run_typer
-from genemail.generation.base_training import BaseTrainConfig
+from genemail.training.base_training import BaseTrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 PROG = "python -m training.train_base"
@@ -37,7 +37,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train the tokenizer and the tiny model on CORPUS and save both (and a card) to OUT."""
-    from genemail.generation.base_training import train_base
+    from genemail.training.base_training import train_base
 
     config = BaseTrainConfig(corpus=corpus, out=out, preset=preset, epochs=epochs, max_steps=max_steps,
                              batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,

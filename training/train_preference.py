@@ -10,7 +10,7 @@ the release that sent the experiment: each tuned adapter starts from its adapter
 Hub is reachable, each parent adapter's weights are checked byte for byte against the commit that
 wrote the experiment's emails (the send log's ``adapter_sha``), and the result goes into the lineage.
 
-A thin command line over :mod:`genemail.generation.preference_training`.
+A thin command line over :mod:`genemail.training.preference_training`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from genemail.cli.runner import run_typer
-from genemail.generation.preference_training import PreferenceTrainConfig
+from genemail.training.preference_training import PreferenceTrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 PROG = "python -m training.train_preference"
@@ -33,7 +33,7 @@ def resolve_source(preferences: str) -> Any:
     """A local dataset folder, or a Hub dataset reference downloaded at its pinned commit."""
     from genemail.errors import ConfigError
     from genemail.experiments.preferences import folder_digest
-    from genemail.generation.preference_training import PreferenceSource
+    from genemail.training.preference_training import PreferenceSource
     from genemail.hub.lineage import parse_ref, resolve_dataset
 
     path = Path(preferences)
@@ -91,7 +91,7 @@ def train(
     """DPO-tune every segment with pairs; print pairs, steps, reward accuracy and margin per segment."""
     from genemail.errors import ConfigError
     from genemail.experiments.preferences import read_preferences
-    from genemail.generation.preference_training import tune_segments
+    from genemail.training.preference_training import tune_segments
 
     cfg = PreferenceTrainConfig(beta=beta, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
                                 batch_size=batch_size, seed=seed, segments=tuple(segments) if segments else None,

@@ -2,7 +2,7 @@
 
 Customers come from the corpus's *test* split: never seen in adapter training, at least
 ``min_test`` per segment (synthesized where the table is short; see
-:mod:`genemail.generation.topup`), their profiles rebuilt from the corpus records, so the segmenter is
+:mod:`genemail.training.topup`), their profiles rebuilt from the corpus records, so the segmenter is
 not needed. With ``source="model"`` the base model in ``artifacts/base`` and every adapter in
 ``artifacts/adapters/*`` and ``artifacts/comparators/*`` write each customer's email in each variant
 (:mod:`genemail.evaluation.variants`: segmented, unsegmented, single strategy, segment as prompt),
@@ -89,7 +89,7 @@ def run_evaluation(artifacts: Path, n_customers: int | None = None, batch_size: 
     """
     from genemail.evaluation.judge import judge_report, train_style_judge
     from genemail.evaluation.variants import check_variants, reference_variants, variants as variant_table
-    from genemail.generation.corpus import generic_references, held_out_customers, load_corpus, load_corpus_info
+    from genemail.training.corpus import generic_references, held_out_customers, load_corpus, load_corpus_info
 
     if source not in SOURCES:
         raise ConfigError(f"source={source!r} is invalid", fix=f"pass --source as one of {list(SOURCES)}")

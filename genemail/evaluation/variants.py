@@ -11,7 +11,7 @@ segment_prompt     the ``segment_prompt`` adapter          segmented (the same p
 
 *single_strategy* is what O3 compares against: one generic strategy and email style for everyone,
 which is exactly what the embedded base model was trained to write (see
-:mod:`genemail.generation.base_training`). *segment_prompt* shows what per-segment adapters add
+:mod:`genemail.training.base_training`). *segment_prompt* shows what per-segment adapters add
 beyond the segment tag in the prompt: it sees the very prompt the segment adapters see.
 
 All rows of a batch (every variant of several customers) go through one ``complete`` call: PEFT's
@@ -52,7 +52,7 @@ class Variant:
 
 def variants() -> dict[str, Variant]:
     """The four variants by name (see the module docstring)."""
-    from genemail.generation.adapter_training import SEGMENT_PROMPT
+    from genemail.training.adapter_training import SEGMENT_PROMPT
     from genemail.generation.generator import BASE_ROW
     from genemail.taxonomy import BASELINE
 

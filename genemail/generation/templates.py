@@ -1,6 +1,6 @@
 """Template emails: greeting + body + call to action from a strategy's variants, in slot form.
 
-The corpus writes its reference emails from these (:mod:`genemail.generation.corpus`), and the quality
+The corpus writes its reference emails from these (:mod:`genemail.training.corpus`), and the quality
 gate falls back to one of them, deterministically per customer, when a model's email keeps failing
 (:mod:`genemail.generation.gate`). A body is offered only to a customer who has every fact it needs, and
 among those only the bodies that state the most facts (at least two when the customer has them).

@@ -65,7 +65,7 @@ def _require(path: Path, what: str) -> Path:
 def _training_examples(cfg: StageConfig, allowed: set[str]) -> tuple[list[Any], Any, str | None]:
     """(examples, the loaded table, reference date) for customers of the corpus's train split."""
     from genemail.data import load_customers
-    from genemail.generation.corpus import load_corpus
+    from genemail.training.corpus import load_corpus
     from genemail.generation.prompts import CustomerProfile
     from genemail.user_vector.data import customer_set, feature_names
     from genemail.user_vector.training import Example
@@ -112,7 +112,7 @@ def run_stage(cfg: StageConfig) -> dict[str, Any]:
     from genemail.evaluation.judge import train_style_judge
     from genemail.evaluation.offline import covering_max_new_tokens, decoding
     from genemail.evaluation.variants import load_generator
-    from genemail.generation.corpus import load_corpus, load_corpus_info
+    from genemail.training.corpus import load_corpus, load_corpus_info
     from genemail.generation.strategies import load_strategies
     from genemail.user_vector.ablation import probe, run_ablation
     from genemail.user_vector.artifact import save_user_vector

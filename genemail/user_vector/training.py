@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from genemail.errors import ConfigError, config_error
-from genemail.generation.trainer import email_token_loss
+from genemail.training.trainer import email_token_loss
 from genemail.user_vector.encoder import UserVectorConfig, UserVectorModel, embedding_rms
 from genemail.user_vector.inject import build_training_inputs
 
@@ -81,7 +81,7 @@ def freeze(model: Any) -> None:
 
 def _encode(gen: "EmailGenerator", book: "StrategyBook", examples: Sequence[Example], fact: str, lang: str,
             max_length: int) -> list[dict[str, list[int]]]:
-    from genemail.generation.modeling import encode_example
+    from genemail.training.examples import encode_example
     from genemail.generation.prompts import build_prompt
 
     return [encode_example(gen.tokenizer, build_prompt(hide_fact(e.profile, fact), book.for_segment(e.segment), lang),
@@ -101,7 +101,7 @@ def train_user_vector(gen: "EmailGenerator", book: "StrategyBook", examples: Seq
                       log_every: int = 50) -> tuple[UserVectorModel, dict[str, Any]]:
     """Fit a :class:`UserVectorModel` on ``examples``; returns it (eval mode) and the training metrics."""
     from genemail.generation.gathered_lora import gathered_lora
-    from genemail.generation.modeling import CausalLMCollator
+    from genemail.training.examples import CausalLMCollator
 
     config = config or TrainConfig()
     if len(examples) < config.batch_size:

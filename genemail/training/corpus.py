@@ -10,14 +10,14 @@ by construction.
 Beside each styled email a record carries ``generic_output``: the same customer's email in the
 **single strategy** (the ``baseline`` record's variants: one generic style and offer for everyone).
 The embedded base model learns those, plus the neutral sentences of ``neutral.jsonl``
-(:mod:`genemail.generation.neutral`), and never the styled emails: the segment adapters carry the
+(:mod:`genemail.training.neutral`), and never the styled emails: the segment adapters carry the
 styles, as they must on a real base model.
 
 The corpus is a ``datasets.DatasetDict`` split train / validation / test *by customer* (stratified
 by segment, seeded), saved as one JSONL file per split plus ``corpus_info.json``. Every record
 keeps the customer's profile, so evaluation can rebuild test customers without the segmenter. Rows
 of the input table may come with a ``split`` already chosen (synthesized customers that fill small
-segments and the evaluation set, :mod:`genemail.generation.topup`); the others are split here.
+segments and the evaluation set, :mod:`genemail.training.topup`); the others are split here.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class CorpusConfig:
     min_train: int = 0
     min_validation: int = 0
     min_test: int = 0
-    # Neutral text for the base model (neutral.jsonl; see genemail.generation.neutral); 0 writes none.
+    # Neutral text for the base model (neutral.jsonl; see genemail.training.neutral); 0 writes none.
     neutral_sentences: int = 1000  # grammar sentences
     phrase_mixes: int = 1500  # phrases of 2-3 different segments strung together, no prompt
 
@@ -416,7 +416,7 @@ def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
     """Build the corpus of ``frame`` (with a ``segment`` column) and write its folder; returns corpus_info.
 
     With a ``segmenter`` and minimums in ``config``, synthesized customers fill the small segments'
-    splits first (:mod:`genemail.generation.topup`). The folder holds the splits, ``neutral.jsonl``,
+    splits first (:mod:`genemail.training.topup`). The folder holds the splits, ``neutral.jsonl``,
     ``corpus_info.json``, the dataset card and a copy of the strategies file used, so the corpus is
     reproducible from its folder alone.
     """
@@ -429,7 +429,7 @@ def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
     book = load_strategies(strategies)
     top_up_report = None
     if segmenter is not None and any(config.minimums.values()):
-        from genemail.generation.topup import top_up
+        from genemail.training.topup import top_up
         from genemail.segmentation import load_segmenter
 
         extra, top_up_report = top_up(frame, load_segmenter(segmenter), config)
@@ -446,7 +446,7 @@ def write_corpus_folder(frame: "pd.DataFrame", out: Path, config: CorpusConfig,
 
 def neutral_text(book: StrategyBook, config: CorpusConfig) -> list[str]:
     """The base model's neutral text: grammar sentences, then phrase mixes (seeded)."""
-    from genemail.generation.neutral import neutral_sentences, phrase_mixes
+    from genemail.training.neutral import neutral_sentences, phrase_mixes
 
     return (neutral_sentences(config.neutral_sentences, config.lang, config.seed)
             + phrase_mixes(book, config.phrase_mixes, config.lang, config.seed))

@@ -5,13 +5,13 @@ evaluation 3: neither can carry a number. The corpus config sets how many custom
 split must reach (``min_train``, ``min_validation``, ``min_test``). This module fills the gaps:
 
 1. the table's own customers are split exactly as the corpus will split them
-   (:func:`genemail.generation.corpus.split_customers`), which gives each segment's shortfall;
+   (:func:`genemail.training.corpus.split_customers`), which gives each segment's shortfall;
 2. customers are synthesized in chunks (:func:`genemail.data.synth.synthesize`, clean rows, IDs
    disjoint from the table's), cleaned against the table's reference date, and segmented by the
    *trained segmenter*; the ones that land in a short segment are kept (rejection sampling, so a kept
    customer follows the generator's distribution within that segment as the segmenter draws it);
 3. they fill the test split first, then validation, then train, and carry ``split`` and
-   ``source="synthetic"`` columns that :func:`genemail.generation.corpus.build_corpus` respects.
+   ``source="synthetic"`` columns that :func:`genemail.training.corpus.build_corpus` respects.
 
 So evaluation customers are never training customers (disjoint IDs, one split each). A segment that
 is still short after ``max_rows`` synthesized rows is reported in ``short`` (the corpus is built
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import config_error
-from genemail.generation.corpus import SPLITS, CorpusConfig, split_customers
+from genemail.training.corpus import SPLITS, CorpusConfig, split_customers
 from genemail.taxonomy import L2_SEGMENTS
 
 if TYPE_CHECKING:

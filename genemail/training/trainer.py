@@ -1,6 +1,6 @@
 """What training the base model and the adapters share: corpus splits, tokenizing, one Trainer run, cards.
 
-Both :mod:`genemail.generation.base_training` and :mod:`genemail.generation.adapter_training` read the
+Both :mod:`genemail.training.base_training` and :mod:`genemail.training.adapter_training` read the
 corpus with :func:`load_corpus_splits`, tokenize with :func:`tokenize_split` (loss on the email tokens
 only), train with :func:`run_trainer` (the ``transformers`` Trainer, fp32 on CPU, seeded), measure with
 :func:`evaluate_loss` and write their model cards with :func:`render_card`.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import ArtifactError, DataError, config_error
-from genemail.generation.modeling import IGNORE_INDEX, CausalLMCollator, encode_example
+from genemail.training.examples import CausalLMCollator, IGNORE_INDEX, encode_example
 from genemail.resources import card_template
 
 if TYPE_CHECKING:

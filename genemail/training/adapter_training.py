@@ -28,7 +28,7 @@ from typing import Any
 
 from genemail.errors import ConfigError, DataError, config_error
 from genemail.generation.modeling import SMALL_MODEL_PARAMETERS, tied_head_lora
-from genemail.generation.trainer import (
+from genemail.training.trainer import (
     check_positive,
     evaluate_loss,
     jsonable,

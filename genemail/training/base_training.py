@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genemail.errors import DataError, config_error
-from genemail.generation.modeling import build_model, count_parameters, get_preset, preset_summary, train_tokenizer
-from genemail.generation.trainer import (
+from genemail.generation.modeling import count_parameters
+from genemail.training.presets import build_model, get_preset, preset_summary, train_tokenizer
+from genemail.training.trainer import (
     GENERIC_FIELD,
     check_positive,
     evaluate_loss,
@@ -92,7 +93,7 @@ def _train(cfg: BaseTrainConfig) -> dict[str, Any]:
     from datasets import concatenate_datasets
     from huggingface_hub import ModelCardData
 
-    from genemail.generation.corpus import load_neutral
+    from genemail.training.corpus import load_neutral
 
     torch.manual_seed(cfg.seed)
     preset = get_preset(cfg.preset)

@@ -28,7 +28,7 @@ from typing import Any
 
 from genemail.errors import ArtifactError, ConfigError, DataError, config_error
 from genemail.generation.modeling import tied_head_lora
-from genemail.generation.trainer import check_positive, jsonable, render_card
+from genemail.training.trainer import check_positive, jsonable, render_card
 from genemail.taxonomy import L2_SEGMENTS
 
 LINEAGE_FILE = "lineage.json"
