@@ -81,18 +81,20 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 campaign.build(service, texts, lang)
             with texts.make(gr.Tab, label="Results", id="results") as results_tab:
                 results_refresh = results.build(service, texts, lang)
-            with texts.make(gr.Tab, label="Strategy studio", id="studio"):
-                studio.build(service, texts, lang)
+            with texts.make(gr.Tab, label="Strategy studio", id="studio") as studio_tab:
+                studio_refresh = studio.build(service, texts, lang)
             with texts.make(gr.Tab, label="Models", id="models") as models_tab:
                 models.build(service, banner, texts, lang, models_tab)
         # Ratings, labels and experiments are read from their stores whenever a tab opens and on every
-        # page load, so what another user (or a command) stored since shows up, and a reload loses nothing.
-        for tab, found in ((rate_tab, rate_refresh), (label_tab, label_refresh), (results_tab, results_refresh)):
+        # page load, so what another user (or a command) stored since shows up, and a reload loses nothing;
+        # so is the newest retraining job (also one from before an app restart).
+        for tab, found in ((rate_tab, rate_refresh), (label_tab, label_refresh), (results_tab, results_refresh),
+                           (studio_tab, studio_refresh)):
             for fn, inputs, outputs in found:
                 tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
                 refreshers.append((fn, inputs, outputs))
         # What the server wrote in one language is written again in the other after a switch.
-        rewritten = [*compose_refresh, *rate_refresh, *label_refresh]
+        rewritten = [*compose_refresh, *rate_refresh, *label_refresh, *studio_refresh]
 
         @guard
         def on_load() -> str:
