@@ -86,15 +86,16 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
             with texts.make(gr.Tab, label="Models", id="models") as models_tab:
                 models.build(service, banner, texts, lang, models_tab)
         # Ratings, labels and experiments are read from their stores whenever a tab opens and on every
-        # page load, so what another user (or a command) stored since shows up, and a reload loses nothing;
-        # so is the newest retraining job (also one from before an app restart).
-        for tab, found in ((rate_tab, rate_refresh), (label_tab, label_refresh), (results_tab, results_refresh),
-                           (studio_tab, studio_refresh)):
+        # page load, so what another user (or a command) stored since shows up, and a reload loses nothing.
+        for tab, found in ((rate_tab, rate_refresh), (label_tab, label_refresh), (results_tab, results_refresh)):
             for fn, inputs, outputs in found:
                 tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
                 refreshers.append((fn, inputs, outputs))
+        # The newest retraining job (also one from before an app restart) is shown when the studio opens.
+        for fn, inputs, outputs in studio_refresh:
+            studio_tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         # What the server wrote in one language is written again in the other after a switch.
-        rewritten = [*compose_refresh, *rate_refresh, *label_refresh, *studio_refresh]
+        rewritten = [*compose_refresh, *rate_refresh, *label_refresh]
 
         @guard
         def on_load() -> str:

@@ -26,7 +26,7 @@ PREVIEW_CUSTOMERS = 3
 
 
 def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[Any, list[Any], list[Any]]]:
-    """Lay out the tab (call inside a ``gr.Tab``) and wire its events; return what refreshes it on load."""
+    """Lay out the tab (call inside a ``gr.Tab``) and wire its events; return what refreshes it when it opens."""
     texts.make(gr.Markdown, "Edit a segment's strategy and try it on that segment's customers before anyone "
                             "else sees it: the emails go through the same quality check, and the release in use "
                             "does not change.")

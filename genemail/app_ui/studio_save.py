@@ -5,7 +5,7 @@ with how many loaded customers they would move, the editor's name and the save b
 tag; the release in use stays until someone switches in the Models tab), then what needs retraining
 with a button that starts it as a background job, its progress (polled by a timer, so other tabs keep
 working), a cancel button and, once it finished, publishing its models as another release. The newest
-job is shown again when the page loads, also after an app restart (jobs are recorded in their
+job is shown again when the tab opens, also after an app restart (jobs are recorded in their
 folders); one the restart cut off says so and has a button that starts it again.
 
 API endpoints: ``/studio_resegment`` (thresholds -> who would move), ``/studio_save`` (segment, texts,
@@ -132,8 +132,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any,
     """Lay out the thresholds, save and retraining sections (inside the studio tab) and wire them.
 
     ``segment`` and ``edits`` (tone, greeting, focus, call to action, phrases) are the editor's widgets.
-    Returns the (function, inputs, outputs) that show the newest retraining job: the page runs it on
-    load and when the tab opens.
+    Returns the (function, inputs, outputs) that show the newest retraining job; the page runs it when
+    the tab opens.
     """
     texts.make(gr.Markdown, "### Segment thresholds\nHow many days without a purchase move a customer from "
                             "active to needing re-engagement, and on to dormant. Value tiers are learned from the "
