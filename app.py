@@ -81,8 +81,8 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
                 campaign.build(service, texts, lang)
             with texts.make(gr.Tab, label="Results", id="results") as results_tab:
                 results_refresh = results.build(service, texts, lang)
-            with texts.make(gr.Tab, label="Strategy studio", id="studio"):
-                studio.build(service, texts, lang)
+            with texts.make(gr.Tab, label="Strategy studio", id="studio") as studio_tab:
+                studio_refresh = studio.build(service, texts, lang)
             with texts.make(gr.Tab, label="Models", id="models") as models_tab:
                 models.build(service, banner, texts, lang, models_tab)
         # Ratings, labels and experiments are read from their stores whenever a tab opens and on every
@@ -91,6 +91,9 @@ def build_demo(service: "GenEmailService") -> "gr.Blocks":
             for fn, inputs, outputs in found:
                 tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
                 refreshers.append((fn, inputs, outputs))
+        # The newest retraining job (also one from before an app restart) is shown when the studio opens.
+        for fn, inputs, outputs in studio_refresh:
+            studio_tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         # What the server wrote in one language is written again in the other after a switch.
         rewritten = [*compose_refresh, *rate_refresh, *label_refresh]
 

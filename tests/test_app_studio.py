@@ -172,8 +172,21 @@ def test_save_makes_a_new_release_revision_and_retraining_runs_in_the_background
     assert (job.inputs.folder / "segmenter" / "segmenter.skops").is_file()
     assert studio_service.segment_name(DORMANT, "en")  # other tabs keep answering meanwhile
 
+    # The app restarts: a new studio on the same work folder still lists the finished job, and the page
+    # (no job in its new session) shows it and publishes it.
+    from genemail.studio.service import StudioService
+
+    studio_service._studio = StudioService(studio_service)
+    assert studio_service.studio.job(None) is not job and studio_service.studio.job(job.job_id).state == "finished"
+    client = app_client(studio_url)
+    assert _text(client.predict(api_name="/studio_job")).startswith("✅ Retraining for release **v2** finished")
     published = _text(client.predict("Mei Chen", api_name="/studio_publish"))
     assert "**v3**" in published
+    # Published once: after another restart the job shows its tag, and publishing again makes no new release.
+    studio_service._studio = StudioService(studio_service)
+    assert studio_service.studio.job(job.job_id).published == "v3"
+    assert "**v3**" in _text(client.predict("Mei Chen", api_name="/studio_publish"))
+    assert studio_service.list_tags() == ["v1", "v2", "v3"]
     v3 = ReleaseManifest.from_json(Path(hf_hub_download(repo, "release.json", revision="v3")).read_text())
     assert v3.strategies == manifest.strategies and v3.rules == manifest.rules
     assert v3.adapters[DORMANT].sha != manifest.adapters[DORMANT].sha

@@ -25,8 +25,8 @@ from genemail.taxonomy import L2_SEGMENTS
 PREVIEW_CUSTOMERS = 3
 
 
-def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
-    """Lay out the tab (call inside a ``gr.Tab``) and wire its events."""
+def build(service: GenEmailService, texts: Texts, lang: gr.State) -> list[tuple[Any, list[Any], list[Any]]]:
+    """Lay out the tab (call inside a ``gr.Tab``) and wire its events; return what refreshes it when it opens."""
     texts.make(gr.Markdown, "Edit a segment's strategy and try it on that segment's customers before anyone "
                             "else sees it: the emails go through the same quality check, and the release in use "
                             "does not change.")
@@ -49,7 +49,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
                         elem_id="studio-emails")
     with texts.make(gr.Accordion, label="Advanced", open=False, elem_classes=["advanced"]):
         diff = gr.Code(language=None, label="Change", interactive=False, elem_id="studio-diff")
-    studio_save.build(service, texts, lang, segment, [tone, greeting, focus, cta, avoid])
+    refresh = studio_save.build(service, texts, lang, segment, [tone, greeting, focus, cta, avoid])
 
     @guard
     def on_strategy(name: str | None, lang_: str = "en") -> tuple[Any, ...]:
@@ -97,3 +97,4 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State) -> None:
     preview.click(on_preview, [segment, tone, greeting, focus, cta, avoid, lang], [status, emails, diff],
                   api_name="studio_preview", concurrency_id=MODEL_QUEUE, concurrency_limit=MODEL_CONCURRENCY,
                   show_progress_on=[status, emails])
+    return refresh

@@ -4,11 +4,14 @@ Below the strategy editor (:mod:`genemail.app_ui.studio`): the two thresholds of
 with how many loaded customers they would move, the editor's name and the save button (a new release
 tag; the release in use stays until someone switches in the Models tab), then what needs retraining
 with a button that starts it as a background job, its progress (polled by a timer, so other tabs keep
-working), a cancel button and, once it finished, publishing its models as another release.
+working), a cancel button and, once it finished, publishing its models as another release. The newest
+job is shown again when the tab opens, also after an app restart (jobs are recorded in their
+folders); one the restart cut off says so and has a button that starts it again.
 
 API endpoints: ``/studio_resegment`` (thresholds -> who would move), ``/studio_save`` (segment, texts,
 thresholds, name -> what was saved and what needs retraining), ``/studio_retrain`` (name -> job
-started), ``/studio_job`` (-> progress), ``/studio_cancel``, ``/studio_publish`` (name -> new release).
+started), ``/studio_job`` (-> progress), ``/studio_cancel``, ``/studio_publish`` (name -> new release),
+``/studio_resume`` (-> the interrupted job started again).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from genemail.app_ui.common import FieldError, field_error, guard, number_field,
 from genemail.app_ui.i18n import Texts, t
 from genemail.errors import DataError, HubError
 from genemail.service import GenEmailService
-from genemail.studio.retrain import CANCELLED, FINISHED, RUNNING, RetrainJob
+from genemail.studio.retrain import CANCELLED, FINISHED, INTERRUPTED, RUNNING, RetrainJob
 from genemail.studio.save import EDITOR_FIELD, MAX_EDITOR, SavedRevision
 from genemail.studio.service import DORMANT_FIELD, MAX_DAYS, REENGAGE_FIELD
 
@@ -116,14 +119,21 @@ def job_markdown(service: GenEmailService, job: RetrainJob | None, lang: str) ->
     if job.state == CANCELLED:
         return t("Retraining for release **{tag}** was cancelled; nothing was published.", lang, tag=tag)
     step = t(STEP_WORDS.get(job.step_name or "", job.step_name or ""), lang)
+    if job.state == INTERRUPTED:
+        return t("⚠️ Retraining for release **{tag}** was interrupted at step {i} of {n}, {step}: the app restarted "
+                 "meanwhile. Nothing was published and the release in use is unchanged. Start it again to go on from "
+                 "that step.", lang, tag=tag, i=min(job.step, len(job.steps) - 1) + 1, n=len(job.steps), step=step)
     return t("⚠️ Retraining for release **{tag}** stopped while {step}. The release in use is unchanged; ask whoever "
              "runs the app to look at the retraining's log.", lang, tag=tag, step=step)
 
 
-def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, edits: list[Any]) -> None:
+def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any,
+          edits: list[Any]) -> list[tuple[Any, list[Any], list[Any]]]:
     """Lay out the thresholds, save and retraining sections (inside the studio tab) and wire them.
 
     ``segment`` and ``edits`` (tone, greeting, focus, call to action, phrases) are the editor's widgets.
+    Returns the (function, inputs, outputs) that show the newest retraining job; the page runs it when
+    the tab opens.
     """
     texts.make(gr.Markdown, "### Segment thresholds\nHow many days without a purchase move a customer from "
                             "active to needing re-engagement, and on to dormant. Value tiers are learned from the "
@@ -157,6 +167,8 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, 
         cancel = texts.make(gr.Button, "Cancel retraining", variant="stop", visible=False, elem_id="studio-cancel")
         publish = texts.make(gr.Button, "Publish the retrained models as a new release", variant="primary",
                              visible=False, elem_id="studio-publish")
+        resume = texts.make(gr.Button, "Start the interrupted retraining again", visible=False,
+                            elem_id="studio-resume")
     job_text = gr.Markdown(elem_id="studio-job")
     timer = gr.Timer(POLL_SECONDS, active=False)
 
@@ -219,12 +231,21 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, 
 
     @guard
     def on_poll(job: str | None, lang_: str = "en") -> tuple[Any, ...]:
-        """The retraining job's progress or outcome."""
+        """The retraining job's progress or outcome (no job in the session: the newest one)."""
         found = service.studio.job(job)
         running = found is not None and not found.done
         finished = found is not None and found.state == FINISHED and not found.published
+        interrupted = found is not None and found.state == INTERRUPTED
         return (job_markdown(service, found, lang_), gr.Timer(active=running), gr.update(visible=running),
-                gr.update(visible=finished))
+                gr.update(visible=finished), gr.update(visible=interrupted))
+
+    @guard
+    def on_resume(job: str | None, lang_: str = "en") -> tuple[Any, ...]:
+        """Start the retraining job an app restart interrupted again, from the step it was in."""
+        with _in_page_language(lang_):
+            found = service.studio.resume(job)
+        return (job_markdown(service, found, lang_), found.job_id, gr.Timer(active=True), gr.update(visible=True),
+                gr.update(visible=False))
 
     @guard
     def on_cancel(job: str | None, lang_: str = "en") -> str:
@@ -246,7 +267,7 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, 
 
     for fn, name in ((on_moves, "segment_moves"), (on_save, "save_strategy"), (on_retrain, "start_retraining"),
                      (on_poll, "retraining_progress"), (on_cancel, "cancel_retraining"),
-                     (on_publish, "publish_retrained")):
+                     (on_publish, "publish_retrained"), (on_resume, "resume_retraining")):
         fn.__name__ = name
     count.click(on_moves, [dormant, reengage, lang], moves, api_name="studio_resegment", show_progress_on=[moves])
     save.click(on_save, [segment, *edits, dormant, reengage, editor, lang], [saved_text, saved_tag, retrain],
@@ -254,8 +275,11 @@ def build(service: GenEmailService, texts: Texts, lang: gr.State, segment: Any, 
                show_progress_on=[saved_text])
     retrain.click(on_retrain, [saved_tag, editor, lang], [job_text, job_id, timer, retrain, cancel, publish],
                   api_name="studio_retrain", show_progress_on=[job_text])
-    timer.tick(on_poll, [job_id, lang], [job_text, timer, cancel, publish], api_name="studio_job",
+    timer.tick(on_poll, [job_id, lang], [job_text, timer, cancel, publish, resume], api_name="studio_job",
                show_progress="hidden")
+    resume.click(on_resume, [job_id, lang], [job_text, job_id, timer, cancel, resume], api_name="studio_resume",
+                 show_progress_on=[job_text])
     cancel.click(on_cancel, [job_id, lang], job_text, api_name="studio_cancel")
     publish.click(on_publish, [job_id, editor, lang], [job_text, publish], api_name="studio_publish",
                   concurrency_id="studio_save", concurrency_limit=1, show_progress_on=[job_text])
+    return [(on_poll, [job_id, lang], [job_text, timer, cancel, publish, resume])]

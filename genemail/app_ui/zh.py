@@ -336,4 +336,11 @@ ZH: dict[str, str] = {
     "⚠️ Retraining for release **{tag}** stopped while {step}. The release in use is unchanged; ask whoever runs the "
     "app to look at the retraining's log.":
         "⚠️ 版本 **{tag}** 的重新训练在{step}时停止。当前版本未改变；请负责运行本应用的同事查看重新训练的日志。",
+    "⚠️ Retraining for release **{tag}** was interrupted at step {i} of {n}, {step}: the app restarted meanwhile. "
+    "Nothing was published and the release in use is unchanged. Start it again to go on from that step.":
+        "⚠️ 版本 **{tag}** 的重新训练在第 {i} 步（共 {n} 步，{step}）时中断：期间应用重启了。没有发布任何内容，当前版本未改变。"
+        "重新开始它，就会从这一步继续。",
+    "Start the interrupted retraining again": "重新开始被中断的重新训练",
+    "no interrupted retraining to start again": "没有被中断、可以重新开始的重新训练",
+    "start a new retraining after saving a change": "请保存一次修改后开始新的重新训练",
 }

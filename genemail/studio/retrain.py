@@ -7,6 +7,12 @@ voice changed, on a corpus written with the saved strategies (``training.build_c
 thread, so the app keeps serving (and its release stays as it is) while it runs; a job can be
 cancelled between or during steps. Publishing its output as a release is a separate, explicit step.
 
+A job tells its ``on_change`` hook whenever its step or state changes; the studio writes it to the
+job's folder then (:mod:`genemail.studio.jobfile`), so a restart of the app finds it again. A job the
+restart cut off is :data:`INTERRUPTED` and :meth:`RetrainJob.resume` runs it again from the step it
+was in: every step is a command that writes its whole output into the job's folder, overwriting what
+an earlier, cut-off run of it left there, so running a step twice gives what running it once gives.
+
 Presets size the job: ``full`` as ``make train`` trains, ``micro`` for tests (seconds, not minutes).
 """
 
@@ -25,6 +31,7 @@ from typing import Any
 from genemail.errors import config_error
 
 RUNNING, FINISHED, FAILED, CANCELLED = "running", "finished", "failed", "cancelled"
+INTERRUPTED = "interrupted"  # it was running when the app stopped: its process is gone
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class RetrainJob:
     started: float = field(default_factory=time.time)
     ended: float | None = None
     published: str | None = None  # the release tag its output was published as
+    on_change: Callable[[RetrainJob], Any] | None = field(default=None, repr=False)  # step or state changed
     _process: subprocess.Popen | None = field(default=None, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -164,15 +172,21 @@ class RetrainJob:
         out.update({f"adapter:{s}": self.inputs.folder / "adapters" / s for s in self.inputs.adapters})
         return out
 
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
     def run(self, env: dict[str, str] | None = None) -> None:
-        """Run every step (blocking); sets :attr:`state` and :attr:`problem`."""
+        """Run the steps from :attr:`step` on (blocking); sets :attr:`state` and :attr:`problem`."""
         logs = self.inputs.folder / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
         try:
-            for index, (name, command) in enumerate(self.steps):
+            logs.mkdir(parents=True, exist_ok=True)
+            for index in range(self.step, len(self.steps)):
+                name, command = self.steps[index]
                 self.step = index
                 if self._cancel.is_set():
                     break
+                self._changed()
                 with open(logs / f"{index + 1}-{name}.log", "w", encoding="utf-8") as log:
                     with self._lock:
                         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -201,6 +215,7 @@ class RetrainJob:
             self.ended = time.time()
             with self._lock:
                 self._process = None
+            self._changed()
 
     def start(self, on_done: Callable[[RetrainJob], Any] | None = None) -> RetrainJob:
         """Run the job in a daemon thread (the app keeps serving); return it."""
@@ -217,3 +232,12 @@ class RetrainJob:
 
         threading.Thread(target=work, name=f"retrain-{self.job_id}", daemon=True).start()
         return self
+
+    def resume(self, on_done: Callable[[RetrainJob], Any] | None = None) -> RetrainJob:
+        """Run an interrupted job again in the background, from the step it was in; return it."""
+        if self.state != INTERRUPTED:
+            raise ValueError(f"job {self.job_id} is {self.state}, not {INTERRUPTED}")
+        self.state, self.problem, self.ended, self.started = RUNNING, None, None, time.time()
+        self._cancel.clear()
+        self._changed()  # recorded as running before the thread starts: a restart meanwhile finds it
+        return self.start(on_done)

@@ -3,6 +3,9 @@
 One :class:`StudioService` per app (``GenEmailService.studio``). Every method reads the release the
 app serves once (``service.snapshot``) and never changes it: previews edit a copy of its strategies,
 saves and published retrainings become new release tags that someone switches to in the Models tab.
+Retraining jobs are recorded in their folders as they change and read back when the service starts
+(:mod:`genemail.studio.jobfile`): after a restart a finished job can still be published, and one the
+restart cut off is shown as interrupted and can be resumed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from collections.abc import Iterator
 
 from genemail.errors import DataError, HubError
 from genemail.studio.edit import apply_edits, edited_book, studio_lines, unified_diff
-from genemail.studio.retrain import RetrainInputs, RetrainJob, plan_steps, preset
+from genemail.studio.jobfile import load_jobs, write_job
+from genemail.studio.retrain import INTERRUPTED, RetrainInputs, RetrainJob, plan_steps, preset
 from genemail.studio.save import SavedRevision, check_editor, save_studio
 
 if TYPE_CHECKING:
@@ -50,7 +54,7 @@ class StudioService:
 
     def __init__(self, service: GenEmailService) -> None:
         self.service = service
-        self._jobs: dict[str, RetrainJob] = {}
+        self._jobs: dict[str, RetrainJob] = {job.job_id: job for job in load_jobs(service.work_dir / "retraining")}
         self._saves: dict[str, SavedRevision] = {}  # tag -> what the save made stale
         self._lock = threading.Lock()
 
@@ -130,13 +134,11 @@ class StudioService:
         editor = check_editor(editor)
         with self._lock:
             saved = self._saves.get(tag)
-            running = next((j for j in self._jobs.values() if not j.done), None)
         if saved is None or not saved.retraining.needed:
             raise DataError("there is nothing to retrain", where="Retraining",
                             fix="save a change of a segment's voice or of the thresholds first")
-        if running is not None:
-            raise DataError("a retraining is still running", where="Retraining",
-                            fix="wait for it to finish, or cancel it")
+        with self._lock:
+            self._check_none_running()
         config = preset(svc.config.retrain_preset)
         pulled = pull_release(svc.config.release_repo, tag, token=svc.config.token)  # cached: the save's own files
         base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
@@ -149,13 +151,28 @@ class StudioService:
             adapters=saved.retraining.adapters, segmenter=saved.retraining.segmenter,
             dormant_days=saved.rules.dormant_days, reengage_days=saved.rules.reengage_days,
             customers=svc.config.customers_path)
-        job = RetrainJob(job_id=secrets.token_hex(4), inputs=inputs, steps=plan_steps(inputs, config), editor=editor)
+        job = RetrainJob(job_id=secrets.token_hex(4), inputs=inputs, steps=plan_steps(inputs, config), editor=editor,
+                         on_change=write_job)
         with self._lock:  # checked again: another start may have slipped in while this one pulled the release
-            if any(not j.done for j in self._jobs.values()):
-                raise DataError("a retraining is still running", where="Retraining",
-                                fix="wait for it to finish, or cancel it")
+            self._check_none_running()
             self._jobs[job.job_id] = job
+            write_job(job)  # recorded before it is reported started: a restart from now on finds it
             return job.start()
+
+    def _check_none_running(self) -> None:
+        if any(not j.done for j in self._jobs.values()):
+            raise DataError("a retraining is still running", where="Retraining",
+                            fix="wait for it to finish, or cancel it")
+
+    def resume(self, job_id: str | None) -> RetrainJob:
+        """Run again a job that an app restart interrupted, from the step it was in (None: the newest job)."""
+        job = self.job(job_id)
+        if job is None or job.state != INTERRUPTED:
+            raise DataError("no interrupted retraining to start again", where="Retraining",
+                            fix="start a new retraining after saving a change")
+        with self._lock:
+            self._check_none_running()
+            return job.resume()
 
     def job(self, job_id: str | None) -> RetrainJob | None:
         """The job ``job_id`` (None: the newest, so a reloaded page finds it again)."""
@@ -196,4 +213,5 @@ class StudioService:
             derived = derive_release(repo_id, job.inputs.tag, title=title, description=description, pins=pins,
                                      tag=tag, api=api)
         job.published = derived.tag
+        write_job(job)  # published once: after a restart the page shows the tag instead of publishing again
         return derived.tag
