@@ -131,10 +131,6 @@ def test_milliseconds_round_trip_through_ratings_and_sqlite() -> None:
 
 # --- one place reads the clock -------------------------------------------------------------------------
 CLOCK_READS = re.compile(r"datetime\.now\(|\.utcnow\(|time\.strftime\(")
-# Other work is in flight there; its run folders' stamp becomes clock.folder_stamp() in a one-line change.
-NOT_YET = {"genemail/studio/service.py"}
-
-
 def test_only_the_clock_module_reads_the_clock() -> None:
     root = Path(__file__).resolve().parent.parent
     readers = {
@@ -142,5 +138,4 @@ def test_only_the_clock_module_reads_the_clock() -> None:
         for path in [*(root / "genemail").rglob("*.py"), *(root / "training").rglob("*.py"), root / "app.py"]
         if CLOCK_READS.search(path.read_text(encoding="utf-8"))
     }
-    assert readers - NOT_YET == {"genemail/clock.py"}, "use genemail.clock (utc_now, now, folder_stamp) instead"
-    assert NOT_YET <= readers, "NOT_YET lists a module that now uses genemail.clock: remove it from NOT_YET"
+    assert readers == {"genemail/clock.py"}, "use genemail.clock (utc_now, now, folder_stamp) instead"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from contextlib import contextmanager
 from collections.abc import Iterator
 
+from genemail.clock import folder_stamp
 from genemail.errors import DataError, HubError
 from genemail.studio.edit import apply_edits, edited_book, studio_lines, unified_diff
 from genemail.studio.jobfile import load_jobs, write_job
@@ -142,7 +142,7 @@ class StudioService:
         config = preset(svc.config.retrain_preset)
         pulled = pull_release(svc.config.release_repo, tag, token=svc.config.token)  # cached: the save's own files
         base = pulled.base_model_path or (pulled.base_model.id if pulled.base_model else None)
-        folder = svc.work_dir / "retraining" / f"{tag}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        folder = svc.work_dir / "retraining" / f"{tag}-{folder_stamp()}-{secrets.token_hex(2)}"
         inputs = RetrainInputs(
             tag=tag, folder=folder,
             strategies=pulled.strategies or svc.snapshot.strategies.source,  # type: ignore[arg-type]
