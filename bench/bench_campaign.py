@@ -140,7 +140,7 @@ def gate_cost(artifacts: Path, data: Path, tmp: Path, n: int, batch_size: int, m
     from genemail.loading import load_system
 
     class PassThrough(QualityGate):
-        def check(self, text, profile, strategy, variant):  # noqa: ANN001, ANN201 - the gate's signature
+        def check(self, text, profile, strategy, variant, **_):  # noqa: ANN001, ANN003, ANN201 - the gate's signature
             return Verdict(), render(text, profile, self.lang, self.book.wording(self.lang)).text
 
     system = load_system(artifacts=artifacts, release=None, revision="main")
