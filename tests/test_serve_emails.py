@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from genemail.generation.generator import Completion, EmailGenerator
-from tests.fixtures.net import free_port
+from tests.fixtures.net import serving_in_thread
 
 pytestmark = pytest.mark.integration
 KEY = "sk-emails"
@@ -45,27 +43,15 @@ class BrokenGenerator(EmailGenerator):
 def _serving(system: Any) -> Iterator[Any]:
     """``system`` served as `genemail serve` serves it (API key on); yields an httpx client for its URL."""
     import httpx
-    import uvicorn
 
     from genemail.serving.batcher import BatcherConfig, MicroBatcher
     from genemail.serving.server import ServedModels, build_app
 
     with MicroBatcher(system.generator.complete, BatcherConfig(max_wait_ms=5)) as batcher:
         app = build_app(system.generator, ServedModels.of(system), batcher, KEY, system=system)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300,
-                              headers={"Authorization": f"Bearer {KEY}"}) as http:
-                yield http
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving_in_thread(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300,
+                                                          headers={"Authorization": f"Bearer {KEY}"}) as http:
+            yield http
 
 
 @pytest.fixture(scope="module")

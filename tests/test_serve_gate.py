@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from genemail.cli import run
 from genemail.generation.gate import QualityGate
 from genemail.generation.prompts import profile_from_row
 from genemail.generation.strategies import load_strategies
-from tests.fixtures.net import free_port
+from tests.fixtures.net import serving_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +32,6 @@ BAD = ("亲爱的会员，许久未见：距离您上次光临已有999天。最
 
 @pytest.fixture(scope="module")
 def broken_server(app_release) -> Iterator[str]:
-    import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -52,18 +49,8 @@ def broken_server(app_release) -> Iterator[str]:
                 "choices": [{"index": 0, "text": next(texts), "finish_reason": "stop", "logprobs": None}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with serving_in_thread(app) as port:
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_broken_server_sends_only_checked_or_template_emails(broken_server: str, app_release,

@@ -9,8 +9,6 @@ base model's size on the server's model card (none listed, as vLLM lists none: a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +23,7 @@ from genemail.serving.batcher import BatcherConfig, MicroBatcher
 from genemail.serving.client import OpenAIBackendConfig, OpenAIGenerator
 from genemail.serving.server import ServedModels, build_app
 from tests.fixtures.models import train_tiny_lm
-from tests.fixtures.net import free_port
+from tests.fixtures.net import serving_in_thread
 from tests.test_gate_likelihood import EMAILS, GATE, PROFILE, PROMPT, STRATEGY
 
 pytestmark = pytest.mark.integration
@@ -40,22 +38,10 @@ def gen(tmp_path_factory: pytest.TempPathFactory) -> EmailGenerator:
 @contextmanager
 def running(gen: EmailGenerator, models: ServedModels) -> Iterator[str]:
     """``genemail serve``'s app for ``gen`` on a free port, in a thread; yields its /v1 URL."""
-    import uvicorn
 
-    with MicroBatcher(gen.complete, BatcherConfig(max_wait_ms=5)) as batcher:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(build_app(gen, models, batcher), host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    with MicroBatcher(gen.complete, BatcherConfig(max_wait_ms=5)) as batcher, \
+            serving_in_thread(build_app(gen, models, batcher)) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +113,6 @@ def test_a_server_that_lists_no_size_gets_the_likelihood_check_end_to_end(gen: E
 
 def test_a_server_without_logprobs_support_gets_no_email_through(gen: EmailGenerator) -> None:
     """vLLM-compatible servers without logprobs answer with ``logprobs: null``: every draft fails fluency."""
-    import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -142,18 +127,8 @@ def test_a_server_without_logprobs_support_gets_no_email_through(gen: EmailGener
                 "choices": [{"index": 0, "text": EMAILS[0], "finish_reason": "stop", "logprobs": None}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 40, "total_tokens": 43}}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with connected(f"http://127.0.0.1:{port}/v1") as remote:
-            written = write_checked(remote, [Row(PROMPT, BASE_ROW, PROFILE, STRATEGY, "segmented")],
-                                    GenerationConfig(max_new_tokens=80), GATE)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(app) as port, connected(f"http://127.0.0.1:{port}/v1") as remote:
+        written = write_checked(remote, [Row(PROMPT, BASE_ROW, PROFILE, STRATEGY, "segmented")],
+                                GenerationConfig(max_new_tokens=80), GATE)
     assert written[0].qa.status == "fallback" and written[0].qa.failed == ("fluency",)
     assert "no token log-probabilities" in written[0].qa.reasons[0]
