@@ -89,7 +89,7 @@ def end_to_end(artifacts: Path, data: Path, out: Path, batch_size: int, max_new_
 def in_process(artifacts: Path, data: Path, out: Path, batch_size: int, max_new_tokens: int) -> dict[str, Any]:
     """The campaign in process with its time split, then the mixed-batch rate on the same prompts."""
     from genemail.data import load_customers
-    from genemail.generation.campaign import run_campaign
+    from genemail.pipeline.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.generation.prompts import build_baseline_prompt, build_prompt, profile_from_row
     from genemail.loading import load_system
@@ -132,7 +132,7 @@ def in_process(artifacts: Path, data: Path, out: Path, batch_size: int, max_new_
 def gate_cost(artifacts: Path, data: Path, tmp: Path, n: int, batch_size: int, max_new_tokens: int,
               rounds: int = 2) -> dict[str, Any]:
     """Campaign rate with the gate and with a pass-through gate (merge tags filled, nothing checked)."""
-    import genemail.generation.campaign as campaign_module
+    import genemail.pipeline.campaign as campaign_module
     from genemail.data import load_customers
     from genemail.generation.gate import QualityGate, Verdict
     from genemail.generation.generator import GenerationConfig

@@ -11,7 +11,7 @@ its results back into widgets. The service holds the current release and the han
   statistics) and, when a ratings repo is configured, its Hub export.
 
 Composing goes through :mod:`genemail.generation.compose`, campaigns through
-:mod:`genemail.generation.campaign`, the segment explorer through :mod:`genemail.segmentation.overview`.
+:mod:`genemail.pipeline.campaign`, the segment explorer through :mod:`genemail.segmentation.overview`.
 Release loading failures never stop the service: they are kept in :attr:`GenEmailService.load_error`
 so the app can start and say what failed and how to fix it.
 """
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from genemail.data.table import CustomerTable
     from genemail.experiments.assignment import ExperimentConfig
     from genemail.experiments.ingest import IngestResult
-    from genemail.generation.campaign import CampaignResult
+    from genemail.pipeline.campaign import CampaignResult
     from genemail.generation.compose import ComposeResult, SegmentView
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import LoadedSystem
@@ -331,7 +331,7 @@ class GenEmailService:
         if file.stat().st_size == 0:
             raise DataError("the file is empty", where=file.name, fix="upload the file again, with its rows")
         if kind == "customers":
-            from genemail.generation.campaign import campaign_customers
+            from genemail.pipeline.campaign import campaign_customers
 
             campaign_customers(str(file), self.customers.head(0), self.config.max_campaign_rows)
         return file
@@ -465,7 +465,7 @@ class GenEmailService:
         ``progress(done, total)`` is called after every batch. With ``experiment`` every customer
         gets an arm and the JSONL file is the experiment's send log (the Results tab ingests it).
         """
-        from genemail.generation.campaign import campaign_customers, campaign_tables, run_campaign
+        from genemail.pipeline.campaign import campaign_customers, campaign_tables, run_campaign
 
         snap = self.snapshot
         frame, report = campaign_customers(source, self.customers, self.config.max_campaign_rows)

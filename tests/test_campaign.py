@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from genemail.errors import ConfigError, DataError
-from genemail.generation.campaign import run_campaign
+from genemail.pipeline.campaign import run_campaign
 from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
 from genemail.taxonomy import BASELINE, COLD_START, DORMANT, HIGHVALUE_ACTIVE, PARENT_ACTIVE
 from tests.fixtures.models import FIXTURE_ADAPTERS

@@ -10,7 +10,7 @@ import pytest
 from genemail.errors import ConfigError
 from genemail.experiments.assignment import ExperimentConfig
 from genemail.experiments.sendlog import read_send_log
-from genemail.generation.campaign import ControlSource, run_campaign
+from genemail.pipeline.campaign import ControlSource, run_campaign
 from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
 from genemail.taxonomy import BASELINE
 from tests.fixtures.models import FIXTURE_ADAPTERS

@@ -108,7 +108,7 @@ def test_a_workers_user_error_travels_back_as_its_own_class() -> None:
 def test_a_block_is_generated_segment_by_segment_and_comes_back_in_order(tiny_base_model_dir: Path,
                                                                          tiny_adapters_dir: Path,
                                                                          tmp_path: Path, monkeypatch) -> None:
-    import genemail.generation.campaign as campaign_module
+    import genemail.pipeline.campaign as campaign_module
     from genemail.engines.ray_campaign import campaign_block
     from genemail.generation.gate import QualityGate, Verdict
 
@@ -117,7 +117,7 @@ def test_a_block_is_generated_segment_by_segment_and_comes_back_in_order(tiny_ba
             return Verdict(), text
 
     monkeypatch.setattr(campaign_module, "QualityGate", AcceptAll)
-    from genemail.generation.campaign import run_campaign
+    from genemail.pipeline.campaign import run_campaign
     from genemail.generation.generator import AdapterRef, EmailGenerator, GenerationConfig
     from genemail.generation.strategies import load_strategies
     from tests.fixtures.models import FIXTURE_ADAPTERS

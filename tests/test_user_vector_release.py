@@ -55,7 +55,7 @@ def test_local_folder_loads_the_user_vector_and_composes_with_and_without_it(sys
 
 
 def test_campaign_rows_say_whether_the_embedding_was_used(system, artifacts, tmp_path: Path) -> None:
-    from genemail.generation.campaign import run_campaign
+    from genemail.pipeline.campaign import run_campaign
     from genemail.user_vector.runtime import soft_prompts_for_frame
 
     frame = _known_segment_rows(system, artifacts[1], 4)

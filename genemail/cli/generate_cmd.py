@@ -61,7 +61,7 @@ def campaign(
     from genemail.data import load_customers
     from genemail.engines.cluster import ray_config_for
     from genemail.errors import ConfigError
-    from genemail.generation.campaign import run_campaign
+    from genemail.pipeline.campaign import run_campaign
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import load_system
     from genemail.serving.client import backend_config, load_remote_system
@@ -141,7 +141,7 @@ def _soft_prompts(system, loaded, events: Path | None) -> list:  # noqa: ANN001 
 
 def _as_control(system) -> object:  # noqa: ANN001 - LoadedSystem or None
     """The control arm's emails from another loaded system (None: the baseline adapter, as usual)."""
-    from genemail.generation.campaign import ControlSource
+    from genemail.pipeline.campaign import ControlSource
 
     if system is None:
         return None

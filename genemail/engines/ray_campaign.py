@@ -3,7 +3,7 @@
 The driver loads and cleans the customer file as the local engine does and writes it as Parquet partitions.
 Each worker loads the release once (the same commit the driver resolved, so every row records the same
 release and adapter shas), then, for each block: segments it, groups its customers by segment (fewer
-adapters per mixed batch) and runs :func:`genemail.generation.campaign.run_campaign` on them, the very
+adapters per mixed batch) and runs :func:`genemail.pipeline.campaign.run_campaign` on them, the very
 function the local engine runs. Rows go back to input order, so under greedy decoding the output file
 equals the local engine's, but for the timing fields (``latency_s``, an experiment's ``sent_at``).
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from genemail.experiments.assignment import ExperimentConfig
-    from genemail.generation.campaign import CampaignSummary
+    from genemail.pipeline.campaign import CampaignSummary
     from genemail.generation.generator import GenerationConfig
     from genemail.loading import LoadedSystem
     from genemail.serving.client import OpenAIBackendConfig
@@ -127,7 +127,7 @@ def campaign_block(customers: "pd.DataFrame", system: "LoadedSystem", config: "G
     import numpy as np
     import pandas as pd
 
-    from genemail.generation.campaign import run_campaign
+    from genemail.pipeline.campaign import run_campaign
 
     segments = system.segmenter.segment(customers).reset_index(drop=True)
     l2 = segments["l2"].astype(object).where(segments["l2"].notna(), COLD_START).astype(str)
@@ -166,7 +166,7 @@ def run_ray_campaign(customers_df: "pd.DataFrame", job: CampaignJob, *,
 
     Returns the summary and how many partitions a previous run of the same job had finished.
     """
-    from genemail.generation.campaign import CampaignSummary
+    from genemail.pipeline.campaign import CampaignSummary
 
     if len(customers_df) == 0:
         raise DataError("the customer table is empty", fix="pass a table with at least one customer")

@@ -1,6 +1,6 @@
 """The send log: what a campaign run as an experiment sent to whom. Its schema lives here, only here.
 
-A send log row is a campaign row (``genemail.generation.campaign``) plus three fields:
+A send log row is a campaign row (``genemail.pipeline.campaign``) plus three fields:
 ``experiment``, ``arm`` and ``sent_at`` (UTC ISO 8601 ``...Z``). In an experiment ``email`` holds
 the email actually sent for the arm (the segment's email for ``segmented``, the baseline email for
 ``control``, nothing for ``holdout``) and ``adapter`` / ``adapter_repo`` / ``adapter_sha`` name what
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # "passed" or "fallback", model attempts made, and the checks that failed on the way ("facts,fluency").
 QA_FIELDS: tuple[str, ...] = ("qa_status", "qa_attempts", "qa_failed")
 
-# The campaign row's fields, in its order (see ``_row`` in genemail/generation/campaign.py) ...
+# The campaign row's fields, in its order (see ``_row`` in genemail/pipeline/campaign.py) ...
 CAMPAIGN_FIELDS: tuple[str, ...] = (
     "customer_id", "l1", "l2", "l2_proba", "cold_start_reason", "strategy", "email", "baseline_email",
     "adapter", "adapter_repo", "adapter_sha", "release_repo", "release_revision", "release_sha",

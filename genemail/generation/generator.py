@@ -266,12 +266,12 @@ class EmailGenerator:
 
         ``__base__`` as an adapter name means the base model without any adapter. ``soft_prompts[i]``
         (a ``(k, H)`` tensor, or None) is prepended to row ``i`` as virtual tokens through
-        ``inputs_embeds`` (:mod:`genemail.user_vector.inject`); a batch where every row has None runs
+        ``inputs_embeds`` (:mod:`genemail.generation.soft_prompts`); a batch where every row has None runs
         exactly as without the argument. With ``row_seeds`` a sampling config draws each row from its
         own seeded stream (:mod:`genemail.generation.sampling`), so a row's text does not depend on the
         rest of the batch; without them the batch shares one stream seeded by ``config.seed``.
         """
-        from genemail.user_vector.inject import build_inputs_embeds, has_soft_prompts
+        from genemail.generation.soft_prompts import build_inputs_embeds, has_soft_prompts
 
         import torch
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from genemail.errors import DataError, GenEmailError
-from genemail.generation.campaign import qa_fields
+from genemail.pipeline.campaign import qa_fields
 from genemail.generation.compose import Models, SegmentView, describe
 from genemail.generation.gate import qa_summary
 from genemail.generation.generator import BASELINE_VARIANT, MAX_NEW_TOKENS, SEGMENTED, GenerationConfig

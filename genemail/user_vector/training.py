@@ -25,7 +25,7 @@ import torch
 from genemail.errors import ConfigError, config_error
 from genemail.training.trainer import email_token_loss
 from genemail.user_vector.encoder import UserVectorConfig, UserVectorModel, embedding_rms
-from genemail.user_vector.inject import build_training_inputs
+from genemail.generation.soft_prompts import build_training_inputs
 
 if TYPE_CHECKING:
     from genemail.generation.generator import EmailGenerator

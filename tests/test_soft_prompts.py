@@ -11,7 +11,7 @@ import torch
 from genemail.errors import ConfigError
 from genemail.generation.generator import BASE_ROW, AdapterRef, EmailGenerator, GenerationConfig
 from genemail.taxonomy import BASELINE, DORMANT, HIGHVALUE_ACTIVE, PARENT_ACTIVE
-from genemail.user_vector.inject import build_inputs_embeds, build_training_inputs
+from genemail.generation.soft_prompts import build_inputs_embeds, build_training_inputs
 from tests.fixtures.models import FIXTURE_ADAPTERS
 
 GREEDY = GenerationConfig(max_new_tokens=8)

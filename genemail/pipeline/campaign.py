@@ -25,15 +25,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from genemail.clock import utc_now
+from genemail.data.loader import load_customers
 from genemail.errors import DataError, config_error
+from genemail.experiments.assignment import CONTROL, HOLDOUT
+from genemail.experiments.assignment import SEGMENTED as ARM_SEGMENTED
+from genemail.experiments.assignment import assign_arms
+from genemail.experiments.sendlog import CAMPAIGN_COVARIATES, send_log_row
 from genemail.generation.gate import QualityGate, qa_summary
+from genemail.generation.generator import BASELINE_VARIANT, SEGMENTED, GenerationConfig
+from genemail.generation.prompts import profile_from_row
 from genemail.taxonomy import BASELINE, COLD_START
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from genemail.experiments.assignment import ExperimentConfig
-    from genemail.generation.generator import EmailGenerator, GeneratedEmail, GenerationConfig
+    from genemail.generation.generator import EmailGenerator, GeneratedEmail
     from genemail.generation.gate import QA
     from genemail.generation.strategies import Strategy, StrategyBook
 
@@ -114,8 +121,6 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
     """
     from tqdm.auto import tqdm
 
-    from genemail.generation.generator import GenerationConfig
-    from genemail.generation.prompts import profile_from_row
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise config_error("batch_size", batch_size, "a positive integer")
@@ -164,7 +169,7 @@ def run_campaign(customers_df: "pd.DataFrame", segmenter: Segmenter, strategies:
                 qas["baseline"] += [email.baseline_qa] if email.baseline_qa else []
             sent_at = utc_now("microseconds")
             for i in range(start, stop):
-                if control_source is not None and arms[i] == _CONTROL:
+                if control_source is not None and arms[i] == CONTROL:
                     row = _control_release_row(written.get(i), infos[i], other[i], config.lang, control_source,
                                                experiment, sent_at, covariates[i])
                 else:
@@ -191,7 +196,6 @@ def _arms(segments: "pd.DataFrame", experiment: "ExperimentConfig | None") -> li
     """Each customer's arm (None for everyone without an experiment)."""
     if experiment is None:
         return [None] * len(segments)
-    from genemail.experiments.assignment import assign_arms
 
     return list(assign_arms(segments["customer_id"].astype(str).tolist(), segments["l2"].astype(str).tolist(),
                             experiment))
@@ -202,9 +206,6 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
                  soft_prompts: Sequence[Any] | None = None,
                  report: Callable[[int], None] | None = None) -> dict[int, "GeneratedEmail"]:
     """The emails of customers ``start..stop`` (mixed batches of ``batch_size``): both, or only the one an arm sends."""
-    from genemail.experiments.assignment import CONTROL, HOLDOUT
-    from genemail.generation.generator import BASELINE_VARIANT, SEGMENTED
-
     rows = [i for i in range(start, stop) if arms[i] != HOLDOUT]
     if not rows:
         return {}
@@ -216,16 +217,11 @@ def _write_batch(generator: "EmailGenerator", profiles: list[Any], chosen: list[
     return dict(zip(rows, emails))
 
 
-_CONTROL = "control"  # genemail.experiments.assignment.CONTROL (imported lazily elsewhere)
-
-
 def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", profiles: list[Any],
                         chosen: list[Any], other: list[Any], arms: list[str | None], config: "GenerationConfig",
                         start: int, stop: int, gates: tuple["QualityGate", "QualityGate"],
                         batch_size: int) -> dict[int, "GeneratedEmail"]:
     """Segmented rows from ``generator``, control rows from ``control``: each its release's segment email."""
-    from genemail.experiments.assignment import CONTROL, SEGMENTED as ARM_SEGMENTED
-    from genemail.generation.generator import SEGMENTED
 
     out: dict[int, "GeneratedEmail"] = {}
     for gen, arm, strategies, gate in ((generator, ARM_SEGMENTED, chosen, gates[0]), (control, CONTROL, other, gates[1])):
@@ -239,8 +235,6 @@ def _write_two_releases(generator: "EmailGenerator", control: "EmailGenerator", 
 
 def _covariates(customers_df: "pd.DataFrame") -> list[dict[str, Any]]:
     """Each customer's pre-period covariates for the send log (``pre_*`` names; NaN where unknown)."""
-    from genemail.experiments.sendlog import CAMPAIGN_COVARIATES
-
     columns = {name: customers_df[column].tolist() for name, column in CAMPAIGN_COVARIATES.items()
                if column in customers_df.columns}
     return [{name: values[i] for name, values in columns.items()} for i in range(len(customers_df))]
@@ -250,14 +244,12 @@ def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any]
                          source: ControlSource, experiment: "ExperimentConfig | None",
                          sent_at: str, covariates: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A control row whose email is the other release's segmented email, naming that release and adapter."""
-    from genemail.experiments.sendlog import send_log_row
-
     assert experiment is not None and email is not None  # control rows exist only in an experiment, with an email
     row = _row(email, info, strategy, lang, source.release_info)
     adapter = {"adapter": strategy.adapter, "adapter_repo": email.adapter_repo, "adapter_sha": email.adapter_revision}
     # send_log_row sends a control row's baseline email and its verdict ...
     row.update(baseline_email=email.email, baseline_email_template=email.email_template, **qa_fields(email.qa, "baseline_"))
-    row = send_log_row(row, experiment=experiment.name, arm=_CONTROL, sent_at=sent_at, baseline_adapter=adapter,
+    row = send_log_row(row, experiment=experiment.name, arm=CONTROL, sent_at=sent_at, baseline_adapter=adapter,
                        covariates=covariates)
     row["baseline_email"] = None  # ... and no baseline email was written for this customer
     return row
@@ -265,7 +257,6 @@ def _control_release_row(email: "GeneratedEmail | None", info: Mapping[str, Any]
 
 def _send_log_row(row: dict[str, Any], experiment: "ExperimentConfig", arm: str | None, sent_at: str,
                   generator: "EmailGenerator", covariates: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    from genemail.experiments.sendlog import send_log_row
 
     baseline = generator.adapter_ref(BASELINE) if BASELINE in generator.adapter_names else None
     adapter = {"adapter": BASELINE, "adapter_repo": baseline.repo_id if baseline else None,
@@ -294,7 +285,6 @@ def campaign_customers(source: str | Path | int, demo: "pd.DataFrame", limit: in
 
     Returns the table (internal schema) and the loader's cleaning report (empty for demo rows).
     """
-    from genemail.data.loader import load_customers
 
     if isinstance(source, (int, float)) and not isinstance(source, bool):
         top = min(limit, len(demo))
