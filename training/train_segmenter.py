@@ -45,13 +45,22 @@ def train(
         help="Days since the last purchase after which an active customer needs re-engagement.")] = D.reengage_days,
 ) -> None:
     """Train the segmenter on DATA's training split and evaluate it on the held-out split."""
+    from genemail.labels.evaluate import evaluate_labels, format_labels_report, read_labels
     from genemail.segmentation.training import summary
     from genemail.segmentation.training import train as run_training
 
     config = TrainConfig(out=out, data=data, seed=seed, half_life_days=half_life, test_fraction=test_fraction,
                          n_synthetic=n_synthetic, threads=threads, reference_date=reference_date,
-                         labels=labels, dormant_days=dormant_days, reengage_days=reengage_days)
-    typer.echo(summary(run_training(config)))
+                         dormant_days=dormant_days, reengage_days=reengage_days)
+    reports = {}
+    if labels is not None:  # read first: a bad labels file fails before minutes of training
+        hand_labels = read_labels(labels)
+        reports["hand_labels"] = lambda frame, model, test_ids: evaluate_labels(hand_labels, frame, model,
+                                                                                test_ids=test_ids)
+    metrics = run_training(config, reports)
+    typer.echo(summary(metrics))
+    if metrics.get("hand_labels"):
+        typer.echo(format_labels_report(metrics["hand_labels"]))
     typer.echo(f"wrote {config.out}/segmenter.skops, metrics.json, cleaning_report.json, clusters.json, plots/")
 
 

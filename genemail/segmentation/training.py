@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +55,6 @@ class TrainConfig:
     n_synthetic: int = 3000
     threads: int = 1
     reference_date: str | None = None  # age and tenure are counted to this date (default: the file's latest)
-    labels: Path | None = None  # hand labels (the app's Label tab export): evaluate KR1 on them too
     # The business definition's thresholds (genemail.segmentation.rules.RuleConfig), in days since the last purchase.
     dormant_days: float = 60.0
     reengage_days: float = 30.0
@@ -203,8 +204,17 @@ def plot_confusion(matrix: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def train(config: TrainConfig) -> dict[str, object]:
-    """Run the whole protocol; write every artifact into ``config.out``; return the metrics."""
+# An extra report on the fitted model: (all cleaned customers, the model, the held-out customers' ids) -> metrics.
+# The caller hands it in (the command line: hand labels), so segmentation knows no later stage.
+Report = Callable[[pd.DataFrame, Any, set[str]], dict[str, Any]]
+
+
+def train(config: TrainConfig, reports: Mapping[str, Report] | None = None) -> dict[str, object]:
+    """Run the whole protocol; write every artifact into ``config.out``; return the metrics.
+
+    ``reports`` (name -> :data:`Report`) add their metrics under their names, apart from the rule-label
+    accuracy (the command line's ``--labels`` adds ``hand_labels`` this way).
+    """
     from threadpoolctl import threadpool_limits
 
     out = config.out
@@ -213,20 +223,15 @@ def train(config: TrainConfig) -> dict[str, object]:
                           fix="pass a directory for segmenter.skops, metrics.json and plots/ (it is created)")
     out.mkdir(parents=True, exist_ok=True)
     with threadpool_limits(limits=config.threads):  # OpenMP oversubscription is ruinous on busy machines
-        return _train(config, out)
+        return _train(config, out, reports or {})
 
 
-def _train(config: TrainConfig, out: Path) -> dict[str, object]:
+def _train(config: TrainConfig, out: Path, reports: Mapping[str, Report]) -> dict[str, object]:
     from genemail.features import build_features
     from genemail.segmentation import HierarchicalSegmenter, save_segmenter
     from genemail.segmentation.clusters import analyze_clusters
     from genemail.segmentation.rules import RuleConfig, cold_start_reasons
 
-    hand_labels = None
-    if config.labels is not None:  # read first: a bad labels file fails before minutes of training
-        from genemail.labels.evaluate import read_labels
-
-        hand_labels = read_labels(config.labels)
     loaded = load_data(config)
     loaded.report.to_json(out / "cleaning_report.json")
     frame = loaded.frame.reset_index(drop=True)
@@ -262,11 +267,9 @@ def _train(config: TrainConfig, out: Path) -> dict[str, object]:
     segments = model.segment(frame)
     clusters = analyze_clusters(build_features(frame, model.feature_config), segments, out)
     metrics["cluster_analysis"] = {k: clusters[k] for k in ("best_k_by_silhouette", "segment_silhouette", "plots")}
-    if hand_labels is not None:  # reported apart from the rule-label accuracy above
-        from genemail.labels.evaluate import evaluate_labels
-
-        metrics["hand_labels"] = evaluate_labels(hand_labels, frame, model,
-                                                 test_ids=set(test_rows["customer_id"].astype(str)))
+    test_ids = set(test_rows["customer_id"].astype(str))
+    for name, report in reports.items():  # reported apart from the rule-label accuracy above
+        metrics[name] = report(frame, model, test_ids)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
@@ -282,8 +285,4 @@ def summary(metrics: dict[str, object]) -> str:
     missing = metrics.get("missing_feature_groups") or []
     lines.append(f"{'not in the data':>28}: {', '.join(missing) or 'none'}"
                  + (f" ({metrics.get('source_schema')} schema)" if missing else ""))
-    if metrics.get("hand_labels"):
-        from genemail.labels.evaluate import format_labels_report
-
-        lines.append(format_labels_report(metrics["hand_labels"]))
     return "\n".join(lines)
