@@ -217,7 +217,7 @@ class GenEmailService:
             self._start_labels_export()
 
     def _start_ratings_export(self) -> None:
-        from genemail.ratings.export import start_export
+        from genemail.exports.ratings import start_export
 
         try:
             self.exporter = start_export(self.store, self.config.ratings_repo, self._work_dir / "ratings_export",
@@ -227,7 +227,7 @@ class GenEmailService:
             logger.warning("ratings export not started: %s", err)
 
     def _start_labels_export(self) -> None:
-        from genemail.labels.export import start_labels_export
+        from genemail.exports.labels import start_labels_export
 
         try:
             self.labels_exporter = start_labels_export(self.labels.store, self.config.labels_repo,

@@ -12,8 +12,9 @@ import pytest
 
 from genemail.cli import run
 from genemail.errors import ConfigError, DataError
-from genemail.experiments import ExperimentConfig, export_results, ingest_events, simulate_events
-from genemail.experiments.export import export_results_from_settings
+from genemail.experiments import ExperimentConfig, ingest_events, simulate_events
+from genemail.exports.results import export_results
+from genemail.exports.results import export_results_from_settings
 from genemail.experiments.tables import write_table
 from genemail.settings import Settings
 from tests.fixtures.experiments import RELEASE, build_send_log

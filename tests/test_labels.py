@@ -104,7 +104,7 @@ def test_labels_are_exported_to_a_hub_dataset(tmp_path: Path, hub_api, repo_name
 
     from huggingface_hub import hf_hub_download
 
-    from genemail.labels.export import start_labels_export
+    from genemail.exports.labels import start_labels_export
 
     store = LabelsStore(tmp_path / "labels.sqlite")
     repo_id = repo_name("labels")

@@ -12,7 +12,7 @@ import pytest
 
 from genemail.errors import ConfigError, HubError
 from genemail.ratings import Rating, RatingsStore, new_submission_id
-from genemail.ratings.export import exported_up_to, start_export, start_export_from_settings
+from genemail.exports.ratings import exported_up_to, start_export, start_export_from_settings
 from genemail.settings import Settings
 from genemail.taxonomy import DORMANT
 

@@ -70,7 +70,7 @@ def ingest(
 ) -> None:
     """Record the send log and its outcome events in the results database: every row counted exactly, or the
     file refused (exit 2, nothing stored from it). Idempotent and crash-safe."""
-    from genemail.experiments.export import export_results_from_settings
+    from genemail.exports.results import export_results_from_settings
     from genemail.experiments.ingest import IngestProgress, IngestThresholds, ingest_events
 
     def progress(p: IngestProgress) -> None:
@@ -172,7 +172,7 @@ def export_cmd(
 ) -> None:
     """Export experiments (send log, events, reports, card) to a Hub dataset repo."""
     from genemail.errors import ConfigError
-    from genemail.experiments.export import export_results
+    from genemail.exports.results import export_results
     from genemail.settings import Settings
 
     settings = Settings.from_env()

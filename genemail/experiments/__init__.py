@@ -22,10 +22,10 @@ module            job
 ``daily_looks``   a team reading the report daily, simulated (the proof of the above)
 ``report``        ``experiment_report``, ``format_report``, ``cumulative_rates``, ``list_experiments``
 ``simulate``      ``simulate_events`` from a known truth (a documented response model)
-``export``        ``export_results``: events and reports to a Hub dataset repo
 ================  =========================================================================
 
-Names load on first use, so ``import genemail.experiments`` imports neither pandas nor statsmodels.
+Names load on first use, so ``import genemail.experiments`` imports neither pandas nor statsmodels. The
+export of results to a Hub dataset repo is :mod:`genemail.exports.results`, at the edge.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ _NAMES: dict[str, str] = {
     "list_experiments": "report",
     "Truth": "simulate", "load_truth": "simulate", "parse_truth": "simulate", "simulate_events": "simulate",
     "write_events": "simulate",
-    "export_results": "export", "export_results_from_settings": "export",
 }
 
 __all__ = sorted(_NAMES)

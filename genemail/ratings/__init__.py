@@ -1,12 +1,9 @@
-"""Human ratings: the Rate tab's store, its statistics and the Hub export.
+"""Human ratings: the Rate tab's store and its statistics.
 
-``store`` and ``stats`` load with the package; ``export`` (which imports huggingface_hub) loads on
-first use of one of its names, so importing ``genemail.ratings`` stays fast.
+Their export to a Hub dataset is :mod:`genemail.exports.ratings`, at the edge.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from genemail.ratings.stats import (
     ALL,
@@ -32,20 +29,10 @@ from genemail.ratings.store import (
     utc_now_iso,
 )
 
-_EXPORT_NAMES = ("RatingsCommitScheduler", "exported_up_to", "start_export", "start_export_from_settings")
-
 __all__ = [
     "ALL", "CHOICES", "COLUMNS", "RATED_SEGMENTS", "VARIANTS",
     "Agreement", "Rating", "RatingsStore",
     "agreement", "new_submission_id", "outcomes", "score_matrix", "sign_test_pvalue", "style_match_rates",
     "summary", "summary_table", "utc_now_iso", "wilson_interval", "win_rates",
-    *_EXPORT_NAMES,
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORT_NAMES:
-        from genemail.ratings import export
-
-        return getattr(export, name)
-    raise AttributeError(f"module 'genemail.ratings' has no attribute {name!r}")
