@@ -30,7 +30,7 @@ from typing import Annotated
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 from genemail.errors import GenEmailError, HubError
 from genemail.hub.server.local import LocalHub, check_port, local_hub
 from genemail.hub.server.runner import ServeConfig

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 from genemail.errors import HubError
 from genemail.hub.server.local import check_port
 from training import demo, pipeline

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 from genemail.errors import ArtifactError, ConfigError
 from genemail.taxonomy import LANGS
 

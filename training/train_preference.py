@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 from genemail.training.preference_training import PreferenceTrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)

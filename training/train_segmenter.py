@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 from genemail.segmentation.training import MIN_TEST, TrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from genemail.cli.runner import run_typer
+from genemail.runner import run_typer
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 PROG = "python -m training.train_user_vector"

@@ -12,9 +12,10 @@ import sys
 
 import typer
 
-from genemail.cli import data_cmd, generate_cmd, hub_cmd, labels_cmd, release_cmd, results_cmd
+from genemail.cli import data_cmd, generate_cmd, labels_cmd, release_cmd, results_cmd
 from genemail.cli import segment_cmd, serve_cmd
-from genemail.cli.runner import run_typer
+from genemail.hub.server import command as hub_command
+from genemail.runner import run_typer
 
 app = typer.Typer(
     name="genemail",
@@ -25,7 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(segment_cmd.app, name="segment")
-app.add_typer(hub_cmd.app, name="hub")
+app.add_typer(hub_command.app, name="hub")
 app.add_typer(release_cmd.app, name="release")
 app.add_typer(results_cmd.app, name="results")
 app.add_typer(labels_cmd.app, name="labels")

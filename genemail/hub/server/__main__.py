@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from genemail.hub.server.command import serve_app
+from genemail.runner import run_typer
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``serve`` command with ``argv``; usage and user errors exit 2 without a traceback."""
-    from genemail.cli.hub_cmd import serve_app
-    from genemail.cli.runner import run_typer
-
     return run_typer(serve_app, argv, "python -m genemail.hub.server")
 
 

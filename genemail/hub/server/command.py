@@ -1,4 +1,8 @@
-"""`genemail hub serve` (also `python -m genemail.hub.server`): run the local Hub-compatible server."""
+"""`genemail hub serve` (also `python -m genemail.hub.server`): run the local Hub-compatible server.
+
+The command lives with the server, so `python -m genemail.hub.server` runs it without the CLI package;
+`genemail hub` adds it to the command line.
+"""
 
 from __future__ import annotations
 
