@@ -48,6 +48,11 @@ def test_redraws_of_all_batches_share_one_call(sizes: list[int]) -> None:
     assert [w.template for w in written] == [emails[r.prompt] for r in rows]
 
 
+def test_no_rows_write_nothing() -> None:
+    backend = Scripted({}, set())
+    assert write_checked(backend, [], GenerationConfig(), GATE) == [] and backend.calls == []
+
+
 def test_batch_sizes_must_cover_the_rows() -> None:
     row = Row("p", DORMANT, customer(random.Random(0), DORMANT, 0), STRATEGY, "segmented")
     with pytest.raises(ValueError, match="do not cover"):

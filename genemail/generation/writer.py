@@ -77,6 +77,8 @@ def write_checked(backend: Backend, rows: Sequence[Row], config: "GenerationConf
     redraws pool the failed rows of every batch, in batches no larger than the largest of them.
     ``on_batch(k)`` is called after first-attempt batch ``k`` is written and checked (progress).
     """
+    if not rows:
+        return []
     sizes = list(batches) if batches else [len(rows)]
     if sum(sizes) != len(rows) or any(n < 1 for n in sizes):
         raise ValueError(f"batch sizes {sizes[:5]}... do not cover the {len(rows)} rows")
@@ -103,18 +105,15 @@ def write_checked(backend: Backend, rows: Sequence[Row], config: "GenerationConf
     return [r for r in state.results if r is not None]
 
 
-@dataclass
 class _State:
     """Where each row of one :func:`write_checked` call stands."""
 
-    n: int
-
-    def __post_init__(self) -> None:
-        self.results: list[Written | None] = [None] * self.n
-        self.failed: dict[int, set[str]] = {i: set() for i in range(self.n)}
+    def __init__(self, n: int) -> None:
+        self.results: list[Written | None] = [None] * n
+        self.failed: dict[int, set[str]] = {i: set() for i in range(n)}
         self.reasons: dict[int, tuple[str, ...]] = {}
         self.reported: dict[int, tuple[str, ...]] = {}
-        self.tokens = [0] * self.n
+        self.tokens = [0] * n
 
     def pending(self) -> list[int]:
         return [i for i, r in enumerate(self.results) if r is None]
